@@ -1,0 +1,5 @@
+export * from './tables.ts';
+export * from './errors.ts';
+export * from './ids.ts';
+export * from './validation.ts';
+export * as tables from './tables.ts';

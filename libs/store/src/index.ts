@@ -1,0 +1,7 @@
+export { openStore } from './open-store.ts';
+export { resolveLocation, cairnHome, redactUrl, type OpenStoreOptions, type StoreLocation } from './config.ts';
+export { DEFAULT_PROJECT } from './experiments.ts';
+export { DEFAULT_SERIES_POINTS } from './series.ts';
+export { lttb } from './lttb.ts';
+export { migrationsFolder } from './engine.ts';
+export * from './types.ts';

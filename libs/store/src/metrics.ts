@@ -1,0 +1,113 @@
+import { Param, eq, sql } from 'drizzle-orm';
+import { ValidationError, keySchema, metricSummaries, MAX_KEY_LENGTH } from '@cairn/schema';
+import { rows, type Db } from './engine.ts';
+import { getRunRow } from './runs.ts';
+import { validateId } from './validate.ts';
+import type { MetricPoint, MetricSummary } from './types.ts';
+
+/** Rows per statement: large enough to amortise a round trip, small enough to keep memory flat. */
+export const METRIC_CHUNK = 20_000;
+
+interface Columns {
+  keys: string[];
+  steps: number[];
+  walls: number[];
+  values: number[];
+}
+
+/**
+ * Validates a batch without zod per point: ingest runs at hundreds of thousands of
+ * points a second, and a distinct key is checked once per batch.
+ */
+export function toColumns(points: readonly MetricPoint[], now = Date.now()): Columns {
+  if (!Array.isArray(points)) throw new ValidationError('metrics must be an array of points');
+  const n = points.length;
+  const cols: Columns = { keys: new Array(n), steps: new Array(n), walls: new Array(n), values: new Array(n) };
+  const goodKeys = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const p = points[i];
+    if (p === null || typeof p !== 'object') throw new ValidationError(`metric point ${i} is not an object`);
+    const { key, value, step, wallMs } = p;
+    if (!goodKeys.has(key)) {
+      const r = keySchema.safeParse(key);
+      if (!r.success) {
+        const shown = typeof key === 'string' ? `'${key.slice(0, 40)}${key.length > 40 ? '…' : ''}'` : String(key);
+        throw new ValidationError(`metric point ${i}: invalid key ${shown}: ${r.error.issues[0]?.message ?? `at most ${MAX_KEY_LENGTH} characters`}`);
+      }
+      goodKeys.add(key);
+    }
+    if (typeof value !== 'number') throw new ValidationError(`metric point ${i} (${key}): value must be a number, got ${typeof value}`);
+    if (!Number.isSafeInteger(step) || step < 0) throw new ValidationError(`metric point ${i} (${key}): step must be a non-negative integer, got ${String(step)}`);
+    const w = wallMs ?? now;
+    if (!Number.isSafeInteger(w) || w < 0) throw new ValidationError(`metric point ${i} (${key}): wallMs must be a non-negative integer (ms since epoch)`);
+    cols.keys[i] = key;
+    cols.steps[i] = step;
+    cols.walls[i] = w;
+    cols.values[i] = value;
+  }
+  return cols;
+}
+
+/**
+ * One statement per chunk: unnest the column arrays, insert with ON CONFLICT DO
+ * NOTHING (so a retried batch adds nothing), and fold only the rows that were
+ * really inserted into the per-key summaries. Summaries are upserted in key order
+ * so concurrent writers to one run lock rows in the same order and never deadlock.
+ */
+function ingestStatement(runId: string, c: Columns) {
+  return sql`
+    WITH input AS (
+      SELECT * FROM unnest(${new Param(c.keys)}::text[], ${new Param(c.steps)}::int8[], ${new Param(c.walls)}::int8[], ${new Param(c.values)}::float8[])
+        AS t(key, step, wall_ms, value)
+    ), ins AS (
+      INSERT INTO metrics (run_id, key, step, wall_ms, value)
+      SELECT ${runId}::uuid, key, step, wall_ms, value FROM input
+      ON CONFLICT DO NOTHING
+      RETURNING key, step, wall_ms, value
+    ), agg AS (
+      SELECT key, count(*) AS n,
+        min(value) FILTER (WHERE value <> 'NaN') AS mn,
+        max(value) FILTER (WHERE value <> 'NaN') AS mx,
+        max(step) AS last_step,
+        (array_agg(value ORDER BY step DESC))[1] AS last,
+        (array_agg(wall_ms ORDER BY step DESC))[1] AS last_wall
+      FROM ins GROUP BY key
+    ), up AS (
+      INSERT INTO metric_summaries AS s (run_id, key, last, last_step, last_wall_ms, min, max, count)
+      SELECT ${runId}::uuid, key, last, last_step, last_wall, mn, mx, n FROM agg ORDER BY key
+      ON CONFLICT (run_id, key) DO UPDATE SET
+        count = s.count + excluded.count,
+        min = least(s.min, excluded.min),
+        max = greatest(s.max, excluded.max),
+        last = CASE WHEN excluded.last_step >= s.last_step THEN excluded.last ELSE s.last END,
+        last_wall_ms = CASE WHEN excluded.last_step >= s.last_step THEN excluded.last_wall_ms ELSE s.last_wall_ms END,
+        last_step = greatest(s.last_step, excluded.last_step)
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM ins)::int AS inserted`;
+}
+
+export async function logMetrics(db: Db, runId: string, points: readonly MetricPoint[]): Promise<{ inserted: number }> {
+  validateId(runId);
+  const cols = toColumns(points);
+  await getRunRow(db, runId);
+  let inserted = 0;
+  for (let start = 0; start < cols.keys.length; start += METRIC_CHUNK) {
+    const end = Math.min(start + METRIC_CHUNK, cols.keys.length);
+    const chunk: Columns =
+      start === 0 && end === cols.keys.length
+        ? cols
+        : { keys: cols.keys.slice(start, end), steps: cols.steps.slice(start, end), walls: cols.walls.slice(start, end), values: cols.values.slice(start, end) };
+    const [r] = await rows<{ inserted: number }>(db, ingestStatement(runId, chunk));
+    inserted += Number(r?.inserted ?? 0);
+  }
+  return { inserted };
+}
+
+export async function getMetricSummaries(db: Db, runId: string): Promise<Record<string, MetricSummary>> {
+  await getRunRow(db, runId);
+  const list = await db.select().from(metricSummaries).where(eq(metricSummaries.runId, runId));
+  return Object.fromEntries(
+    list.map((m) => [m.key, { key: m.key, last: m.last, lastStep: m.lastStep, lastWallMs: m.lastWallMs, min: m.min, max: m.max, count: m.count }]),
+  );
+}

@@ -1,0 +1,19 @@
+import { openEngine } from './engine.ts';
+import { resolveLocation, type OpenStoreOptions } from './config.ts';
+import { SqlStore } from './sql-store.ts';
+import type { Store } from './types.ts';
+
+/**
+ * Opens the tracking store: PostgreSQL when `url` or DATABASE_URL is a postgres://
+ * URL, otherwise embedded PGlite under CAIRN_HOME (default ./.cairn). Migrations
+ * are applied on open.
+ */
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+  const location = resolveLocation(options);
+  const opened = await openEngine(location, {
+    migrate: options.migrate ?? true,
+    poolSize: options.poolSize ?? 8,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+  });
+  return new SqlStore(opened);
+}

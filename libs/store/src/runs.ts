@@ -1,0 +1,168 @@
+import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import {
+  InvalidStateError,
+  NotFoundError,
+  ValidationError,
+  artifacts,
+  metricSummaries,
+  metrics,
+  nameSchema,
+  newId,
+  notes,
+  params as paramsTable,
+  runTags,
+  runs,
+  TERMINAL_STATUSES,
+  type RunStatus,
+} from '@cairn/schema';
+import { rows, type Db } from './engine.ts';
+import { getExperiment } from './experiments.ts';
+import { randomRunName } from './names.ts';
+import { insertParams, upsertTags } from './run-data.ts';
+import { validate, validateId } from './validate.ts';
+import type { CodeRef, CreateRunInput, EndStatus, MetricSummary, Run, RunDetail, RunEnvironment } from './types.ts';
+
+export async function createRun(db: Db, input: CreateRunInput): Promise<Run> {
+  const experiment = await getExperiment(db, input.experimentId);
+  const name = input.name ?? randomRunName();
+  validate(nameSchema, name, 'run name');
+  const status = input.status ?? 'running';
+  if (status !== 'queued' && status !== 'running') throw new ValidationError(`a new run is 'queued' or 'running', not '${String(status)}'`);
+  if (input.parentRunId) await getRunRow(db, validateId(input.parentRunId, 'parent run id'));
+  const now = new Date();
+  return db.transaction(async (tx) => {
+    const [run] = await tx
+      .insert(runs)
+      .values({
+        id: newId(),
+        experimentId: experiment.id,
+        name,
+        status,
+        tier: input.tier ?? null,
+        parentRunId: input.parentRunId?.toLowerCase() ?? null,
+        gitSha: input.code?.gitSha ?? null,
+        gitDirty: input.code?.gitDirty ?? null,
+        codeHash: input.code?.codeHash ?? null,
+        environment: input.environment ?? {},
+        snapshotIds: input.snapshotIds ?? [],
+        attempts: status === 'running' ? 1 : 0,
+        startedAt: status === 'running' ? now : null,
+        heartbeatAt: status === 'running' ? now : null,
+      })
+      .returning();
+    if (!run) throw new Error('insert returned no row');
+    if (input.params) await insertParams(tx as unknown as Db, run.id, input.params);
+    if (input.tags) await upsertTags(tx as unknown as Db, run.id, input.tags);
+    return run;
+  });
+}
+
+export async function getRunRow(db: Db, id: string): Promise<Run> {
+  const [run] = await db.select().from(runs).where(eq(runs.id, validateId(id)));
+  if (!run) throw new NotFoundError('run', id);
+  return run;
+}
+
+export async function getRun(db: Db, id: string): Promise<RunDetail> {
+  const run = await getRunRow(db, id);
+  const [detail] = await attachDetails(db, [run]);
+  return detail!;
+}
+
+/** Adds params, tags and metric summaries to runs in three queries, whatever the count. */
+export async function attachDetails(db: Db, list: Run[]): Promise<RunDetail[]> {
+  if (list.length === 0) return [];
+  const ids = list.map((r) => r.id);
+  const [ps, ts, ms] = await Promise.all([
+    db.select().from(paramsTable).where(inArray(paramsTable.runId, ids)),
+    db.select().from(runTags).where(inArray(runTags.runId, ids)),
+    db.select().from(metricSummaries).where(inArray(metricSummaries.runId, ids)),
+  ]);
+  const byRun = new Map<string, RunDetail>(list.map((r) => [r.id, { ...r, params: {}, tags: {}, metrics: {} }]));
+  for (const p of ps) byRun.get(p.runId)!.params[p.key] = p.value;
+  for (const t of ts) byRun.get(t.runId)!.tags[t.key] = t.value;
+  for (const m of ms) {
+    const s: MetricSummary = { key: m.key, last: m.last, lastStep: m.lastStep, lastWallMs: m.lastWallMs, min: m.min, max: m.max, count: m.count };
+    byRun.get(m.runId)!.metrics[m.key] = s;
+  }
+  return list.map((r) => byRun.get(r.id)!);
+}
+
+export async function resolveRunId(db: Db, idOrPrefix: string): Promise<string> {
+  const s = idOrPrefix.trim().toLowerCase();
+  if (!/^[0-9a-f-]{4,36}$/.test(s)) throw new ValidationError(`invalid run id '${idOrPrefix.slice(0, 80)}': give a UUID or at least 4 of its leading hex digits`);
+  if (s.length === 36) return (await getRunRow(db, s)).id;
+  const found = await rows<{ id: string }>(db, sql`SELECT id FROM runs WHERE id::text LIKE ${`${s}%`} ORDER BY id LIMIT 2`);
+  if (found.length === 0) throw new NotFoundError('run', idOrPrefix);
+  if (found.length > 1) throw new ValidationError(`run id prefix '${idOrPrefix}' is ambiguous: give more characters`);
+  return found[0]!.id;
+}
+
+export async function startRun(db: Db, id: string, patch: { environment?: RunEnvironment; code?: CodeRef } = {}): Promise<Run> {
+  validateId(id);
+  const now = new Date();
+  const set: Record<string, unknown> = {
+    status: 'running',
+    startedAt: sql`coalesce(${runs.startedAt}, ${now})`,
+    heartbeatAt: now,
+    attempts: sql`${runs.attempts} + 1`,
+  };
+  if (patch.environment) set.environment = patch.environment;
+  if (patch.code?.gitSha !== undefined) set.gitSha = patch.code.gitSha;
+  if (patch.code?.gitDirty !== undefined) set.gitDirty = patch.code.gitDirty;
+  if (patch.code?.codeHash !== undefined) set.codeHash = patch.code.codeHash;
+  const [run] = await db
+    .update(runs)
+    .set(set)
+    .where(and(eq(runs.id, id), inArray(runs.status, ['queued', 'running'])))
+    .returning();
+  if (run) return run;
+  const existing = await getRunRow(db, id);
+  throw new InvalidStateError(`run ${id} has ended (${existing.status}); start a new run instead`);
+}
+
+export async function endRun(db: Db, id: string, status: EndStatus, reason?: string | null): Promise<Run> {
+  validateId(id);
+  if (!TERMINAL_STATUSES.includes(status)) throw new ValidationError(`'${String(status)}' is not an end status (finished, failed, abandoned, cancelled)`);
+  const [run] = await db
+    .update(runs)
+    .set({ status, statusReason: reason ?? null, endedAt: new Date() })
+    .where(and(eq(runs.id, id), inArray(runs.status, ['queued', 'running'])))
+    .returning();
+  if (run) return run;
+  const existing = await getRunRow(db, id);
+  // Ending twice the same way is a retry, not a conflict.
+  if (existing.status === status) return existing;
+  throw new InvalidStateError(`run ${id} already ended as ${existing.status}; it cannot become ${status}`);
+}
+
+export async function heartbeat(db: Db, id: string): Promise<void> {
+  validateId(id);
+  const r = await db.update(runs).set({ heartbeatAt: new Date() }).where(eq(runs.id, id)).returning({ id: runs.id });
+  if (!r[0]) throw new NotFoundError('run', id);
+}
+
+export async function markLostRuns(db: Db, timeoutMs: number): Promise<string[]> {
+  if (!(timeoutMs > 0)) throw new ValidationError('heartbeat timeout must be a positive number of milliseconds');
+  const cutoff = new Date(Date.now() - timeoutMs);
+  const lost = await db
+    .update(runs)
+    .set({
+      status: 'failed' satisfies RunStatus,
+      statusReason: `lost: no heartbeat for ${Math.round(timeoutMs / 1000)} s`,
+      endedAt: new Date(),
+    })
+    .where(and(eq(runs.status, 'running'), lt(sql`coalesce(${runs.heartbeatAt}, ${runs.startedAt}, ${runs.createdAt})`, cutoff)))
+    .returning({ id: runs.id });
+  return lost.map((r) => r.id);
+}
+
+export async function deleteRun(db: Db, id: string): Promise<void> {
+  await getRunRow(db, id);
+  await db.transaction(async (tx) => {
+    await tx.delete(metrics).where(eq(metrics.runId, id));
+    await tx.delete(notes).where(and(eq(notes.targetKind, 'run'), eq(notes.targetId, id)));
+    await tx.delete(artifacts).where(eq(artifacts.runId, id));
+    await tx.delete(runs).where(eq(runs.id, id));
+  });
+}

@@ -1,0 +1,122 @@
+import type { LineageNode, RunEnvironment } from '@cairn/schema';
+import type { OpenedEngine } from './engine.ts';
+import * as experiments from './experiments.ts';
+import * as lineage from './lineage.ts';
+import * as metrics from './metrics.ts';
+import * as runData from './run-data.ts';
+import * as runs from './runs.ts';
+import { searchRuns } from './search.ts';
+import { getMetricSeries } from './series.ts';
+import type { CodeRef, CreateRunInput, EndStatus, MetricPoint, SearchRunsInput, Store } from './types.ts';
+
+/** The Store over either engine: the SQL is the same, only the driver differs. */
+export class SqlStore implements Store {
+  readonly engine;
+  readonly location;
+  readonly #opened: OpenedEngine;
+  readonly #db;
+
+  constructor(opened: OpenedEngine) {
+    this.#opened = opened;
+    this.#db = opened.db;
+    this.engine = opened.engine;
+    this.location = opened.location;
+  }
+
+  close() {
+    return this.#opened.close();
+  }
+
+  ensureProject(name: string, description?: string) {
+    return experiments.ensureProject(this.#db, name, description);
+  }
+  listProjects() {
+    return experiments.listProjects(this.#db);
+  }
+  createExperiment(input: { project?: string; name: string; description?: string }) {
+    return experiments.createExperiment(this.#db, input);
+  }
+  ensureExperiment(input: { project?: string; name: string; description?: string }) {
+    return experiments.ensureExperiment(this.#db, input);
+  }
+  getExperiment(idOrName: string, project?: string) {
+    return experiments.getExperiment(this.#db, idOrName, project);
+  }
+  listExperiments(input?: { project?: string; includeArchived?: boolean }) {
+    return experiments.listExperiments(this.#db, input);
+  }
+  updateExperiment(id: string, patch: { description?: string; archived?: boolean }) {
+    return experiments.updateExperiment(this.#db, id, patch);
+  }
+  setExperimentTags(id: string, tags: Record<string, string>) {
+    return experiments.setExperimentTags(this.#db, id, tags);
+  }
+
+  createRun(input: CreateRunInput) {
+    return runs.createRun(this.#db, input);
+  }
+  getRun(id: string) {
+    return runs.getRun(this.#db, id);
+  }
+  resolveRunId(idOrPrefix: string) {
+    return runs.resolveRunId(this.#db, idOrPrefix);
+  }
+  startRun(id: string, patch?: { environment?: RunEnvironment; code?: CodeRef }) {
+    return runs.startRun(this.#db, id, patch);
+  }
+  endRun(id: string, status: EndStatus, reason?: string | null) {
+    return runs.endRun(this.#db, id, status, reason);
+  }
+  heartbeat(id: string) {
+    return runs.heartbeat(this.#db, id);
+  }
+  markLostRuns(timeoutMs: number) {
+    return runs.markLostRuns(this.#db, timeoutMs);
+  }
+  deleteRun(id: string) {
+    return runs.deleteRun(this.#db, id);
+  }
+
+  logParams(runId: string, params: Record<string, string | number | boolean>) {
+    return runData.logParams(this.#db, runId, params);
+  }
+  setTags(runId: string, tags: Record<string, string>) {
+    return runData.setTags(this.#db, runId, tags);
+  }
+  deleteTag(runId: string, key: string) {
+    return runData.deleteTag(this.#db, runId, key);
+  }
+  addNote(target: { kind: 'run' | 'experiment'; id: string }, body: string, author?: string) {
+    return runData.addNote(this.#db, target, body, author);
+  }
+  listNotes(target: { kind: 'run' | 'experiment'; id: string }) {
+    return runData.listNotes(this.#db, target);
+  }
+  logArtifact(runId: string, artifact: { path: string; hash: string; size: number; mediaType?: string }) {
+    return runData.logArtifact(this.#db, runId, artifact);
+  }
+  listArtifacts(runId: string) {
+    return runData.listArtifacts(this.#db, runId);
+  }
+
+  logMetrics(runId: string, points: MetricPoint[]) {
+    return metrics.logMetrics(this.#db, runId, points);
+  }
+  getMetricSummaries(runId: string) {
+    return metrics.getMetricSummaries(this.#db, runId);
+  }
+  getMetricSeries(runId: string, key: string, options?: { maxPoints?: number; method?: 'lttb' | 'minmax' }) {
+    return getMetricSeries(this.#db, runId, key, options);
+  }
+
+  searchRuns(input?: SearchRunsInput) {
+    return searchRuns(this.#db, input);
+  }
+
+  addLineageEdge(from: LineageNode, to: LineageNode, relation: string) {
+    return lineage.addLineageEdge(this.#db, from, to, relation);
+  }
+  lineage(node: LineageNode, options?: { direction?: 'upstream' | 'downstream' | 'both'; depth?: number }) {
+    return lineage.lineage(this.#db, node, options);
+  }
+}

@@ -1,0 +1,227 @@
+import type { LineageKind, LineageNode, RunEnvironment, RunStatus } from '@cairn/schema';
+
+export type Engine = 'pglite' | 'postgres';
+
+export interface Project {
+  id: string;
+  name: string;
+  description: string;
+  createdAt: Date;
+}
+
+export interface Experiment {
+  id: string;
+  projectId: string;
+  name: string;
+  description: string;
+  createdAt: Date;
+  archivedAt: Date | null;
+  tags: Record<string, string>;
+}
+
+export interface ExperimentSummary extends Experiment {
+  runCount: number;
+  runCounts: Partial<Record<RunStatus, number>>;
+  lastActivityAt: Date | null;
+}
+
+export interface CodeRef {
+  gitSha?: string | null;
+  gitDirty?: boolean | null;
+  codeHash?: string | null;
+}
+
+export interface Run {
+  id: string;
+  experimentId: string;
+  name: string;
+  status: RunStatus;
+  statusReason: string | null;
+  tier: string | null;
+  parentRunId: string | null;
+  gitSha: string | null;
+  gitDirty: boolean | null;
+  codeHash: string | null;
+  environment: RunEnvironment;
+  snapshotIds: string[];
+  attempts: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  heartbeatAt: Date | null;
+}
+
+export interface MetricSummary {
+  key: string;
+  last: number;
+  lastStep: number;
+  lastWallMs: number;
+  /** Smallest non-NaN value; null when every value was NaN. */
+  min: number | null;
+  max: number | null;
+  count: number;
+}
+
+/** A run with everything a listing or comparison shows. */
+export interface RunDetail extends Run {
+  params: Record<string, string>;
+  tags: Record<string, string>;
+  metrics: Record<string, MetricSummary>;
+}
+
+export interface MetricPoint {
+  key: string;
+  value: number;
+  step: number;
+  /** Wall-clock time in ms since the epoch; defaults to now. */
+  wallMs?: number;
+}
+
+export interface SeriesPoint {
+  step: number;
+  value: number;
+  wallMs: number;
+}
+
+export interface MetricSeries {
+  runId: string;
+  key: string;
+  /** Points in the stored series. */
+  total: number;
+  /** 'none' when the series had no more than maxPoints points. */
+  method: 'none' | 'lttb' | 'minmax';
+  points: SeriesPoint[];
+}
+
+export interface Note {
+  id: string;
+  targetKind: 'run' | 'experiment';
+  targetId: string;
+  body: string;
+  author: string | null;
+  createdAt: Date;
+}
+
+export interface Artifact {
+  runId: string;
+  path: string;
+  hash: string;
+  size: number;
+  mediaType: string;
+  createdAt: Date;
+}
+
+export interface LineageEdge {
+  from: LineageNode;
+  to: LineageNode;
+  relation: string;
+  createdAt: Date;
+}
+
+export interface LineageGraph {
+  root: LineageNode;
+  nodes: LineageNode[];
+  edges: LineageEdge[];
+}
+
+export type SortDirection = 'asc' | 'desc';
+
+export interface SearchRunsInput {
+  /** Restrict to these experiments (ids or names); all when omitted. */
+  experimentIds?: string[];
+  /** An expression in the filter language, e.g. `metrics.acc > 0.9 and (params.opt = 'adam' or tags.team = 'x')`. */
+  filter?: string;
+  /** A field (`metrics.acc`, `params.lr`, `created`, …) with an optional direction: `metrics.acc desc`. */
+  orderBy?: string[];
+  limit?: number;
+  cursor?: string | null;
+  /** Include archived experiments' runs. */
+  includeArchived?: boolean;
+}
+
+export interface SearchRunsResult {
+  runs: RunDetail[];
+  nextCursor: string | null;
+}
+
+export interface CreateRunInput {
+  experimentId: string;
+  name?: string;
+  status?: 'queued' | 'running';
+  tier?: string | null;
+  parentRunId?: string | null;
+  code?: CodeRef;
+  environment?: RunEnvironment;
+  snapshotIds?: string[];
+  params?: Record<string, string | number | boolean>;
+  tags?: Record<string, string>;
+}
+
+export type EndStatus = 'finished' | 'failed' | 'abandoned' | 'cancelled';
+
+/**
+ * One interface over embedded PGlite and PostgreSQL. Callers never know which
+ * engine is behind it; every method validates its input and throws CairnError
+ * subclasses with stable codes.
+ */
+export interface Store {
+  readonly engine: Engine;
+  /** Where it is: a PGlite directory or a PostgreSQL URL with the password removed. */
+  readonly location: string;
+  close(): Promise<void>;
+
+  // projects and experiments
+  ensureProject(name: string, description?: string): Promise<Project>;
+  listProjects(): Promise<Project[]>;
+  createExperiment(input: { project?: string; name: string; description?: string }): Promise<Experiment>;
+  /** Returns the experiment with this name in the project, creating it if needed. */
+  ensureExperiment(input: { project?: string; name: string; description?: string }): Promise<Experiment>;
+  /** By id, or by name in the default project. */
+  getExperiment(idOrName: string, project?: string): Promise<Experiment>;
+  listExperiments(input?: { project?: string; includeArchived?: boolean }): Promise<ExperimentSummary[]>;
+  updateExperiment(id: string, patch: { description?: string; archived?: boolean }): Promise<Experiment>;
+  setExperimentTags(id: string, tags: Record<string, string>): Promise<void>;
+
+  // runs
+  createRun(input: CreateRunInput): Promise<Run>;
+  getRun(id: string): Promise<RunDetail>;
+  /** Resolves a unique id prefix (as git does) to a full run id. */
+  resolveRunId(idOrPrefix: string): Promise<string>;
+  /** queued → running; records environment and code when given. */
+  startRun(id: string, patch?: { environment?: RunEnvironment; code?: CodeRef }): Promise<Run>;
+  endRun(id: string, status: EndStatus, reason?: string | null): Promise<Run>;
+  heartbeat(id: string): Promise<void>;
+  /** Marks running runs whose heartbeat is older than `timeoutMs` as failed with reason "lost". */
+  markLostRuns(timeoutMs: number): Promise<string[]>;
+  deleteRun(id: string): Promise<void>;
+
+  // params, tags, notes, artifacts
+  logParams(runId: string, params: Record<string, string | number | boolean>): Promise<void>;
+  setTags(runId: string, tags: Record<string, string>): Promise<void>;
+  deleteTag(runId: string, key: string): Promise<void>;
+  addNote(target: { kind: 'run' | 'experiment'; id: string }, body: string, author?: string): Promise<Note>;
+  listNotes(target: { kind: 'run' | 'experiment'; id: string }): Promise<Note[]>;
+  logArtifact(runId: string, artifact: { path: string; hash: string; size: number; mediaType?: string }): Promise<Artifact>;
+  listArtifacts(runId: string): Promise<Artifact[]>;
+
+  // metrics
+  /** Bulk, set-based and idempotent on (run, key, step): a retried batch never duplicates a point. */
+  logMetrics(runId: string, points: MetricPoint[]): Promise<{ inserted: number }>;
+  getMetricSummaries(runId: string): Promise<Record<string, MetricSummary>>;
+  /** The series, downsampled on the server to at most `maxPoints` points (spikes kept). */
+  getMetricSeries(
+    runId: string,
+    key: string,
+    options?: { maxPoints?: number; method?: 'lttb' | 'minmax' },
+  ): Promise<MetricSeries>;
+
+  // search
+  searchRuns(input?: SearchRunsInput): Promise<SearchRunsResult>;
+
+  // lineage
+  addLineageEdge(from: LineageNode, to: LineageNode, relation: string): Promise<void>;
+  /** Everything upstream of (what went into) or downstream of (what came out of) a node. */
+  lineage(node: LineageNode, options?: { direction?: 'upstream' | 'downstream' | 'both'; depth?: number }): Promise<LineageGraph>;
+}
+
+export type { LineageKind, LineageNode, RunStatus, RunEnvironment };

@@ -1,0 +1,420 @@
+/**
+ * The ingest protocol: JSON over HTTP between the tracking client (`HttpTransport`)
+ * and a Cairn server. Mounted under `INGEST_BASE_PATH`; every route is a POST with a
+ * JSON body (GET /health aside):
+ *
+ *   POST /runs                    CreateRunRequest   → 201 { run }
+ *   POST /runs/:id/start          StartRunRequest    → 200 { run }
+ *   POST /runs/:id/metrics        LogMetricsRequest  → 200 { batchId, inserted }
+ *   POST /runs/:id/params         LogParamsRequest   → 200 { ok }
+ *   POST /runs/:id/tags           SetTagsRequest     → 200 { ok }
+ *   POST /runs/:id/notes          AddNoteRequest     → 201 { note }
+ *   POST /runs/:id/artifacts      LogArtifactRequest → 201 { artifact }
+ *   POST /runs/:id/heartbeat      {}                 → 200 { ok }
+ *   POST /runs/:id/end            EndRunRequest      → 200 { run }
+ *   GET  /health                                     → 200 { ok, protocol }
+ *
+ * Failures answer `{ error: { code, message, details? } }` with the status from
+ * `httpStatusForCode`; `errorFromWire` turns that back into the same typed error the
+ * store threw, so training code sees identical errors with either transport.
+ *
+ * Metrics batches are idempotency-friendly: a batch carries a client-made `batchId`
+ * (the same on every retry of that batch) and each point's identity is
+ * (run, key, step), which the store deduplicates, so re-sending is always safe.
+ * JSON has no NaN or ±Infinity, so those values travel as the strings
+ * "NaN", "Infinity" and "-Infinity".
+ */
+import { z } from 'zod';
+import {
+  CairnError,
+  ConflictError,
+  FilterSyntaxError,
+  InvalidStateError,
+  NotFoundError,
+  ParamConflictError,
+  StoreDamagedError,
+  StoreLockedError,
+  StoreUnreachableError,
+  ValidationError,
+  artifactSchema,
+  formatZodError,
+  keySchema,
+  nameSchema,
+  tagsSchema,
+  uuidSchema,
+  type CairnErrorCode,
+  type RunStatus,
+} from '@cairn/schema';
+import type { Run, Store } from '@cairn/store';
+
+export const INGEST_BASE_PATH = '/api/ingest/v1';
+export const INGEST_PROTOCOL_VERSION = 1;
+/** Most points one metrics request may carry. */
+export const MAX_INGEST_BATCH_POINTS = 10_000;
+const MAX_NOTE_CHARS = 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Request schemas
+
+const paramValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const codeRefSchema = z.object({
+  gitSha: z.string().max(200).nullable().optional(),
+  gitDirty: z.boolean().nullable().optional(),
+  codeHash: z.string().max(200).nullable().optional(),
+});
+
+/** Free-form, JSON-serialisable; see `RunEnvironment` in @cairn/schema for the known keys. */
+export const environmentSchema = z.record(z.string(), z.unknown());
+
+export const createRunRequestSchema = z.object({
+  /** Project name; the default project when omitted. */
+  project: nameSchema.optional(),
+  /** Experiment name, created when it does not exist. */
+  experiment: nameSchema.optional(),
+  /** An existing experiment, instead of a name. */
+  experimentId: uuidSchema.optional(),
+  name: nameSchema.optional(),
+  /** 'running' (default) starts it now; 'queued' leaves it for a worker to start. */
+  status: z.enum(['queued', 'running']).optional(),
+  tier: z.string().min(1).max(100).nullable().optional(),
+  parentRunId: uuidSchema.nullable().optional(),
+  snapshotIds: z.array(z.string().min(1).max(200)).max(1000).optional(),
+  params: z.record(keySchema, paramValue).optional(),
+  tags: tagsSchema.optional(),
+  code: codeRefSchema.optional(),
+  environment: environmentSchema.optional(),
+}).refine((r) => (r.experiment === undefined) !== (r.experimentId === undefined), 'give experiment (a name) or experimentId, not both');
+export type CreateRunRequest = z.input<typeof createRunRequestSchema>;
+
+export const startRunRequestSchema = z.object({
+  code: codeRefSchema.optional(),
+  environment: environmentSchema.optional(),
+});
+export type StartRunRequest = z.input<typeof startRunRequestSchema>;
+
+/** A metric value on the wire: a JSON number, or one of the non-finite values as a string. */
+export const wireMetricValueSchema = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
+export type WireMetricValue = z.infer<typeof wireMetricValueSchema>;
+
+export const wireMetricPointSchema = z.object({
+  key: keySchema,
+  value: wireMetricValueSchema,
+  step: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  wallMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+export type WireMetricPoint = z.infer<typeof wireMetricPointSchema>;
+
+export const logMetricsRequestSchema = z.object({
+  /** Chosen by the client, unchanged on retries of the same batch. */
+  batchId: z.string().min(1).max(100),
+  points: z.array(wireMetricPointSchema).max(MAX_INGEST_BATCH_POINTS),
+});
+export type LogMetricsRequest = z.infer<typeof logMetricsRequestSchema>;
+
+export const logParamsRequestSchema = z.object({ params: z.record(keySchema, paramValue) });
+export type LogParamsRequest = z.input<typeof logParamsRequestSchema>;
+
+export const setTagsRequestSchema = z.object({ tags: tagsSchema });
+export type SetTagsRequest = z.input<typeof setTagsRequestSchema>;
+
+export const addNoteRequestSchema = z.object({
+  body: z.string().min(1, 'a note needs some text').max(MAX_NOTE_CHARS, 'a note is at most 1 MiB'),
+  author: z.string().min(1).max(200).optional(),
+});
+export type AddNoteRequest = z.input<typeof addNoteRequestSchema>;
+
+export const logArtifactRequestSchema = artifactSchema;
+export type LogArtifactRequest = z.input<typeof logArtifactRequestSchema>;
+
+export const heartbeatRequestSchema = z.object({}).optional();
+
+export const endRunRequestSchema = z.object({
+  status: z.enum(['finished', 'failed', 'abandoned', 'cancelled']),
+  reason: z.string().max(10_000).nullable().optional(),
+});
+export type EndRunRequest = z.input<typeof endRunRequestSchema>;
+
+// ---------------------------------------------------------------------------
+// Response shapes
+
+/** What the client learns about a run it created, started or ended. */
+export interface RunInfo {
+  id: string;
+  experimentId: string;
+  name: string;
+  status: RunStatus;
+  statusReason: string | null;
+}
+
+export const runInfoSchema = z.object({
+  id: z.string(),
+  experimentId: z.string(),
+  name: z.string(),
+  status: z.enum(['queued', 'running', 'finished', 'failed', 'abandoned', 'cancelled']),
+  statusReason: z.string().nullable(),
+});
+
+export function toRunInfo(run: Run): RunInfo {
+  return { id: run.id, experimentId: run.experimentId, name: run.name, status: run.status, statusReason: run.statusReason };
+}
+
+export interface WireError {
+  code: CairnErrorCode | 'INTERNAL';
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface IngestResponse {
+  status: number;
+  body: unknown;
+}
+
+// ---------------------------------------------------------------------------
+// Metric values
+
+export function encodeMetricValue(v: number): WireMetricValue {
+  if (Number.isFinite(v)) return v;
+  if (Number.isNaN(v)) return 'NaN';
+  return v > 0 ? 'Infinity' : '-Infinity';
+}
+
+export function decodeMetricValue(v: WireMetricValue): number {
+  if (typeof v === 'number') return v;
+  return v === 'NaN' ? Number.NaN : v === 'Infinity' ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+}
+
+// ---------------------------------------------------------------------------
+// Errors ↔ HTTP
+
+export function httpStatusForCode(code: CairnErrorCode): number {
+  switch (code) {
+    case 'INVALID_INPUT':
+    case 'FILTER_SYNTAX':
+      return 400;
+    case 'NOT_FOUND':
+      return 404;
+    case 'PARAM_CONFLICT':
+    case 'CONFLICT':
+    case 'INVALID_STATE':
+      return 409;
+    case 'STORE_LOCKED':
+    case 'STORE_DAMAGED':
+    case 'STORE_UNREACHABLE':
+      return 503;
+  }
+}
+
+/** The HTTP answer for a thrown error; fields that rebuild the typed error go in `details`. */
+export function errorToWire(e: unknown): { status: number; body: { error: WireError } } {
+  if (e instanceof CairnError) {
+    const error: WireError = { code: e.code, message: e.message };
+    if (e instanceof NotFoundError) error.details = { kind: e.kind, id: e.id };
+    else if (e instanceof ParamConflictError) error.details = { runId: e.runId, key: e.key, existing: e.existing, attempted: e.attempted };
+    else if (e instanceof FilterSyntaxError) error.details = { detail: e.detail, column: e.column, input: e.input };
+    return { status: httpStatusForCode(e.code), body: { error } };
+  }
+  return { status: 500, body: { error: { code: 'INTERNAL', message: `internal error in the Cairn server: ${e instanceof Error ? e.message : String(e)}` } } };
+}
+
+const CODES: ReadonlySet<string> = new Set<CairnErrorCode>([
+  'INVALID_INPUT',
+  'NOT_FOUND',
+  'CONFLICT',
+  'PARAM_CONFLICT',
+  'INVALID_STATE',
+  'FILTER_SYNTAX',
+  'STORE_LOCKED',
+  'STORE_DAMAGED',
+  'STORE_UNREACHABLE',
+]);
+
+/**
+ * The typed error behind an HTTP failure: the same class, code and message the store
+ * threw on the server. `where` names the server in messages about answers that are
+ * not Cairn errors (a proxy's 502, a wrong URL's 404).
+ */
+export function errorFromWire(status: number, body: unknown, where: string): Error {
+  const wire = (body as { error?: Partial<WireError> } | undefined)?.error;
+  if (wire && typeof wire.code === 'string' && typeof wire.message === 'string') {
+    const { code, message } = wire;
+    const d = (wire.details ?? {}) as Record<string, unknown>;
+    const str = (k: string) => (typeof d[k] === 'string' ? (d[k] as string) : undefined);
+    let e: Error | undefined;
+    if (CODES.has(code)) {
+      switch (code as CairnErrorCode) {
+        case 'INVALID_INPUT':
+          e = new ValidationError(message);
+          break;
+        case 'NOT_FOUND':
+          e = new NotFoundError(str('kind') ?? 'resource', str('id') ?? '?');
+          break;
+        case 'CONFLICT':
+          e = new ConflictError(message);
+          break;
+        case 'PARAM_CONFLICT': {
+          const [runId, key, existing, attempted] = [str('runId'), str('key'), str('existing'), str('attempted')];
+          e = runId !== undefined && key !== undefined && existing !== undefined && attempted !== undefined
+            ? new ParamConflictError(runId, key, existing, attempted)
+            : new CairnError('PARAM_CONFLICT', message);
+          break;
+        }
+        case 'INVALID_STATE':
+          e = new InvalidStateError(message);
+          break;
+        case 'FILTER_SYNTAX':
+          e = new FilterSyntaxError(str('detail') ?? message, typeof d.column === 'number' ? d.column : 0, str('input') ?? '');
+          break;
+        case 'STORE_LOCKED':
+          e = new StoreLockedError(message);
+          break;
+        case 'STORE_DAMAGED':
+          e = new StoreDamagedError(message);
+          break;
+        case 'STORE_UNREACHABLE':
+          e = new StoreUnreachableError(message);
+          break;
+      }
+      // The server's words win, whatever a constructor would have said.
+      if (e && e.message !== message) Object.defineProperty(e, 'message', { value: message, writable: true, configurable: true });
+      if (e) return e;
+    }
+    return new Error(`the Cairn server at ${where} failed (HTTP ${status}): ${message}`);
+  }
+  if (status === 502 || status === 503 || status === 504 || status === 429) {
+    return new StoreUnreachableError(`the Cairn server at ${where} is unavailable (HTTP ${status}); it will be retried, or check the server`);
+  }
+  if (status === 404 || status === 405) {
+    return new StoreUnreachableError(`no Cairn ingest endpoint at ${where} (HTTP ${status}); check the tracking URL (it should point at a Cairn server)`);
+  }
+  if (status === 401 || status === 403) {
+    return new ValidationError(`the Cairn server at ${where} refused the request (HTTP ${status}); check CAIRN_TOKEN`);
+  }
+  if (status === 413) return new ValidationError(`the Cairn server at ${where} refused a request as too large (HTTP 413)`);
+  return new Error(`the Cairn server at ${where} answered HTTP ${status} without a Cairn error`);
+}
+
+// ---------------------------------------------------------------------------
+// The handler
+
+export type IngestHandler = (method: string, path: string, body: unknown) => Promise<IngestResponse>;
+
+export interface IngestHandlerOptions {
+  /** Called with errors that are not Cairn errors (answered 500), for the server's log. */
+  onInternalError?: (error: unknown, request: { method: string; path: string }) => void;
+}
+
+function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ValidationError(`invalid ${what}: ${formatZodError(r.error)}`);
+  return r.data;
+}
+
+function runIdFrom(segment: string): string {
+  const id = decodeURIComponent(segment);
+  if (!uuidSchema.safeParse(id).success) throw new ValidationError(`invalid run id '${id.slice(0, 80)}': expected a UUID`);
+  return id.toLowerCase();
+}
+
+const ok = (body: unknown, status = 200): IngestResponse => ({ status, body });
+
+/**
+ * The ingest endpoint as a plain function, for any HTTP server to mount: `path` is
+ * relative to the mount point (a leading `INGEST_BASE_PATH` is accepted too), `body`
+ * the parsed JSON body (undefined when empty). Never throws: every failure is an
+ * answer with an error body.
+ */
+export function createIngestHandler(store: Store, options: IngestHandlerOptions = {}): IngestHandler {
+  return async (method, rawPath, body) => {
+    try {
+      return await route(store, method.toUpperCase(), rawPath, body);
+    } catch (e) {
+      if (!(e instanceof CairnError)) options.onInternalError?.(e, { method, path: rawPath });
+      return errorToWire(e);
+    }
+  };
+}
+
+async function route(store: Store, method: string, rawPath: string, body: unknown): Promise<IngestResponse> {
+  let path = rawPath.split('?')[0] ?? '';
+  if (path.startsWith(INGEST_BASE_PATH)) path = path.slice(INGEST_BASE_PATH.length);
+  const parts = path.split('/').filter(Boolean);
+
+  if (parts.length === 1 && parts[0] === 'health') {
+    if (method !== 'GET') return methodNotAllowed(method, path, 'GET');
+    return ok({ ok: true, protocol: INGEST_PROTOCOL_VERSION });
+  }
+  if (parts[0] !== 'runs' || parts.length > 3) return noRoute(method, path);
+  if (method !== 'POST') return methodNotAllowed(method, path, 'POST');
+
+  if (parts.length === 1) {
+    const req = parse(createRunRequestSchema, body, 'create-run request');
+    const experimentId = req.experimentId ?? (await store.ensureExperiment({ project: req.project, name: req.experiment! })).id;
+    const run = await store.createRun({
+      experimentId,
+      name: req.name,
+      status: req.status,
+      tier: req.tier,
+      parentRunId: req.parentRunId,
+      snapshotIds: req.snapshotIds,
+      params: req.params,
+      tags: req.tags,
+      code: req.code,
+      environment: req.environment,
+    });
+    return ok({ run: toRunInfo(run) }, 201);
+  }
+
+  const runId = runIdFrom(parts[1]!);
+  switch (parts[2]) {
+    case 'start': {
+      const req = parse(startRunRequestSchema, body ?? {}, 'start request');
+      return ok({ run: toRunInfo(await store.startRun(runId, req)) });
+    }
+    case 'metrics': {
+      const req = parse(logMetricsRequestSchema, body, 'metrics batch');
+      const points = req.points.map((p) => ({ key: p.key, value: decodeMetricValue(p.value), step: p.step, wallMs: p.wallMs }));
+      const { inserted } = await store.logMetrics(runId, points);
+      return ok({ batchId: req.batchId, inserted });
+    }
+    case 'params': {
+      const req = parse(logParamsRequestSchema, body, 'params');
+      await store.logParams(runId, req.params);
+      return ok({ ok: true });
+    }
+    case 'tags': {
+      const req = parse(setTagsRequestSchema, body, 'tags');
+      await store.setTags(runId, req.tags);
+      return ok({ ok: true });
+    }
+    case 'notes': {
+      const req = parse(addNoteRequestSchema, body, 'note');
+      const note = await store.addNote({ kind: 'run', id: runId }, req.body, req.author);
+      return ok({ note: { id: note.id, createdAt: note.createdAt.toISOString() } }, 201);
+    }
+    case 'artifacts': {
+      const req = parse(logArtifactRequestSchema, body, 'artifact');
+      const a = await store.logArtifact(runId, req);
+      return ok({ artifact: { path: a.path, hash: a.hash, size: a.size, mediaType: a.mediaType, createdAt: a.createdAt.toISOString() } }, 201);
+    }
+    case 'heartbeat': {
+      parse(heartbeatRequestSchema, body ?? undefined, 'heartbeat');
+      await store.heartbeat(runId);
+      return ok({ ok: true });
+    }
+    case 'end': {
+      const req = parse(endRunRequestSchema, body, 'end request');
+      return ok({ run: toRunInfo(await store.endRun(runId, req.status, req.reason)) });
+    }
+    default:
+      return noRoute(method, path);
+  }
+}
+
+function noRoute(method: string, path: string): IngestResponse {
+  return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no ingest route ${method} ${path}`, details: { kind: 'route', id: `${method} ${path}` } } } };
+}
+
+function methodNotAllowed(method: string, path: string, allowed: string): IngestResponse {
+  return { status: 405, body: { error: { code: 'INVALID_INPUT', message: `${method} is not allowed on ${path}; use ${allowed}` } } };
+}
