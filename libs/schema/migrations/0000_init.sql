@@ -51,6 +51,23 @@ CREATE TABLE "lineage_edges" (
 	CONSTRAINT "lineage_edges_from_kind_from_id_to_kind_to_id_relation_pk" PRIMARY KEY("from_kind","from_id","to_kind","to_id","relation")
 );
 --> statement-breakpoint
+CREATE TABLE "metric_rollups" (
+	"run_id" uuid NOT NULL,
+	"key" text NOT NULL,
+	"level" integer NOT NULL,
+	"block" bigint NOT NULL,
+	"count" bigint NOT NULL,
+	"first_step" bigint NOT NULL,
+	"last_step" bigint NOT NULL,
+	"min" double precision,
+	"min_step" bigint,
+	"min_wall_ms" bigint,
+	"max" double precision,
+	"max_step" bigint,
+	"max_wall_ms" bigint,
+	CONSTRAINT "metric_rollups_run_id_key_level_block_pk" PRIMARY KEY("run_id","key","level","block")
+);
+--> statement-breakpoint
 CREATE TABLE "metric_summaries" (
 	"run_id" uuid NOT NULL,
 	"key" text NOT NULL,

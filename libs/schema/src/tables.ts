@@ -154,6 +154,36 @@ export const metricSummaries = pgTable(
   ],
 );
 
+/**
+ * Pre-aggregated blocks of each series, so a chart of a million-point series reads
+ * a few thousand rows instead of a million. A block at `level` L covers steps
+ * [block·L, (block+1)·L) and keeps the extremes with their steps (spikes survive).
+ * Written on ingest next to the points; levels are 4x apart (see ROLLUP_LEVELS).
+ */
+export const metricRollups = pgTable(
+  'metric_rollups',
+  {
+    runId: uuid('run_id').notNull(),
+    key: text('key').notNull(),
+    level: integer('level').notNull(),
+    block: bigint('block', { mode: 'number' }).notNull(),
+    count: bigint('count', { mode: 'number' }).notNull(),
+    firstStep: bigint('first_step', { mode: 'number' }).notNull(),
+    lastStep: bigint('last_step', { mode: 'number' }).notNull(),
+    /** Smallest non-NaN value with its step and wall time; null when the block holds only NaN. */
+    min: doublePrecision('min'),
+    minStep: bigint('min_step', { mode: 'number' }),
+    minWallMs: bigint('min_wall_ms', { mode: 'number' }),
+    max: doublePrecision('max'),
+    maxStep: bigint('max_step', { mode: 'number' }),
+    maxWallMs: bigint('max_wall_ms', { mode: 'number' }),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.key, t.level, t.block] })],
+);
+
+/** Block widths of metric_rollups, in steps. */
+export const ROLLUP_LEVELS = [64, 256, 1024, 4096, 16384, 65536] as const;
+
 export const runTags = pgTable(
   'run_tags',
   {

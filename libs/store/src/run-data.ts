@@ -15,7 +15,8 @@ import {
 import type { Db } from './engine.ts';
 import { getExperiment } from './experiments.ts';
 import { getRunRow } from './runs.ts';
-import { numericValue, validate, validateId } from './validate.ts';
+import { paramValueNum } from './filter/index.ts';
+import { validate, validateId } from './validate.ts';
 import type { Artifact, Note } from './types.ts';
 
 const MAX_NOTE_BYTES = 1024 * 1024;
@@ -31,7 +32,7 @@ export async function insertParams(db: Db, runId: string, input: Record<string, 
   await db.transaction(async (tx) => {
     const inserted = await tx
       .insert(paramsTable)
-      .values(entries.map(([key, value]) => ({ runId, key, value, valueNum: numericValue(value) })))
+      .values(entries.map(([key, value]) => ({ runId, key, value, valueNum: paramValueNum(value) })))
       .onConflictDoNothing()
       .returning({ key: paramsTable.key });
     if (inserted.length === entries.length) return;

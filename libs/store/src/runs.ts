@@ -6,6 +6,7 @@ import {
   artifacts,
   metricSummaries,
   metrics,
+  metricRollups,
   nameSchema,
   newId,
   notes,
@@ -161,6 +162,7 @@ export async function deleteRun(db: Db, id: string): Promise<void> {
   await getRunRow(db, id);
   await db.transaction(async (tx) => {
     await tx.delete(metrics).where(eq(metrics.runId, id));
+    await tx.delete(metricRollups).where(eq(metricRollups.runId, id));
     await tx.delete(notes).where(and(eq(notes.targetKind, 'run'), eq(notes.targetId, id)));
     await tx.delete(artifacts).where(eq(artifacts.runId, id));
     await tx.delete(runs).where(eq(runs.id, id));

@@ -207,6 +207,39 @@ describe.each(testEngines())('store on $name', (engine) => {
     expect(await code(store.getMetricSeries(run.id, 'loss', { maxPoints: 1 }))).toBe('INVALID_INPUT');
   });
 
+  it('reads long series from rollups that stay exact through retried and out-of-order batches', async () => {
+    const exp = await store.ensureExperiment({ name: 'rollups' });
+    const run = await store.createRun({ experimentId: exp.id });
+    const n = 120_000;
+    const value = (i: number) => Math.sin(i / 3000) + (i % 7919 === 0 ? 5 : 0);
+    const all = Array.from({ length: n }, (_, i) => ({ key: 'acc', value: value(i), step: i, wallMs: 1_700_000_000_000 + i }));
+    // Second half first, then the first half, then a retried overlapping batch with other values
+    // (kept out: the first value of a point wins) and a new spike at the very end.
+    await store.logMetrics(run.id, all.slice(60_000));
+    await store.logMetrics(run.id, all.slice(0, 60_000));
+    await store.logMetrics(run.id, [
+      ...all.slice(59_000, 61_000).map((p) => ({ ...p, value: 1000 })),
+      { key: 'acc', value: -50, step: n, wallMs: 1 },
+    ]);
+    const raw = new Map(all.map((p) => [p.step, p]));
+    raw.set(n, { key: 'acc', value: -50, step: n, wallMs: 1 });
+    for (const method of ['lttb', 'minmax'] as const) {
+      const s = await store.getMetricSeries(run.id, 'acc', { maxPoints: 300, method });
+      expect(s.total).toBe(n + 1);
+      expect(s.points.length).toBeLessThanOrEqual(300);
+      expect(s.points.length).toBeGreaterThan(150);
+      for (const p of s.points) {
+        const r = raw.get(p.step)!;
+        expect(r, `step ${p.step}`).toBeDefined();
+        expect(p.value).toBe(r.value);
+        expect(p.wallMs).toBe(r.wallMs);
+      }
+      expect(s.points.some((p) => p.value === 1000)).toBe(false);
+      expect(s.points.some((p) => p.step === 7919 * 5 && p.value === value(7919 * 5))).toBe(true);
+      expect(s.points[s.points.length - 1]).toMatchObject({ step: n, value: -50 });
+    }
+  });
+
   it('tags are mutable; notes and artifacts attach to runs', async () => {
     const exp = await store.ensureExperiment({ name: 'notes' });
     const run = await store.createRun({ experimentId: exp.id });

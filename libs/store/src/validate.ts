@@ -14,12 +14,3 @@ export function validateId(id: unknown, what = 'run id'): string {
   }
   return id.toLowerCase();
 }
-
-const NUMERIC_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
-/** The numeric reading of a param value, when it is a finite number literal. */
-export function numericValue(v: string): number | null {
-  if (!NUMERIC_RE.test(v.trim())) return null;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : null;
-}

@@ -1,0 +1,117 @@
+import type { RunDetail } from '@cairn/store';
+import { UsageError } from './errors.ts';
+
+/** A params/metrics/tags column of `runs list`, named as in the filter language. */
+export type ColumnField =
+  | { kind: 'param'; key: string }
+  | { kind: 'tag'; key: string }
+  | { kind: 'metric'; key: string; agg: 'last' | 'min' | 'max' | 'count' };
+
+const PREFIXES: Record<string, ColumnField['kind']> = {
+  params: 'param',
+  param: 'param',
+  metrics: 'metric',
+  metric: 'metric',
+  tags: 'tag',
+  tag: 'tag',
+};
+const AGGS = ['last', 'min', 'max', 'count'] as const;
+type Aggregate = (typeof AGGS)[number];
+const HELP = 'columns are params.<key>, metrics.<key>[.min|.max|.count] or tags.<key>, separated by commas; quote odd keys in backticks: metrics.`val acc`';
+
+/** Splits `--columns` values on commas outside backticks. */
+export function splitColumnList(values: string[]): string[] {
+  const items: string[] = [];
+  for (const value of values) {
+    let current = '';
+    let quoted = false;
+    for (const ch of value) {
+      if (ch === '`') quoted = !quoted;
+      if (ch === ',' && !quoted) {
+        items.push(current);
+        current = '';
+      } else current += ch;
+    }
+    items.push(current);
+  }
+  return items.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** Reads one column spec with the filter language's field rules (prefix, bare or backticked key, metric aggregate). */
+export function parseColumn(spec: string): ColumnField {
+  const dot = spec.indexOf('.');
+  const kind = dot > 0 ? PREFIXES[spec.slice(0, dot).toLowerCase()] : undefined;
+  if (!kind) throw new UsageError(`unknown column '${spec}': ${HELP}`);
+  let rest = spec.slice(dot + 1);
+  let key: string;
+  let agg: Aggregate = 'last';
+  if (rest.startsWith('`')) {
+    // `key` with `` for a backtick inside.
+    let i = 1;
+    key = '';
+    for (;;) {
+      if (i >= rest.length) throw new UsageError(`unclosed backtick in column '${spec}'`);
+      if (rest[i] === '`') {
+        if (rest[i + 1] === '`') {
+          key += '`';
+          i += 2;
+          continue;
+        }
+        break;
+      }
+      key += rest[i];
+      i++;
+    }
+    rest = rest.slice(i + 1);
+    if (rest !== '') {
+      const suffix = rest.startsWith('.') ? rest.slice(1) : null;
+      if (kind !== 'metric' || !suffix || !(AGGS as readonly string[]).includes(suffix)) {
+        throw new UsageError(`unexpected '${rest}' after the quoted key in column '${spec}': ${HELP}`);
+      }
+      agg = suffix as Aggregate;
+    }
+  } else {
+    key = rest;
+    if (kind === 'metric') {
+      const last = key.lastIndexOf('.');
+      const suffix = key.slice(last + 1);
+      if (last >= 0 && (AGGS as readonly string[]).includes(suffix)) {
+        agg = suffix as Aggregate;
+        key = key.slice(0, last);
+      }
+    }
+  }
+  if (key === '') throw new UsageError(`column '${spec}' has no key: ${HELP}`);
+  return kind === 'metric' ? { kind, key, agg } : { kind, key };
+}
+
+export function columnHeader(c: ColumnField): string {
+  const key = /^[A-Za-z0-9_:/.-]+$/.test(c.key) ? c.key : `\`${c.key.replace(/`/g, '``')}\``;
+  if (c.kind === 'metric') return `metrics.${key}${c.agg === 'last' ? '' : `.${c.agg}`}`;
+  return `${c.kind === 'param' ? 'params' : 'tags'}.${key}`;
+}
+
+/** The value of a column for a run, or undefined when the run lacks it. */
+export function columnValue(run: RunDetail, c: ColumnField): string | number | undefined {
+  if (c.kind === 'param') return run.params[c.key];
+  if (c.kind === 'tag') return run.tags[c.key];
+  const m = run.metrics[c.key];
+  if (!m) return undefined;
+  return m[c.agg] ?? undefined;
+}
+
+/**
+ * Candidate columns for a page: every param and metric some run in it has, the
+ * most common first (then by key), as params/metrics lists.
+ */
+export function pageColumns(runs: RunDetail[]): { params: ColumnField[]; metrics: ColumnField[] } {
+  const count = (pick: (r: RunDetail) => string[]) => {
+    const n = new Map<string, number>();
+    for (const r of runs) for (const k of pick(r)) n.set(k, (n.get(k) ?? 0) + 1);
+    return [...n.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k]) => k);
+  };
+  return {
+    params: count((r) => Object.keys(r.params)).map((key) => ({ kind: 'param', key })),
+    metrics: count((r) => Object.keys(r.metrics)).map((key) => ({ kind: 'metric', key, agg: 'last' })),
+  };
+}

@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command, Option } from 'commander';
+import { registerExperiments } from './commands/experiments.ts';
+import { registerInit } from './commands/init.ts';
+import { registerRuns } from './commands/runs.ts';
+import { CommanderUsageError, reportError } from './errors.ts';
+
+const { version } = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('cairn')
+    .description('Cairn: inspect experiments and runs tracked in a Cairn store')
+    .version(version, '-V, --version')
+    .addOption(new Option('--home <dir>', 'Cairn home of the embedded store (default: $CAIRN_HOME, else ./.cairn)'))
+    .addOption(new Option('--db <url>', 'PostgreSQL URL of a shared store (default: $DATABASE_URL)').conflicts('home'))
+    .showSuggestionAfterError()
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  cairn init
+  cairn experiments list
+  cairn runs list --experiment mnist --filter "metrics.acc > 0.9 or params.opt = 'adam'" --sort metrics.acc desc
+  cairn runs show 019a3f2c
+  cairn runs compare 019a3f2c 019a3f2d
+
+Exit status: 0 ok, 1 failure (not found, store locked or unreachable, filter syntax), 2 usage.`,
+    );
+  registerInit(program);
+  registerExperiments(program);
+  registerRuns(program);
+  // Every command reports usage errors through main (one line, exit 2) instead of exiting itself.
+  const configure = (cmd: Command, path: string) => {
+    cmd.exitOverride((err) => {
+      throw new CommanderUsageError(err, path);
+    });
+    cmd.configureOutput({ outputError: () => {} });
+    for (const sub of cmd.commands) configure(sub, `${path} ${sub.name()}`);
+  };
+  configure(program, 'cairn');
+  return program;
+}
+
+/** Runs the CLI with user arguments (no node/script prefix) and returns the exit code. */
+export async function main(args: string[] = process.argv.slice(2)): Promise<number> {
+  // `cairn runs list | head` closes the pipe early; that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  try {
+    await buildProgram().parseAsync(args, { from: 'user' });
+    return 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(fs.realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) process.exitCode = await main();
