@@ -10,6 +10,7 @@ import { filterArbitrary, trickyKey, trickyString } from './arbitrary.ts';
 import type { FieldRef, FilterExpr } from './ast.ts';
 import { compileFilter, compileSortKey } from './compile.ts';
 import { compareCodePoints, evaluateFilter, type FilterRow, type MetricValues } from './evaluate.ts';
+import { paramValueNum } from './numeric.ts';
 import { parseFilter } from './parser.ts';
 
 const dialect = new PgDialect();
