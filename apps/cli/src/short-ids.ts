@@ -11,7 +11,7 @@ export const SHORT_ID_LENGTH = 8;
  * against the store (one prefix query per id, rarely a few).
  */
 export async function shortIds(store: Store, ids: string[]): Promise<Map<string, string>> {
-  const result = new Map<string, string>();
+  const lengths = new Map<string, number>();
   await Promise.all(
     ids.map(async (id) => {
       let len = SHORT_ID_LENGTH;
@@ -26,10 +26,12 @@ export async function shortIds(store: Store, ids: string[]): Promise<Map<string,
           len = next(id, len);
         }
       }
-      result.set(id, id.slice(0, Math.min(len, id.length)));
+      lengths.set(id, Math.min(len, id.length));
     }),
   );
-  return result;
+  // One length for the whole list, so the column lines up (any longer prefix is unique too).
+  const width = Math.max(SHORT_ID_LENGTH, ...lengths.values());
+  return new Map(ids.map((id) => [id, id.slice(0, width)]));
 }
 
 /** One more character, never ending a prefix on a '-'. */

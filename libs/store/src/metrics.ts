@@ -3,6 +3,7 @@ import { ValidationError, keySchema, metricSummaries, MAX_KEY_LENGTH } from '@ca
 import { rows, type Db } from './engine.ts';
 import { getRunRow } from './runs.ts';
 import { validateId } from './validate.ts';
+import { float8Array } from './float8-array.ts';
 import { computeRollups, recomputeRollups, upsertRollups, type Columns } from './rollups.ts';
 import type { MetricPoint, MetricSummary } from './types.ts';
 
@@ -101,7 +102,7 @@ const UPSERT_SUMMARY = sql`
     last_step = greatest(s.last_step, excluded.last_step)`;
 
 const unnestInput = (c: Columns) =>
-  sql`unnest(${new Param(c.keys)}::text[], ${new Param(c.steps)}::int8[], ${new Param(c.walls)}::int8[], ${new Param(c.values)}::float8[])`;
+  sql`unnest(${new Param(c.keys)}::text[], ${new Param(c.steps)}::int8[], ${new Param(c.walls)}::int8[], ${float8Array(c.values)}::float8[])`;
 
 /**
  * The fast path, taken by every batch whose points are all new (the normal case:
@@ -119,8 +120,8 @@ function appendStatement(runId: string, c: Columns, s: KeySummary) {
       ${upsertRollups(runId, computeRollups(c))}
     )
     INSERT INTO metric_summaries AS s (run_id, key, last, last_step, last_wall_ms, min, max, count)
-    SELECT ${runId}::uuid, * FROM unnest(${new Param(s.keys)}::text[], ${new Param(s.lasts)}::float8[], ${new Param(s.lastSteps)}::int8[],
-      ${new Param(s.lastWalls)}::int8[], ${new Param(s.mins)}::float8[], ${new Param(s.maxs)}::float8[], ${new Param(s.counts)}::int8[])
+    SELECT ${runId}::uuid, * FROM unnest(${new Param(s.keys)}::text[], ${float8Array(s.lasts)}::float8[], ${new Param(s.lastSteps)}::int8[],
+      ${new Param(s.lastWalls)}::int8[], ${float8Array(s.mins)}::float8[], ${float8Array(s.maxs)}::float8[], ${new Param(s.counts)}::int8[])
     ${UPSERT_SUMMARY}`;
 }
 

@@ -1,5 +1,6 @@
 import { Param, sql } from 'drizzle-orm';
 import { ROLLUP_LEVELS } from '@cairn/schema';
+import { float8Array } from './float8-array.ts';
 
 /** The points of one chunk as column arrays (what the ingest statement unnests). */
 export interface Columns {
@@ -119,8 +120,8 @@ export function upsertRollups(runId: string, aggs: Agg[]) {
     SELECT ${runId}::uuid, * FROM unnest(
       ${col((a) => a.key)}::text[], ${col((a) => a.level)}::int[], ${col((a) => a.block)}::int8[], ${col((a) => a.count)}::int8[],
       ${col((a) => a.firstStep)}::int8[], ${col((a) => a.lastStep)}::int8[],
-      ${col((a) => a.min)}::float8[], ${col((a) => a.minStep)}::int8[], ${col((a) => a.minWall)}::int8[],
-      ${col((a) => a.max)}::float8[], ${col((a) => a.maxStep)}::int8[], ${col((a) => a.maxWall)}::int8[])
+      ${float8Array(aggs.map((a) => a.min))}::float8[], ${col((a) => a.minStep)}::int8[], ${col((a) => a.minWall)}::int8[],
+      ${float8Array(aggs.map((a) => a.max))}::float8[], ${col((a) => a.maxStep)}::int8[], ${col((a) => a.maxWall)}::int8[])
     ON CONFLICT (run_id, key, level, block) DO UPDATE SET
       count = r.count + excluded.count,
       first_step = least(r.first_step, excluded.first_step),

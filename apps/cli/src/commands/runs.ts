@@ -98,9 +98,9 @@ function printRunTable(list: RunDetail[], ids: Map<string, string>, names: Map<s
   const width = outputWidth();
   const fixed: Column[] = [
     { header: 'ID' },
-    { header: 'NAME', max: 30, min: 10 },
-    { header: 'EXPERIMENT', max: 20, min: 8 },
-    { header: 'STATUS', max: 40, min: 8 },
+    { header: 'NAME', max: 30, min: 12 },
+    { header: 'EXPERIMENT', max: 20, min: 10 },
+    { header: 'STATUS', max: 40, min: 20 },
     { header: 'TIER', max: 12, min: 4 },
     { header: 'CREATED' },
   ];
@@ -122,7 +122,8 @@ function printRunTable(list: RunDetail[], ids: Map<string, string>, names: Map<s
     const p = params.slice(0, DEFAULT_PARAM_COLUMNS);
     const m = metrics.slice(0, DEFAULT_METRIC_COLUMNS);
     for (let i = 0; i < Math.max(p.length, m.length); i++) candidates.push(...(p[i] ? [p[i]!] : []), ...(m[i] ? [m[i]!] : []));
-    let used = tableWidth(columnWidths(fixed, fixedRows));
+    // Room left once the name, status and so on are narrowed as far as they may be.
+    let used = tableWidth(columnWidths(fixed, fixedRows).map((w, i) => Math.min(w, fixed[i]!.min ?? w)));
     const chosen = new Set<ColumnField>();
     for (const c of candidates) {
       const w = columnWidths([fieldColumn(c)], list.map((r) => [fieldCell(r, c)]))[0]!;
@@ -402,7 +403,7 @@ function registerNote(runs: Command): void {
     .argument('[text...]', "the note; words are joined with spaces; '-' reads stdin")
     .option('--json', 'print the added note, or {notes: [...]}, as JSON')
     .action(async (idArg: string, words: string[], opts: { json?: boolean }, cmd: Command) => {
-      const body = words.length === 1 && words[0] === '-' ? await readStdin() : words.join(' ');
+      const body = words.length === 1 && words[0] === '-' ? (await readStdin()).trimEnd() : words.join(' ');
       if (words.length > 0 && body.trim() === '') throw new UsageError('the note is empty: give some text, or pipe it in with -');
       await withStore(globalOptions(cmd), async (store) => {
         const id = await store.resolveRunId(idArg);

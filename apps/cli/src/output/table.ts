@@ -23,10 +23,12 @@ function cellText(c: Cell | undefined): string {
 
 /** Column widths: the widest cell, capped by `max`, then narrowed (widest first, down to `min`) to fit `width`. */
 export function columnWidths(columns: Column[], rows: Cell[][], width = Number.POSITIVE_INFINITY): number[] {
+  // Headers are never cut: `max` caps the cells, not the header.
   const widths = columns.map((col, i) => {
-    let w = stringWidth(col.header);
+    let w = 0;
     for (const row of rows) w = Math.max(w, stringWidth(cellText(row[i])));
-    return col.max ? Math.min(w, Math.max(col.max, 1)) : w;
+    if (col.max) w = Math.min(w, col.max);
+    return Math.max(w, stringWidth(col.header));
   });
   let total = tableWidth(widths);
   while (total > width) {
