@@ -1,11 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { shared } from '../../vitest.shared.ts';
 
-export default defineConfig({
-  test: {
-    // PGlite's first open loads WASM (about 3 s); database tests need room.
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
-    maxWorkers: 2,
-  },
-});
+export default shared;

@@ -65,7 +65,7 @@ export function reportError(e: unknown, write: (line: string) => void = (l) => p
       write(`  ${input}`);
       write(`  ${' '.repeat(stringWidth(before))}^`);
     }
-    if (debug && e.stack) write(e.stack);
+    // No stack trace for a CairnError, even with CAIRN_DEBUG: the message is the whole story.
     return e.code === 'INVALID_INPUT' ? EXIT_USAGE : EXIT_FAILURE;
   }
   const msg = e instanceof Error ? e.message : String(e);

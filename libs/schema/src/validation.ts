@@ -35,7 +35,8 @@ export const tagValueSchema = z.string().max(MAX_PARAM_VALUE_BYTES, 'tag value e
 export const tagsSchema = z.record(keySchema, tagValueSchema);
 
 /** NaN and ±Infinity are legitimate metric values (a diverged loss is information). */
-export const metricValueSchema = z.number({ message: 'metric value must be a number' });
+// z.number() refuses NaN and ±Infinity, so this checks the type only.
+export const metricValueSchema = z.custom<number>((v) => typeof v === 'number', { message: 'metric value must be a number' });
 
 export const metricPointSchema = z.object({
   key: keySchema,

@@ -36,12 +36,12 @@ export function registerRuns(program: Command): void {
 // ---------------------------------------------------------------- list
 
 interface ListOptions {
-  experiment: string[];
+  experiment?: string[];
   filter?: string;
   sort?: string[];
   limit: number;
   cursor?: string;
-  columns: string[];
+  columns?: string[];
   all?: boolean;
   json?: boolean;
 }
@@ -51,12 +51,12 @@ function registerList(runs: Command): void {
     .command('list')
     .alias('ls')
     .description('search runs, newest first')
-    .option('-e, --experiment <name-or-id>', 'only runs of this experiment (repeat for several)', collect, [])
+    .option('-e, --experiment <name-or-id>', 'only runs of this experiment (repeat for several)', collect)
     .option('-f, --filter <expr>', "filter expression, e.g. \"metrics.acc > 0.9 and (params.opt = 'adam' or tags.team = 'nlp')\"")
     .option('-s, --sort <field...>', 'sort by a field, then asc or desc: --sort metrics.acc desc (repeat for ties; default: created desc)')
     .option('-n, --limit <n>', `runs per page, 1 to ${MAX_LIMIT}`, parseLimit, DEFAULT_LIMIT)
     .option('--cursor <cursor>', 'the next page, from the cursor a previous page printed (same filter and sort)')
-    .option('-c, --columns <fields>', 'params/metrics/tags columns to show, comma-separated: params.lr,metrics.acc.max', collect, [])
+    .option('-c, --columns <fields>', 'params/metrics/tags columns to show, comma-separated: params.lr,metrics.acc.max', collect)
     .option('-a, --all', 'include runs of archived experiments')
     .option('--json', 'print {runs: [...], nextCursor} as JSON')
     .addHelpText(
@@ -68,10 +68,10 @@ combined with AND, OR, NOT and parentheses.`,
     )
     .action(async (opts: ListOptions, cmd: Command) => {
       const orderBy = sortSpecs(opts.sort ?? []);
-      const explicit = splitColumnList(opts.columns).map(parseColumn);
+      const explicit = splitColumnList(opts.columns ?? []).map(parseColumn);
       await withStore(globalOptions(cmd), async (store) => {
         const page = await store.searchRuns({
-          experimentIds: opts.experiment.length ? opts.experiment : undefined,
+          experimentIds: opts.experiment,
           filter: opts.filter,
           orderBy,
           limit: opts.limit,
@@ -175,8 +175,8 @@ function parseLimit(value: string): number {
   return n;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 // ---------------------------------------------------------------- show
@@ -368,7 +368,7 @@ function renderCompare(list: RunDetail[], short: Map<string, string>, names: Map
   }
   for (const key of unionKeys(list.map((r) => r.tags))) add(columnHeader({ kind: 'tag', key }), list.map((r) => r.tags[key] ?? null));
 
-  const columns: Column[] = [{ header: '' }, { header: 'FIELD', max: 40, min: 10 }, ...list.map((r) => ({ header: short.get(r.id) ?? r.id, max: 40, min: 8 }))];
+  const columns: Column[] = [{ header: '' }, { header: 'FIELD', max: 40, min: 10 }, ...list.map((r) => ({ header: short.get(r.id) ?? r.id, max: 60, min: 8 }))];
   const table = rows.map((row): Cell[] => {
     const mark = row.differs ? colors.yellow : (s: string) => s;
     return [

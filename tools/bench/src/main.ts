@@ -1,0 +1,141 @@
+/**
+ * Cairn store benchmarks.
+ *
+ *   npm run bench -- [ingest|search|series|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict]
+ *
+ * Every figure is printed next to a baseline measured in the same process and run,
+ * and as a ratio to it: absolute numbers from a shared, noisy machine mean little alone.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { BenchContext, BenchResult } from './context.ts';
+import { DEFAULT_DATABASE_URL, benchEngine, probePglite, probePostgres, type BenchEngine } from './engines.ts';
+import { ingestBench } from './ingest.ts';
+import { searchBench } from './search.ts';
+import { seriesBench } from './series.ts';
+import { Report, formatRows, header, machineInfo, passes, type EngineName, type ResultRow } from './report.ts';
+import { redactUrl } from '@cairn/store';
+
+type BenchFn = (engine: BenchEngine, ctx: BenchContext) => Promise<BenchResult>;
+
+const BENCHES: Record<string, { what: string; run: BenchFn }> = {
+  ingest: { what: 'Store.logMetrics points/s vs raw COPY of the same rows', run: ingestBench },
+  search: { what: 'Store.searchRuns latency over 100k runs vs unfiltered listing', run: searchBench },
+  series: { what: 'Store.getMetricSeries of 1M points to 2,000 vs raw read and in-memory LTTB', run: seriesBench },
+};
+
+const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')}|all …] [options]
+
+  --engine pglite|postgres|both   engines to run (default both); postgres uses DATABASE_URL,
+                                  default ${DEFAULT_DATABASE_URL}
+  --json                          also write the results as JSON (see --out)
+  --out FILE                      where --json writes (default tools/bench/results/bench-<time>.json)
+  --quick                         smaller workloads, a smoke test: figures are not comparable with the targets
+  --explain                       print EXPLAIN ANALYZE of the search queries
+  --strict                        exit with status 1 when a target is missed
+  -h, --help                      this text`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      allowPositionals: true,
+      options: {
+        engine: { type: 'string', default: 'both' },
+        json: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        explain: { type: 'boolean', default: false },
+        strict: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values: opts, positionals } = args;
+  if (opts.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const names = positionals.length === 0 || positionals.includes('all') ? Object.keys(BENCHES) : positionals;
+  const unknown = names.filter((n) => !(n in BENCHES));
+  if (unknown.length) {
+    console.error(`unknown benchmark ${unknown.map((n) => `'${n}'`).join(', ')}\n\n${USAGE}`);
+    return 2;
+  }
+  const engineOpt = opts.engine;
+  if (!['pglite', 'postgres', 'both'].includes(engineOpt)) {
+    console.error(`--engine must be pglite, postgres or both, not '${engineOpt}'\n\n${USAGE}`);
+    return 2;
+  }
+  const wanted: EngineName[] = engineOpt === 'both' ? ['pglite', 'postgres'] : [engineOpt as EngineName];
+
+  const report = new Report();
+  const url = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const versions: Partial<Record<EngineName, string>> = {};
+  const engines: BenchEngine[] = [];
+  const unreachable: string[] = [];
+  for (const name of wanted) {
+    try {
+      versions[name] = name === 'postgres' ? await probePostgres(url) : await probePglite();
+      engines.push(benchEngine(name, versions[name]!, url));
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      const why = `cannot reach PostgreSQL at ${redactUrl(url)} (${err.code ?? err.message ?? String(e)}); start it or set DATABASE_URL`;
+      if (name !== 'postgres') throw e;
+      unreachable.push(why);
+      console.log(`postgres: skipped: ${why}`);
+    }
+  }
+  const info = machineInfo(versions);
+  const ctx: BenchContext = { report, quick: opts.quick, explain: opts.explain };
+  if (opts.quick) console.log('QUICK MODE: reduced workloads; the figures are a smoke test, not comparable with the targets.');
+
+  let errors = 0;
+  try {
+    for (const name of names) {
+      const bench = BENCHES[name]!;
+      console.log(`\n${header(name, bench.what, info)}`);
+      for (const why of unreachable) report.skip(name, 'postgres', why);
+      const rows: ResultRow[] = [];
+      const notes: string[] = [];
+      for (const engine of engines) {
+        const t = performance.now();
+        try {
+          const r = await bench.run(engine, ctx);
+          rows.push(...r.rows);
+          notes.push(...r.notes.map((n) => `${engine.name}: ${n}`));
+        } catch (e) {
+          errors++;
+          notes.push(`${engine.name}: ERROR: ${(e as Error).stack ?? String(e)}`);
+        } finally {
+          await engine.cleanup().catch((e: unknown) => notes.push(`${engine.name}: cleanup failed: ${String(e)}`));
+        }
+        process.stderr.write(`  … ${name}/${engine.name} took ${((performance.now() - t) / 1000).toFixed(0)} s\n`);
+      }
+      report.add(...rows);
+      if (rows.length) console.log(formatRows(rows));
+      for (const n of notes) report.log(name, `  - ${n}`);
+    }
+  } finally {
+    for (const e of engines) await e.cleanup().catch(() => {});
+  }
+
+  console.log(`\n${report.summary()}${errors ? `; ${errors} benchmark(s) failed with an error` : ''}`);
+  if (opts.json) {
+    const out = opts.out
+      ? path.resolve(opts.out)
+      : fileURLToPath(new URL(`../results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url));
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, `${JSON.stringify(report.toJSON(info, process.argv.slice(2)), null, 2)}\n`);
+    console.log(`results written to ${out}`);
+  }
+  if (errors) return 1;
+  return opts.strict && report.rows.some((r) => passes(r) === false) ? 1 : 0;
+}
+
+process.exitCode = await main();
