@@ -98,6 +98,8 @@ async function openPostgres(url: string, opts: { migrate: boolean; poolSize: num
     connectionString: url,
     max: opts.poolSize,
     connectionTimeoutMillis: opts.connectTimeoutMs,
+    // Idle clients must not keep a finished CLI or training process alive.
+    allowExitOnIdle: true,
     // int8 as number, like PGlite; Cairn's int8 columns (steps, counts, ms) stay below 2^53.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>

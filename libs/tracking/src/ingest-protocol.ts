@@ -36,11 +36,7 @@ import {
   StoreLockedError,
   StoreUnreachableError,
   ValidationError,
-  artifactSchema,
   formatZodError,
-  keySchema,
-  nameSchema,
-  tagsSchema,
   uuidSchema,
   type CairnErrorCode,
   type RunStatus,
@@ -51,40 +47,46 @@ export const INGEST_BASE_PATH = '/api/ingest/v1';
 export const INGEST_PROTOCOL_VERSION = 1;
 /** Most points one metrics request may carry. */
 export const MAX_INGEST_BATCH_POINTS = 10_000;
-const MAX_NOTE_CHARS = 1024 * 1024;
 
 // ---------------------------------------------------------------------------
 // Request schemas
+//
+// They fix each request's shape and JSON types. The content rules (key syntax, name
+// length, value sizes: the schemas of @cairn/schema) are the store's to enforce, so a
+// bad value gets the very message it gets through DirectTransport.
 
 const paramValue = z.union([z.string(), z.number(), z.boolean()]);
 
 export const codeRefSchema = z.object({
-  gitSha: z.string().max(200).nullable().optional(),
+  gitSha: z.string().nullable().optional(),
   gitDirty: z.boolean().nullable().optional(),
-  codeHash: z.string().max(200).nullable().optional(),
+  codeHash: z.string().nullable().optional(),
 });
 
 /** Free-form, JSON-serialisable; see `RunEnvironment` in @cairn/schema for the known keys. */
 export const environmentSchema = z.record(z.string(), z.unknown());
 
-export const createRunRequestSchema = z.object({
-  /** Project name; the default project when omitted. */
-  project: nameSchema.optional(),
-  /** Experiment name, created when it does not exist. */
-  experiment: nameSchema.optional(),
-  /** An existing experiment, instead of a name. */
-  experimentId: uuidSchema.optional(),
-  name: nameSchema.optional(),
-  /** 'running' (default) starts it now; 'queued' leaves it for a worker to start. */
-  status: z.enum(['queued', 'running']).optional(),
-  tier: z.string().min(1).max(100).nullable().optional(),
-  parentRunId: uuidSchema.nullable().optional(),
-  snapshotIds: z.array(z.string().min(1).max(200)).max(1000).optional(),
-  params: z.record(keySchema, paramValue).optional(),
-  tags: tagsSchema.optional(),
-  code: codeRefSchema.optional(),
-  environment: environmentSchema.optional(),
-}).refine((r) => (r.experiment === undefined) !== (r.experimentId === undefined), 'give experiment (a name) or experimentId, not both');
+export const createRunRequestSchema = z
+  .object({
+    /** Project name; the default project when omitted. */
+    project: z.string().optional(),
+    /** Experiment name, created when it does not exist. */
+    experiment: z.string().optional(),
+    /** An existing experiment's id, instead of a name. */
+    experimentId: z.string().optional(),
+    /** A readable random name when omitted. */
+    name: z.string().optional(),
+    /** 'running' (default) starts it now; 'queued' leaves it for a worker to start. */
+    status: z.enum(['queued', 'running']).optional(),
+    tier: z.string().nullable().optional(),
+    parentRunId: z.string().nullable().optional(),
+    snapshotIds: z.array(z.string()).optional(),
+    params: z.record(z.string(), paramValue).optional(),
+    tags: z.record(z.string(), z.string()).optional(),
+    code: codeRefSchema.optional(),
+    environment: environmentSchema.optional(),
+  })
+  .refine((r) => (r.experiment === undefined) !== (r.experimentId === undefined), 'give experiment (a name) or experimentId, not both');
 export type CreateRunRequest = z.input<typeof createRunRequestSchema>;
 
 export const startRunRequestSchema = z.object({
@@ -94,14 +96,18 @@ export const startRunRequestSchema = z.object({
 export type StartRunRequest = z.input<typeof startRunRequestSchema>;
 
 /** A metric value on the wire: a JSON number, or one of the non-finite values as a string. */
-export const wireMetricValueSchema = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
+export const wireMetricValueSchema = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])], {
+  message: 'metric value must be a number, or "NaN", "Infinity" or "-Infinity"',
+});
 export type WireMetricValue = z.infer<typeof wireMetricValueSchema>;
 
 export const wireMetricPointSchema = z.object({
-  key: keySchema,
+  key: z.string(),
   value: wireMetricValueSchema,
-  step: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  wallMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** A whole number ≥ 0; (run, key, step) is the point's identity. */
+  step: z.number(),
+  /** Milliseconds since the epoch; the server's clock when omitted. */
+  wallMs: z.number().optional(),
 });
 export type WireMetricPoint = z.infer<typeof wireMetricPointSchema>;
 
@@ -112,26 +118,33 @@ export const logMetricsRequestSchema = z.object({
 });
 export type LogMetricsRequest = z.infer<typeof logMetricsRequestSchema>;
 
-export const logParamsRequestSchema = z.object({ params: z.record(keySchema, paramValue) });
+export const logParamsRequestSchema = z.object({ params: z.record(z.string(), paramValue) });
 export type LogParamsRequest = z.input<typeof logParamsRequestSchema>;
 
-export const setTagsRequestSchema = z.object({ tags: tagsSchema });
+export const setTagsRequestSchema = z.object({ tags: z.record(z.string(), z.string()) });
 export type SetTagsRequest = z.input<typeof setTagsRequestSchema>;
 
 export const addNoteRequestSchema = z.object({
-  body: z.string().min(1, 'a note needs some text').max(MAX_NOTE_CHARS, 'a note is at most 1 MiB'),
-  author: z.string().min(1).max(200).optional(),
+  /** Markdown. */
+  body: z.string(),
+  author: z.string().optional(),
 });
 export type AddNoteRequest = z.input<typeof addNoteRequestSchema>;
 
-export const logArtifactRequestSchema = artifactSchema;
+export const logArtifactRequestSchema = z.object({
+  path: z.string(),
+  /** Lowercase hex content hash. */
+  hash: z.string(),
+  size: z.number(),
+  mediaType: z.string().optional(),
+});
 export type LogArtifactRequest = z.input<typeof logArtifactRequestSchema>;
 
 export const heartbeatRequestSchema = z.object({}).optional();
 
 export const endRunRequestSchema = z.object({
   status: z.enum(['finished', 'failed', 'abandoned', 'cancelled']),
-  reason: z.string().max(10_000).nullable().optional(),
+  reason: z.string().nullable().optional(),
 });
 export type EndRunRequest = z.input<typeof endRunRequestSchema>;
 

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { inspect } from 'node:util';
 import type { EndStatus } from '@cairn/store';
 import { errorReason } from './errors.ts';
 
@@ -24,7 +25,7 @@ let exitTimeoutMs = 10_000;
  * - `beforeExit` (the event loop ran dry, the script forgot `finish()`): flushes and
  *   ends active runs, `finished` (or `failed` when `process.exitCode` is non-zero).
  * - `uncaughtException` / `unhandledRejection`: ends active runs `failed` with the
- *   error's message, then lets Node crash as it would have (same output, exit code 1).
+ *   error's message, then crashes as Node would have (the error's report, exit code 1).
  * - `SIGINT` / `SIGTERM`: ends active runs `cancelled` with reason `signal SIGTERM`,
  *   then re-raises the signal so the process dies of it as it would have. A second
  *   signal while that happens exits at once.
@@ -104,10 +105,10 @@ function install(): { remove(): void } {
     exiting = true;
     void endAll('failed', errorReason(err)).finally(() => {
       removeProcessHooks();
-      // Crash exactly as Node would have, from a fresh tick.
-      process.nextTick(() => {
-        throw err;
-      });
+      // Crash as Node would have: its report, exit code 1. (Throwing the error again
+      // would make Node's report point at this line instead of the original throw.)
+      process.stderr.write(`${err instanceof Error ? inspect(err) : `Uncaught ${inspect(err)}`}\n\nNode.js ${process.version}\n`);
+      process.exit(1);
     });
   };
 

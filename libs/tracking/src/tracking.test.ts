@@ -451,6 +451,31 @@ describe('environment capture', () => {
     const dir = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'cairn-env-'));
     try {
       expect(await gitState(dir)).toEqual({ sha: null, dirty: null });
+      expect(await packageLockHash(dir)).toBeNull();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('records the commit and whether the work tree is dirty', async () => {
+    const { gitState } = await import('./environment.ts');
+    const { execFileSync } = await import('node:child_process');
+    const dir = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'cairn-git-'));
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' }).trim();
+    try {
+      git('init', '-q');
+      fs.writeFileSync(path.join(dir, 'train.ts'), 'console.log(1)\n');
+      fs.writeFileSync(path.join(dir, 'package-lock.json'), '{}');
+      git('add', '.');
+      git('commit', '-q', '-m', 'init');
+      const sha = git('rev-parse', 'HEAD');
+      expect(await gitState(dir)).toEqual({ sha, dirty: false });
+      fs.writeFileSync(path.join(dir, 'train.ts'), 'console.log(2)\n');
+      expect(await gitState(dir)).toEqual({ sha, dirty: true });
+      const sub = path.join(dir, 'src', 'deep');
+      fs.mkdirSync(sub, { recursive: true });
+      expect((await packageLockHash(sub))?.sha256).toBe(createHash('sha256').update('{}').digest('hex'));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
