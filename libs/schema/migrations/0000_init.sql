@@ -221,6 +221,7 @@ CREATE INDEX "params_key_num" ON "params" USING btree ("key","value_num");--> st
 CREATE INDEX "params_key_value" ON "params" USING btree ("key","value");--> statement-breakpoint
 CREATE INDEX "run_tags_key_value" ON "run_tags" USING btree ("key","value");--> statement-breakpoint
 CREATE INDEX "runs_experiment_created" ON "runs" USING btree ("experiment_id","created_at");--> statement-breakpoint
+CREATE INDEX "runs_created_id" ON "runs" USING btree ("created_at","id");--> statement-breakpoint
 CREATE INDEX "runs_status" ON "runs" USING btree ("status");--> statement-breakpoint
 CREATE INDEX "runs_parent" ON "runs" USING btree ("parent_run_id");--> statement-breakpoint
 CREATE INDEX "runs_name" ON "runs" USING btree ("name");--> statement-breakpoint

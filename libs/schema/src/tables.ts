@@ -86,6 +86,8 @@ export const runs = pgTable(
   },
   (t) => [
     index('runs_experiment_created').on(t.experimentId, t.createdAt),
+    // Newest-first listings (the default sort) walk this instead of sorting every run.
+    index('runs_created_id').on(t.createdAt, t.id),
     index('runs_status').on(t.status),
     index('runs_parent').on(t.parentRunId),
     index('runs_name').on(t.name),

@@ -100,6 +100,9 @@ async function openPostgres(url: string, opts: { migrate: boolean; poolSize: num
     connectionTimeoutMillis: opts.connectTimeoutMs,
     // Idle clients must not keep a finished CLI or training process alive.
     allowExitOnIdle: true,
+    // Filtered searches are planned at costs above the JIT thresholds, and compiling
+    // took 150–200 ms of a 400 ms query; these queries are short, so JIT only costs.
+    options: '-c jit=off',
     // int8 as number, like PGlite; Cairn's int8 columns (steps, counts, ms) stay below 2^53.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>

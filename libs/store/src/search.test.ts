@@ -111,6 +111,44 @@ describe.each(testEngines())('searchRuns on $name', (engine) => {
     expect(seen.map((r) => r.id)).toEqual(full.runs.map((r) => r.id));
   });
 
+  it.each([
+    ['metrics.acc >= 0.3 AND metrics.acc < 0.8', 'metrics.acc desc'],
+    ["metrics.acc > 0.5 OR params.optimizer = 'sgd'", 'metrics.acc asc'],
+    ['metrics.acc.max <= 0.9 AND metrics.acc.max > 0.2', 'metrics.acc.max desc'],
+    ["NOT metrics.acc > 0.5 AND tags.team = 'nlp'", 'metrics.acc desc'],
+  ])('filters %s sorted by %s like an in-memory sort, across pages', async (filter, orderBy) => {
+    const ast = parseFilter(filter);
+    const [field, dir] = orderBy.split(' ') as [string, 'asc' | 'desc'];
+    const agg = field.endsWith('.max') ? 'max' : 'last';
+    const value = (r: RunDetail) => {
+      const v = r.metrics.acc?.[agg];
+      return v === undefined || v === null || Number.isNaN(v) ? null : v;
+    };
+    const expected = all
+      .filter((r) => evaluateFilter(ast, filterRowFromRun(r)))
+      .sort((a, b) => {
+        const va = value(a);
+        const vb = value(b);
+        if (va !== vb) {
+          if (va === null) return 1;
+          if (vb === null) return -1;
+          return dir === 'asc' ? va - vb : vb - va;
+        }
+        // Ties break by id in the sort's direction.
+        return dir === 'asc' ? (a.id < b.id ? -1 : 1) : a.id < b.id ? 1 : -1;
+      })
+      .map((r) => r.id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<Store['searchRuns']>> = await store.searchRuns({ filter, orderBy: [orderBy], limit: 4, cursor });
+      seen.push(...page.runs.map((r) => r.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(expected);
+    expect(expected.length).toBeGreaterThan(3);
+  });
+
   it('sorts by a metric with missing and NaN values last', async () => {
     const { runs } = await store.searchRuns({ orderBy: ['metrics.acc desc'], limit: 1000 });
     const values = runs.map((r) => r.metrics.acc?.last);

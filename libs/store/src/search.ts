@@ -2,7 +2,17 @@ import { inArray, sql, type SQL } from 'drizzle-orm';
 import { ValidationError, isUuid, runs } from '@cairn/schema';
 import { rows, type Db } from './engine.ts';
 import { getExperiment } from './experiments.ts';
-import { compileFilter, compileSortKey, parseFilter, parseOrderBy, type SortKey } from './filter/index.ts';
+import {
+  boundCondition,
+  compileFilter,
+  compileSortJoin,
+  impliedMetricBounds,
+  parseFilter,
+  parseOrderBy,
+  type FieldRef,
+  type FilterExpr,
+  type SortKey,
+} from './filter/index.ts';
 import { attachDetails } from './runs.ts';
 import type { Run, SearchRunsInput, SearchRunsResult } from './types.ts';
 
@@ -20,52 +30,121 @@ interface Cursor {
   id: string;
 }
 
+type Row = Record<string, string | null> & { id: string };
+
+/** One SELECT of the page: what to read from, what must hold, in which order. */
+interface PageQuery {
+  from: SQL;
+  where: SQL[];
+  sorts: Sort[];
+  /** Cursor values for `sorts`, or null for the first page. */
+  after: Cursor | null;
+  limit: number;
+}
+
 export async function searchRuns(db: Db, input: SearchRunsInput = {}): Promise<SearchRunsResult> {
   const limit = input.limit ?? DEFAULT_SEARCH_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT) throw new ValidationError(`limit must be an integer from 1 to ${MAX_SEARCH_LIMIT}`);
   const where: SQL[] = [];
-
   if (input.experimentIds?.length) {
     const ids = await Promise.all(input.experimentIds.map(async (e) => (await getExperiment(db, e)).id));
     where.push(sql`${runs.experimentId} IN ${ids}`);
   }
-  if (!input.includeArchived) {
-    where.push(sql`${runs.experimentId} IN (SELECT id FROM experiments WHERE archived_at IS NULL)`);
-  }
+  if (!input.includeArchived) where.push(sql`${runs.experimentId} IN (SELECT id FROM experiments WHERE archived_at IS NULL)`);
   const ast = input.filter ? parseFilter(input.filter) : null;
   if (ast) where.push(compileFilter(ast));
 
   // A field may sort by more than one expression (params: as a number, then as text).
-  const sorts: Sort[] = (input.orderBy?.length ? input.orderBy : ['created desc']).flatMap((spec) => {
-    const o = parseOrderBy(spec);
-    return compileSortKey(o.field).map((key) => ({ key, direction: o.direction }));
+  const specs = (input.orderBy?.length ? input.orderBy : ['created desc']).map(parseOrderBy);
+  const joins: SQL[] = [];
+  const sorts: Sort[] = specs.flatMap((o, i) => {
+    const { join, keys } = compileSortJoin(o.field, `sort${i}`);
+    if (join) joins.push(join);
+    return keys.map((key) => ({ key, direction: o.direction }));
   });
-  // The id breaks ties so pages never overlap or skip; it follows the last sort's direction.
-  const idDirection = sorts[sorts.length - 1]!.direction;
+  const cursor = input.cursor ? decodeCursor(input.cursor, sorts.length) : null;
 
-  if (input.cursor) where.push(afterCursor(decodeCursor(input.cursor, sorts.length), sorts, idDirection));
+  const first = specs[0]!.field;
+  const found =
+    first.kind === 'metric'
+      ? await byMetric(db, { field: first, ast, where, joins, sorts, cursor, limit: limit + 1 })
+      : await rows<Row>(db, pageSql({ from: sql`${runs} ${sql.join(joins, sql` `)}`, where, sorts, after: cursor, limit: limit + 1 }));
 
-  const selectSorts = sorts.map((s, i) => sql`(${s.key.expr})::text AS ${sql.raw(`s${i}`)}`);
-  const order = sql.join(
-    [
-      ...sorts.map((s) => sql`${s.key.expr} ${sql.raw(s.direction === 'asc' ? 'ASC' : 'DESC')} NULLS LAST`),
-      sql`${runs.id} ${sql.raw(idDirection === 'asc' ? 'ASC' : 'DESC')}`,
-    ],
-    sql`, `,
-  );
-  const whereSql = where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``;
-  const found = await rows<Record<string, string | null> & { id: string }>(
-    db,
-    sql`SELECT ${runs.id} AS id, ${sql.join(selectSorts, sql`, `)} FROM ${runs} ${whereSql} ORDER BY ${order} LIMIT ${limit + 1}`,
-  );
   const page = found.slice(0, limit);
   const list = page.length ? await db.select().from(runs).where(inArray(runs.id, page.map((r) => r.id))) : [];
   const byId = new Map<string, Run>(list.map((r) => [r.id, r]));
   const details = await attachDetails(db, page.map((r) => byId.get(r.id)!).filter(Boolean));
   const last = page[page.length - 1];
-  const nextCursor =
-    found.length > limit && last ? encodeCursor({ v: sorts.map((_, i) => last[`s${i}`] ?? null), id: last.id }) : null;
+  const nextCursor = found.length > limit && last ? encodeCursor({ v: sorts.map((_, i) => last[`s${i}`] ?? null), id: last.id }) : null;
   return { runs: details, nextCursor };
+}
+
+/**
+ * Sorting by a metric, in two parts that together give exactly the order of
+ * `ORDER BY value NULLS LAST, …, id`: first the runs that have a (non-NaN) value,
+ * read by joining the metric's summary rows so the (key, value) index can be walked
+ * in order and stopped at the page's end (with the filter's bounds on the same metric
+ * as the index range); then, when those run out, the runs without a value.
+ */
+async function byMetric(
+  db: Db,
+  q: { field: Extract<FieldRef, { kind: 'metric' }>; ast: FilterExpr | null; where: SQL[]; joins: SQL[]; sorts: Sort[]; cursor: Cursor | null; limit: number },
+): Promise<Row[]> {
+  const { field, sorts, cursor } = q;
+  const col = sql`sort0.${sql.raw(field.agg)}`;
+  const present = field.agg === 'count' ? sql`TRUE` : sql`${col} IS NOT NULL AND ${col} <> 'NaN'::float8`;
+  const rest = q.joins.slice(1);
+  const found: Row[] = [];
+  if (!cursor || cursor.v[0] !== null) {
+    const valueKey: SortKey = { expr: field.agg === 'count' ? sql`${col}::float8` : col, type: 'number', nullable: false };
+    const bounds = impliedMetricBounds(q.ast, field.key, field.agg).map((b) => boundCondition(col, b));
+    found.push(
+      ...(await rows<Row>(
+        db,
+        pageSql({
+          from: sql`metric_summaries sort0 JOIN ${runs} ON ${runs.id} = sort0.run_id ${sql.join(rest, sql` `)}`,
+          where: [sql`sort0.key = ${field.key}::text`, present, ...bounds, ...q.where],
+          sorts: [{ key: valueKey, direction: sorts[0]!.direction }, ...sorts.slice(1)],
+          after: cursor,
+          limit: q.limit,
+        }),
+      )),
+    );
+  }
+  if (found.length < q.limit) {
+    const missing = sql`NOT EXISTS (SELECT 1 FROM metric_summaries sort0 WHERE sort0.run_id = ${runs.id} AND sort0.key = ${field.key}::text AND ${present})`;
+    const tail = await rows<Row>(
+      db,
+      pageSql({
+        from: sql`${runs} ${sql.join(rest, sql` `)}`,
+        where: [missing, ...q.where],
+        sorts: sorts.slice(1),
+        after: cursor && cursor.v[0] === null ? { v: cursor.v.slice(1), id: cursor.id } : null,
+        limit: q.limit - found.length,
+      }),
+    );
+    // Shift the column names: this query's s0 is the page's s1.
+    for (const r of tail) {
+      const shifted: Row = { id: r.id, s0: null };
+      for (let i = 1; i < sorts.length; i++) shifted[`s${i}`] = r[`s${i - 1}`] ?? null;
+      found.push(shifted);
+    }
+  }
+  return found;
+}
+
+function pageSql(q: PageQuery): SQL {
+  const idDirection = q.sorts.length ? q.sorts[q.sorts.length - 1]!.direction : 'desc';
+  const where = q.after ? [...q.where, afterCursor(q.after, q.sorts, idDirection)] : q.where;
+  const select = q.sorts.map((s, i) => sql`(${s.key.expr})::text AS ${sql.raw(`s${i}`)}`);
+  const order = [
+    ...q.sorts.map((s) => sql`${s.key.expr} ${sql.raw(s.direction === 'asc' ? 'ASC' : 'DESC')}${sql.raw(s.key.nullable ? ' NULLS LAST' : '')}`),
+    sql`${runs.id} ${sql.raw(idDirection === 'asc' ? 'ASC' : 'DESC')}`,
+  ];
+  return sql`SELECT ${runs.id} AS id${select.length ? sql`, ${sql.join(select, sql`, `)}` : sql``}
+    FROM ${q.from}
+    ${where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``}
+    ORDER BY ${sql.join(order, sql`, `)} LIMIT ${q.limit}`;
 }
 
 function encodeCursor(c: Cursor): string {
@@ -102,7 +181,7 @@ function afterCursor(cursor: Cursor, sorts: Sort[], idDirection: 'asc' | 'desc')
       return;
     }
     const cmp = s.direction === 'asc' ? sql`>` : sql`<`;
-    const past = sql`((${e}) ${cmp} ${typed(v, s.key)} OR (${e}) IS NULL)`;
+    const past = s.key.nullable ? sql`((${e}) ${cmp} ${typed(v, s.key)} OR (${e}) IS NULL)` : sql`(${e}) ${cmp} ${typed(v, s.key)}`;
     alternatives.push(equalSoFar.length ? sql`(${sql.join([...equalSoFar, past], sql` AND `)})` : past);
     equalSoFar.push(sql`(${e}) = ${typed(v, s.key)}`);
   });

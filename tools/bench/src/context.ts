@@ -1,4 +1,4 @@
-import type { Report, ResultRow } from './report.ts';
+import type { ResultRow } from './report.ts';
 
 /** What a benchmark returns for one engine. */
 export interface BenchResult {
@@ -9,7 +9,6 @@ export interface BenchResult {
 
 /** What main hands every benchmark. */
 export interface BenchContext {
-  report: Report;
   /** Smaller workloads for a smoke test; figures are then not comparable with the targets. */
   quick: boolean;
   /** Print EXPLAIN ANALYZE of the search queries. */

@@ -85,12 +85,19 @@ export function pgliteDataDir(place: Place): string {
 
 const live = new Set<BenchEngine>();
 let hooked = false;
+let interruptedBy: NodeJS.Signals | null = null;
+
+/** The signal that is ending this process, if any (errors after it are just its side effects). */
+export function interrupted(): NodeJS.Signals | null {
+  return interruptedBy;
+}
 
 /** On Ctrl-C or SIGTERM, drop every database and temp directory before exiting. */
 function installSignalCleanup(): void {
   if (hooked) return;
   hooked = true;
   const onSignal = (signal: NodeJS.Signals) => {
+    interruptedBy = signal;
     console.error(`\n${signal}: cleaning up benchmark databases…`);
     void Promise.allSettled([...live].map((e) => e.cleanup())).finally(() => process.exit(130));
   };
@@ -146,6 +153,7 @@ export function benchEngine(name: EngineName, version: string, url: string): Ben
     async cleanup() {
       for (const r of [...raws]) await r.close().catch(() => {});
       for (const s of [...stores]) await s.close().catch(() => {});
+      if (process.env.CAIRN_BENCH_KEEP) return;
       await te.cleanup();
     },
   };

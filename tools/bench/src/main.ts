@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchContext, BenchResult } from './context.ts';
-import { DEFAULT_DATABASE_URL, benchEngine, probePglite, probePostgres, type BenchEngine } from './engines.ts';
+import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostgres, type BenchEngine } from './engines.ts';
 import { ingestBench } from './ingest.ts';
 import { searchBench } from './search.ts';
 import { seriesBench } from './series.ts';
@@ -92,14 +92,14 @@ async function main(): Promise<number> {
     }
   }
   const info = machineInfo(versions);
-  const ctx: BenchContext = { report, quick: opts.quick, explain: opts.explain };
+  const ctx: BenchContext = { quick: opts.quick, explain: opts.explain };
   if (opts.quick) console.log('QUICK MODE: reduced workloads; the figures are a smoke test, not comparable with the targets.');
 
   let errors = 0;
   try {
     for (const name of names) {
       const bench = BENCHES[name]!;
-      console.log(`\n${header(name, bench.what, info)}`);
+      console.log(`\n${header(name, opts.quick ? `${bench.what} [QUICK: reduced workload]` : bench.what, info)}`);
       for (const why of unreachable) report.skip(name, 'postgres', why);
       const rows: ResultRow[] = [];
       const notes: string[] = [];
@@ -110,6 +110,7 @@ async function main(): Promise<number> {
           rows.push(...r.rows);
           notes.push(...r.notes.map((n) => `${engine.name}: ${n}`));
         } catch (e) {
+          if (interrupted()) break;
           errors++;
           notes.push(`${engine.name}: ERROR: ${(e as Error).stack ?? String(e)}`);
         } finally {
@@ -117,6 +118,7 @@ async function main(): Promise<number> {
         }
         process.stderr.write(`  … ${name}/${engine.name} took ${((performance.now() - t) / 1000).toFixed(0)} s\n`);
       }
+      if (interrupted()) break;
       report.add(...rows);
       if (rows.length) console.log(formatRows(rows));
       for (const n of notes) report.log(name, `  - ${n}`);
@@ -125,6 +127,7 @@ async function main(): Promise<number> {
     for (const e of engines) await e.cleanup().catch(() => {});
   }
 
+  if (interrupted()) return 130;
   console.log(`\n${report.summary()}${errors ? `; ${errors} benchmark(s) failed with an error` : ''}`);
   if (opts.json) {
     const out = opts.out

@@ -59,6 +59,13 @@ export function formatInt(n: number): string {
   return n < 0 ? `-${s}` : s;
 }
 
+/** A count in words of a workload: 1000000 → "1M", 200000 → "200k", 950 → "950". */
+export function formatCount(n: number): string {
+  if (n >= 1e6 && n % 1e5 === 0) return `${n / 1e6}M`;
+  if (n >= 1e3 && n % 100 === 0) return `${n / 1e3}k`;
+  return formatInt(n);
+}
+
 /** A throughput: "312.4k pts/s", "1.25M pts/s", "950 pts/s". */
 export function formatRate(perSecond: number, unit = 'pts/s'): string {
   const a = Math.abs(perSecond);

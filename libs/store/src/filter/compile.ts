@@ -1,6 +1,6 @@
 import { runs } from '@cairn/schema';
 import { sql, type SQL } from 'drizzle-orm';
-import type { CompareOp, FieldRef, FilterExpr, Literal, Predicate } from './ast.ts';
+import type { Aggregate, CompareOp, FieldRef, FilterExpr, Literal, Predicate } from './ast.ts';
 import { validateFilter } from './validate.ts';
 
 /**
@@ -31,9 +31,9 @@ function sqlOp(op: CompareOp): SQL {
 function compile(e: FilterExpr): SQL {
   switch (e.type) {
     case 'and':
-      return e.items.length === 0 ? sql`TRUE` : sql`(${sql.join(e.items.map(compile), sql` AND `)})`;
+      return e.items.length === 0 ? sql`TRUE` : sql`(${sql.join(mergeSameField(e.items, 'and'), sql` AND `)})`;
     case 'or':
-      return e.items.length === 0 ? sql`FALSE` : sql`(${sql.join(e.items.map(compile), sql` OR `)})`;
+      return e.items.length === 0 ? sql`FALSE` : sql`(${sql.join(mergeSameField(e.items, 'or'), sql` OR `)})`;
     case 'not':
       return sql`(NOT ${compile(e.item)})`;
     default:
@@ -41,42 +41,99 @@ function compile(e: FilterExpr): SQL {
   }
 }
 
+/**
+ * Compiles the items of an AND or OR, folding predicates on the same param, tag or
+ * metric into one EXISTS: `EXISTS(c1) AND EXISTS(c2)` equals `EXISTS(c1 AND c2)`
+ * because (run, key) is unique in params, run_tags and metric_summaries, and the
+ * folded form is one probe per run instead of several semi-joins (a metric range or
+ * `optimizer = 'adam' OR optimizer = 'sgd'` is the common case).
+ */
+function mergeSameField(items: FilterExpr[], join: 'and' | 'or'): SQL[] {
+  const out: (SQL | { from: SQL; conditions: SQL[] })[] = [];
+  const groups = new Map<string, { from: SQL; conditions: SQL[] }>();
+  for (const item of items) {
+    const parts = item.type === 'and' || item.type === 'or' || item.type === 'not' ? null : existsParts(item);
+    if (!parts) {
+      out.push(compile(item));
+      continue;
+    }
+    const g = groups.get(parts.group);
+    if (g) g.conditions.push(parts.condition);
+    else {
+      const fresh = { from: parts.from, conditions: [parts.condition] };
+      groups.set(parts.group, fresh);
+      out.push(fresh);
+    }
+  }
+  const glue = join === 'and' ? sql` AND ` : sql` OR `;
+  return out.map((o) =>
+    'conditions' in o
+      ? sql`EXISTS (SELECT 1 FROM ${o.from} AND ${o.conditions.length === 1 ? o.conditions[0]! : sql`(${sql.join(o.conditions, glue)})`})`
+      : o,
+  );
+}
+
 const num = (n: number): SQL => sql`${n}::float8`;
 const text = (s: string): SQL => sql`${s}::text`;
 const timestamp = (s: string): SQL => sql`${s}::timestamptz`;
 
-function predicate(e: Predicate): SQL {
+/**
+ * The parts of a predicate that is `EXISTS (SELECT 1 FROM <from> AND <condition>)`
+ * over a (run, key) row, with a group name for merging; null for the others.
+ */
+function existsParts(e: Predicate): { group: string; from: SQL; condition: SQL } | null {
+  if (e.type === 'isNull') return null;
   const f = e.field;
   switch (f.kind) {
     case 'param':
-      return keyed(e, sql`params p WHERE p.run_id = ${runs.id} AND p.key = ${text(f.key)}`, paramCondition(e));
+      return { group: `p\u0000${f.key}`, from: sql`params p WHERE p.run_id = ${runs.id} AND p.key = ${text(f.key)}`, condition: paramCondition(e)! };
     case 'tag':
-      return keyed(e, sql`run_tags t WHERE t.run_id = ${runs.id} AND t.key = ${text(f.key)}`, valueCondition(e, sql.raw('t.value'), 'text'));
+      return {
+        group: `t\u0000${f.key}`,
+        from: sql`run_tags t WHERE t.run_id = ${runs.id} AND t.key = ${text(f.key)}`,
+        condition: valueCondition(e, sql.raw('t.value'), 'text'),
+      };
     case 'metric': {
       const col = sql.raw(`ms.${f.agg}`);
-      const from = sql`metric_summaries ms WHERE ms.run_id = ${runs.id} AND ms.key = ${text(f.key)}`;
-      if (e.type === 'isNull') {
-        // last and count are never NULL for a logged metric; min and max are NULL when every value was NaN.
-        const present = f.agg === 'min' || f.agg === 'max' ? sql`EXISTS (SELECT 1 FROM ${from} AND ${col} IS NOT NULL)` : sql`EXISTS (SELECT 1 FROM ${from})`;
-        return e.negated ? present : sql`(NOT ${present})`;
-      }
       // PostgreSQL orders NaN above every number and makes NaN = NaN; JavaScript makes
       // every NaN comparison false. A NaN summary matches no comparison, as in `evaluateFilter`.
       const notNaN = f.agg === 'count' ? sql`` : sql`${col} <> 'NaN'::float8 AND `;
-      return sql`EXISTS (SELECT 1 FROM ${from} AND ${notNaN}${valueCondition(e, col, 'number')})`;
+      return {
+        group: `m\u0000${f.key}`,
+        from: sql`metric_summaries ms WHERE ms.run_id = ${runs.id} AND ms.key = ${text(f.key)}`,
+        condition: sql`(${notNaN}${valueCondition(e, col, 'number')})`,
+      };
+    }
+    case 'attribute':
+      return null;
+  }
+}
+
+function predicate(e: Predicate): SQL {
+  const parts = existsParts(e);
+  if (parts) return sql`EXISTS (SELECT 1 FROM ${parts.from} AND ${parts.condition})`;
+  const f = e.field;
+  switch (f.kind) {
+    case 'param':
+      return isNullCondition(e, sql`params p WHERE p.run_id = ${runs.id} AND p.key = ${text(f.key)}`);
+    case 'tag':
+      return isNullCondition(e, sql`run_tags t WHERE t.run_id = ${runs.id} AND t.key = ${text(f.key)}`);
+    case 'metric': {
+      const col = sql.raw(`ms.${f.agg}`);
+      const from = sql`metric_summaries ms WHERE ms.run_id = ${runs.id} AND ms.key = ${text(f.key)}`;
+      // last and count are never NULL for a logged metric; min and max are NULL when every value was NaN.
+      const present = f.agg === 'min' || f.agg === 'max' ? sql`EXISTS (SELECT 1 FROM ${from} AND ${col} IS NOT NULL)` : sql`EXISTS (SELECT 1 FROM ${from})`;
+      return e.type === 'isNull' && e.negated ? present : sql`(NOT ${present})`;
     }
     case 'attribute':
       return attributeCondition(e, f.name);
   }
 }
 
-/** Params and tags: EXISTS over the (run, key) row, or NOT EXISTS for IS NULL. */
-function keyed(e: Predicate, from: SQL, condition: SQL | null): SQL {
-  if (e.type === 'isNull') {
-    const present = sql`EXISTS (SELECT 1 FROM ${from})`;
-    return e.negated ? present : sql`(NOT ${present})`;
-  }
-  return sql`EXISTS (SELECT 1 FROM ${from} AND ${condition})`;
+/** IS [NOT] NULL on a param or tag: whether its (run, key) row exists. */
+function isNullCondition(e: Predicate, from: SQL): SQL {
+  const present = sql`EXISTS (SELECT 1 FROM ${from})`;
+  return e.type === 'isNull' && e.negated ? present : sql`(NOT ${present})`;
 }
 
 /**
@@ -166,6 +223,8 @@ function attributeCondition(e: Predicate, name: Extract<FieldRef, { kind: 'attri
 export interface SortKey {
   expr: SQL;
   type: ValueType;
+  /** False for NOT NULL columns: ORDER BY can then skip NULLS LAST and use a plain index. */
+  nullable: boolean;
 }
 
 /**
@@ -182,8 +241,8 @@ export function compileSortKey(field: FieldRef): SortKey[] {
     case 'param': {
       const from = sql`FROM params p WHERE p.run_id = ${runs.id} AND p.key = ${text(field.key)}`;
       return [
-        { expr: sql`(SELECT p.value_num ${from})`, type: 'number' },
-        { expr: sql`(SELECT p.value COLLATE "C" ${from})`, type: 'text' },
+        { expr: sql`(SELECT p.value_num ${from})`, type: 'number', nullable: true },
+        { expr: sql`(SELECT p.value COLLATE "C" ${from})`, type: 'text', nullable: true },
       ];
     }
     case 'tag':
@@ -191,6 +250,7 @@ export function compileSortKey(field: FieldRef): SortKey[] {
         {
           expr: sql`(SELECT t.value COLLATE "C" FROM run_tags t WHERE t.run_id = ${runs.id} AND t.key = ${text(field.key)})`,
           type: 'text',
+          nullable: true,
         },
       ];
     case 'metric': {
@@ -201,12 +261,69 @@ export function compileSortKey(field: FieldRef): SortKey[] {
         {
           expr: sql`(SELECT ${value} FROM metric_summaries ms WHERE ms.run_id = ${runs.id} AND ms.key = ${text(field.key)})`,
           type: 'number',
+          nullable: true,
         },
       ];
     }
     case 'attribute': {
-      const { col, type } = attributeColumn(field.name);
-      return [{ expr: type === 'text' ? sql`${col} COLLATE "C"` : col, type }];
+      const { col, type, nullable } = attributeColumn(field.name);
+      return [{ expr: type === 'text' ? sql`${col} COLLATE "C"` : col, type, nullable }];
     }
   }
+}
+
+/**
+ * The same sort keys as `compileSortKey`, read through a LEFT JOIN on the (run, key)
+ * row instead of a correlated subquery per row: a search sorted by a metric then
+ * hash-joins one key's rows once, and the keyset (cursor) condition, which repeats
+ * every sort expression, reads a column instead of running subqueries again.
+ * `alias` must be an identifier the caller makes up (never user text).
+ */
+export function compileSortJoin(field: FieldRef, alias: string): { join: SQL | null; keys: SortKey[] } {
+  if (!/^[a-z][a-z0-9_]*$/.test(alias)) throw new Error(`bad alias ${alias}`);
+  const a = sql.raw(alias);
+  switch (field.kind) {
+    case 'param':
+      return {
+        join: sql`LEFT JOIN params ${a} ON ${a}.run_id = ${runs.id} AND ${a}.key = ${text(field.key)}`,
+        keys: [
+          { expr: sql`${a}.value_num`, type: 'number', nullable: true },
+          { expr: sql`${a}.value COLLATE "C"`, type: 'text', nullable: true },
+        ],
+      };
+    case 'tag':
+      return {
+        join: sql`LEFT JOIN run_tags ${a} ON ${a}.run_id = ${runs.id} AND ${a}.key = ${text(field.key)}`,
+        keys: [{ expr: sql`${a}.value COLLATE "C"`, type: 'text', nullable: true }],
+      };
+    case 'metric': {
+      const value = field.agg === 'count' ? sql`${a}.count::float8` : sql`NULLIF(${a}.${sql.raw(field.agg)}, 'NaN'::float8)`;
+      return {
+        join: sql`LEFT JOIN metric_summaries ${a} ON ${a}.run_id = ${runs.id} AND ${a}.key = ${text(field.key)}`,
+        keys: [{ expr: value, type: 'number', nullable: true }],
+      };
+    }
+    case 'attribute':
+      return { join: null, keys: compileSortKey(field) };
+  }
+}
+
+/**
+ * Bounds that a filter forces on one metric: the comparisons on it that every
+ * matching run must satisfy (the filter itself, or items of a top-level AND). A
+ * search sorted by that metric repeats them on the sort join, so the database
+ * range-scans the (key, value) index instead of walking every value and probing.
+ */
+export function impliedMetricBounds(expr: FilterExpr | null, key: string, agg: Aggregate): { op: CompareOp; value: number }[] {
+  if (!expr) return [];
+  if (expr.type === 'and') return expr.items.flatMap((item) => impliedMetricBounds(item, key, agg));
+  if (expr.type === 'compare' && expr.field.kind === 'metric' && expr.field.key === key && expr.field.agg === agg && expr.op !== '!=' && typeof expr.value === 'number') {
+    return [{ op: expr.op, value: expr.value }];
+  }
+  return [];
+}
+
+/** `column op value` for a bound from impliedMetricBounds. */
+export function boundCondition(column: SQL, bound: { op: CompareOp; value: number }): SQL {
+  return sql`${column} ${sqlOp(bound.op)} ${num(bound.value)}`;
 }

@@ -31,7 +31,7 @@ export * from './ast.ts';
 export { parseFilter, MAX_DEPTH } from './parser.ts';
 export { parseOrderBy } from './order-by.ts';
 export { printFilter, printField, printLiteral, printOrderBy } from './printer.ts';
-export { compileFilter, compileSortKey, type SortKey } from './compile.ts';
+export { compileFilter, compileSortKey, compileSortJoin, impliedMetricBounds, boundCondition, type SortKey } from './compile.ts';
 export { evaluateFilter, filterRowFromRun, type FilterRow, type MetricValues } from './evaluate.ts';
 export { validateFilter, parseTimestamp } from './validate.ts';
 export { paramValueNum } from './numeric.ts';
