@@ -59,6 +59,7 @@ async function openPglite(home: string, dataDir: string, migrate: boolean): Prom
     release();
     throw new StoreDamagedError(`the embedded store at ${dataDir} could not be migrated: ${errorText(e)}`, { cause: e });
   }
+  await analyzeStaleTables(client);
   return {
     engine: 'pglite',
     location: dataDir,
@@ -71,6 +72,24 @@ async function openPglite(home: string, dataDir: string, migrate: boolean): Prom
       }
     },
   };
+}
+
+/**
+ * PGlite runs no autovacuum, so nothing would ever refresh the planner's statistics
+ * and searches would be planned for empty tables. On open, tables that grew by more
+ * than a fifth (in pages) since their last ANALYZE are analysed; ANALYZE samples, so
+ * it stays cheap. (Activity counters do not survive a PGlite restart; sizes do.)
+ */
+async function analyzeStaleTables(client: PGlite): Promise<void> {
+  const stale = await client.query<{ relname: string }>(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind = 'r'
+       AND pg_relation_size(c.oid) / current_setting('block_size')::int > 1.2 * greatest(c.relpages, 0) + 8`,
+  );
+  for (const { relname } of stale.rows) {
+    // relname comes from the catalog, quoted as an identifier.
+    await client.exec(`ANALYZE "${relname.replace(/"/g, '""')}"`);
+  }
 }
 
 /** A data directory we did not create, or one missing files PostgreSQL needs, is refused before PGlite touches it. */
