@@ -38,10 +38,10 @@ describe('compileFilter', () => {
 
   it('reads metric summaries, keeping NaN out of comparisons', () => {
     expect(compileText('metrics.acc > 0.9').sql).toBe(
-      "EXISTS (SELECT 1 FROM metric_summaries ms WHERE ms.run_id = \"runs\".\"id\" AND ms.key = $1::text AND ms.last <> 'NaN'::float8 AND ms.last > $2::float8)",
+      "EXISTS (SELECT 1 FROM metric_summaries ms WHERE ms.run_id = \"runs\".\"id\" AND ms.key = $1::text AND (ms.last <> 'NaN'::float8 AND ms.last > $2::float8))",
     );
     expect(compileText('metrics.loss.min <= 1').sql).toContain("ms.min <> 'NaN'::float8 AND ms.min <= $2::float8");
-    expect(compileText('metrics.loss.count = 3').sql).toContain('AND ms.count = $2::float8)');
+    expect(compileText('metrics.loss.count = 3').sql).toContain('AND (ms.count = $2::float8))');
   });
 
   it('turns IS NULL into NOT EXISTS', () => {
