@@ -44,6 +44,17 @@ describe('compileFilter', () => {
     expect(compileText('metrics.loss.count = 3').sql).toContain('AND (ms.count = $2::float8))');
   });
 
+  it('folds predicates on the same field into one EXISTS, and keeps other fields apart', () => {
+    const range = compileText('metrics.acc >= 0.8 AND metrics.acc < 0.9 AND params.o = 1').sql;
+    expect(range.match(/FROM metric_summaries/g)).toHaveLength(1);
+    expect(range.match(/FROM params/g)).toHaveLength(1);
+    const either = compileText("params.opt = 'adam' OR params.opt = 'sgd' OR tags.t = 'x'").sql;
+    expect(either.match(/FROM params/g)).toHaveLength(1);
+    expect(either).toContain('(p.value = $2::text OR p.value = $3::text)');
+    // Different keys of one table are different rows: never folded.
+    expect(compileText('params.a = 1 AND params.b = 2').sql.match(/FROM params/g)).toHaveLength(2);
+  });
+
   it('turns IS NULL into NOT EXISTS', () => {
     expect(compileText('tags.team IS NULL').sql).toBe(
       '(NOT EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = "runs"."id" AND t.key = $1::text))',
