@@ -1,22 +1,10 @@
-import type { RunDetail } from '@cairn/store';
+import { FilterSyntaxError } from '@cairn/schema';
+import { parseFieldRef, type FieldRef, type RunDetail } from '@cairn/store';
 import { UsageError } from './errors.ts';
 
 /** A params/metrics/tags column of `runs list`, named as in the filter language. */
-export type ColumnField =
-  | { kind: 'param'; key: string }
-  | { kind: 'tag'; key: string }
-  | { kind: 'metric'; key: string; agg: 'last' | 'min' | 'max' | 'count' };
+export type ColumnField = Exclude<FieldRef, { kind: 'attribute' }>;
 
-const PREFIXES: Record<string, ColumnField['kind']> = {
-  params: 'param',
-  param: 'param',
-  metrics: 'metric',
-  metric: 'metric',
-  tags: 'tag',
-  tag: 'tag',
-};
-const AGGS = ['last', 'min', 'max', 'count'] as const;
-type Aggregate = (typeof AGGS)[number];
 const HELP = 'columns are params.<key>, metrics.<key>[.min|.max|.count] or tags.<key>, separated by commas; quote odd keys in backticks: metrics.`val acc`';
 
 /** Splits `--columns` values on commas outside backticks. */
@@ -37,52 +25,16 @@ export function splitColumnList(values: string[]): string[] {
   return items.map((s) => s.trim()).filter((s) => s !== '');
 }
 
-/** Reads one column spec with the filter language's field rules (prefix, bare or backticked key, metric aggregate). */
+/** Reads one column spec with the filter language's own field parser. */
 export function parseColumn(spec: string): ColumnField {
-  const dot = spec.indexOf('.');
-  const kind = dot > 0 ? PREFIXES[spec.slice(0, dot).toLowerCase()] : undefined;
-  if (!kind) throw new UsageError(`unknown column '${spec}': ${HELP}`);
-  let rest = spec.slice(dot + 1);
-  let key: string;
-  let agg: Aggregate = 'last';
-  if (rest.startsWith('`')) {
-    // `key` with `` for a backtick inside.
-    let i = 1;
-    key = '';
-    for (;;) {
-      if (i >= rest.length) throw new UsageError(`unclosed backtick in column '${spec}'`);
-      if (rest[i] === '`') {
-        if (rest[i + 1] === '`') {
-          key += '`';
-          i += 2;
-          continue;
-        }
-        break;
-      }
-      key += rest[i];
-      i++;
-    }
-    rest = rest.slice(i + 1);
-    if (rest !== '') {
-      const suffix = rest.startsWith('.') ? rest.slice(1) : null;
-      if (kind !== 'metric' || !suffix || !(AGGS as readonly string[]).includes(suffix)) {
-        throw new UsageError(`unexpected '${rest}' after the quoted key in column '${spec}': ${HELP}`);
-      }
-      agg = suffix as Aggregate;
-    }
-  } else {
-    key = rest;
-    if (kind === 'metric') {
-      const last = key.lastIndexOf('.');
-      const suffix = key.slice(last + 1);
-      if (last >= 0 && (AGGS as readonly string[]).includes(suffix)) {
-        agg = suffix as Aggregate;
-        key = key.slice(0, last);
-      }
-    }
+  let field;
+  try {
+    field = parseFieldRef(spec);
+  } catch (e) {
+    throw new UsageError(`invalid column '${spec}': ${e instanceof FilterSyntaxError ? e.detail : String(e)}; ${HELP}`);
   }
-  if (key === '') throw new UsageError(`column '${spec}' has no key: ${HELP}`);
-  return kind === 'metric' ? { kind, key, agg } : { kind, key };
+  if (field.kind === 'attribute') throw new UsageError(`unknown column '${spec}': ${HELP}`);
+  return field;
 }
 
 export function columnHeader(c: ColumnField): string {

@@ -54,6 +54,6 @@ describe('output helpers', () => {
     expect(parseColumn('Metric.`val acc`.count')).toEqual({ kind: 'metric', key: 'val acc', agg: 'count' });
     expect(parseColumn('tags.`a``b`')).toEqual({ kind: 'tag', key: 'a`b' });
     expect(() => parseColumn('status')).toThrow(/unknown column 'status'/);
-    expect(() => parseColumn('params.`x`.max')).toThrow(/after the quoted key/);
+    expect(() => parseColumn('params.`x`.max')).toThrow(/invalid column/);
   });
 });

@@ -5,3 +5,15 @@ export { DEFAULT_SERIES_POINTS } from './series.ts';
 export { lttb } from './lttb.ts';
 export { migrationsFolder } from './engine.ts';
 export * from './types.ts';
+export {
+  parseFilter,
+  printFilter,
+  parseOrderBy,
+  parseFieldRef,
+  printField,
+  evaluateFilter,
+  filterRowFromRun,
+  type FilterExpr,
+  type FieldRef,
+  type FilterRow,
+} from './filter/index.ts';

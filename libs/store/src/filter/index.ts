@@ -29,7 +29,7 @@
  */
 export * from './ast.ts';
 export { parseFilter, MAX_DEPTH } from './parser.ts';
-export { parseOrderBy } from './order-by.ts';
+export { parseOrderBy, parseFieldRef } from './order-by.ts';
 export { printFilter, printField, printLiteral, printOrderBy } from './printer.ts';
 export { compileFilter, compileSortKey, compileSortJoin, impliedMetricBounds, boundCondition, type SortKey } from './compile.ts';
 export { evaluateFilter, filterRowFromRun, type FilterRow, type MetricValues } from './evaluate.ts';

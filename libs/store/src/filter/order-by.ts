@@ -1,4 +1,4 @@
-import type { OrderBy } from './ast.ts';
+import type { FieldRef, OrderBy } from './ast.ts';
 import { Parser } from './parser.ts';
 
 /**
@@ -20,4 +20,14 @@ export function parseOrderBy(spec: string): OrderBy {
   const t = parser.peek();
   if (t.kind !== 'eof') parser.fail(`expected ASC, DESC or the end of the sort spec but found ${parser.describe(t)}`, t);
   return { field, direction };
+}
+
+/** Parses one field (`params.lr`, ``metrics.`val acc`.max``, `status`) with the filter language's rules. */
+export function parseFieldRef(spec: string): FieldRef {
+  const parser = new Parser(spec);
+  if (parser.at('eof')) parser.fail('expected a field', parser.peek());
+  const field = parser.parseField();
+  const t = parser.peek();
+  if (t.kind !== 'eof') parser.fail(`expected the end of the field but found ${parser.describe(t)}`, t);
+  return field;
 }
