@@ -327,15 +327,7 @@ function compareJson(list: RunDetail[], names: Map<string, string>) {
   const metricKeys = unionKeys(list.map((r) => r.metrics));
   const col = <T>(pick: (r: RunDetail) => T | undefined) => list.map((r) => pick(r) ?? null);
   return {
-    runs: list.map((r) => ({
-      id: r.id,
-      name: r.name,
-      experimentId: r.experimentId,
-      experiment: names.get(r.experimentId) ?? null,
-      status: r.status,
-      statusReason: r.statusReason,
-      tier: r.tier,
-    })),
+    runs: list.map((r) => runHeadJson(r, names)),
     params: paramKeys.map((key) => {
       const values = col((r) => r.params[key]);
       return { key, values, differs: !allSame(values) };
@@ -444,8 +436,8 @@ async function experimentNames(store: Store, list: RunDetail[]): Promise<Map<str
   return new Map(found.map((e) => [e.id, e.name]));
 }
 
-/** A run in --json output: the store's fields in a fixed order, plus the experiment's name. */
-function runJson(r: RunDetail, names: Map<string, string>) {
+/** Who a run is and how it ended: the head of every run in --json output. */
+function runHeadJson(r: RunDetail, names: Map<string, string>) {
   return {
     id: r.id,
     name: r.name,
@@ -454,6 +446,13 @@ function runJson(r: RunDetail, names: Map<string, string>) {
     status: r.status,
     statusReason: r.statusReason,
     tier: r.tier,
+  };
+}
+
+/** A run in --json output: the store's fields in a fixed order, plus the experiment's name. */
+function runJson(r: RunDetail, names: Map<string, string>) {
+  return {
+    ...runHeadJson(r, names),
     parentRunId: r.parentRunId,
     createdAt: r.createdAt,
     startedAt: r.startedAt,
