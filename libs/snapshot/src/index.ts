@@ -8,3 +8,6 @@ export { normalizeRelative, safeJoin, assertNoSymlinkParents } from './paths.ts'
 export { encodeTree, decodeTree, buildTree, readTree, diffTrees, symlinkEscapes, type TreeDiff, type ReadEntry } from './manifest.ts';
 export { walkTree, statFile, type WalkResult, type WalkEntry, type SkippedEntry } from './walk.ts';
 export { StatCache } from './stat-cache.ts';
+export { snapshotDir, FileChangedError, type SnapshotOptions, type SnapshotResult, type SnapshotProgress } from './snapshot.ts';
+export { checkout, CheckoutBlobCorruptError, type CheckoutOptions, type CheckoutResult } from './checkout.ts';
+export { verify, type VerifyResult, type BadBlob } from './verify.ts';

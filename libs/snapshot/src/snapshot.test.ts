@@ -1,0 +1,134 @@
+import { execFileSync } from 'node:child_process';
+import { createCipheriv } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LocalBlobStore } from './blob-store.ts';
+import { readTree } from './manifest.ts';
+import { snapshotDir } from './snapshot.ts';
+
+const base = mkdtempSync(join(tmpdir(), 'cairn-snap-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+let n = 0;
+const fresh = (what: string) => join(base, `${what}${n++}`);
+
+function prng(size: number, seed: number): Buffer {
+  return createCipheriv('aes-128-ctr', Buffer.alloc(16, seed), Buffer.alloc(16, 0)).update(Buffer.alloc(size));
+}
+
+/** Sets every file's mtime a minute back, out of the stat cache's racy window. */
+function age(dir: string): void {
+  const t = Date.now() / 1000 - 60;
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) utimesSync(join(dir, name), t, t);
+}
+
+async function count(store: LocalBlobStore): Promise<number> {
+  let c = 0;
+  for await (const _ of store.list()) c++;
+  return c;
+}
+
+function makeTree(dir: string): void {
+  mkdirSync(join(dir, 'sub/deeper'), { recursive: true });
+  mkdirSync(join(dir, 'empty'));
+  writeFileSync(join(dir, 'a.txt'), 'hello');
+  writeFileSync(join(dir, 'sub/b.bin'), prng(10_000, 1));
+  writeFileSync(join(dir, 'sub/deeper/c'), '');
+}
+
+describe('snapshotDir', () => {
+  it('gives the same id for the same content', async () => {
+    const store = new LocalBlobStore(fresh('store'));
+    const d1 = fresh('d');
+    const d2 = fresh('d');
+    makeTree(d1);
+    makeTree(d2);
+    const t = Date.now() / 1000 - 60;
+    for (const d of [d1, d2]) for (const f of ['a.txt', 'sub/b.bin', 'sub/deeper/c']) utimesSync(join(d, f), t, t);
+    const s1 = await snapshotDir(d1, { store });
+    const s2 = await snapshotDir(d2, { store });
+    expect(s1.id).toBe(s2.id);
+    expect(s1.files).toBe(3);
+    expect(s1.bytes).toBe(5 + 10_000);
+    const paths: string[] = [];
+    for await (const e of readTree(s1.id, (id) => store.get(id))) paths.push(`${e.path}:${e.entry.kind}`);
+    expect(paths).toEqual(['a.txt:file', 'empty:dir', 'sub/b.bin:file', 'sub/deeper/c:file']);
+  });
+
+  it('reads nothing on an unchanged re-snapshot and only the changed file after an edit', async () => {
+    const store = new LocalBlobStore(fresh('store'));
+    const cacheDir = fresh('cache');
+    const d = fresh('d');
+    makeTree(d);
+    age(d);
+    const first = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(first.hashed).toBe(3);
+    const again = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(again).toMatchObject({ id: first.id, hashed: 0, reused: 3 });
+
+    writeFileSync(join(d, 'a.txt'), 'changed');
+    const t = Date.now() / 1000 - 30;
+    utimesSync(join(d, 'a.txt'), t, t);
+    const third = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(third).toMatchObject({ hashed: 1, reused: 2 });
+    expect(third.id).not.toBe(first.id);
+
+    const forced = await snapshotDir(d, { store, statCacheDir: cacheDir, rehash: true });
+    expect(forced).toMatchObject({ id: third.id, hashed: 3, reused: 0 });
+  });
+
+  it('chunks a large file so a small insertion near its start stores at most 2 new chunks', async () => {
+    const store = new LocalBlobStore(fresh('store'));
+    const d = fresh('d');
+    mkdirSync(d);
+    const big = prng(12 * 1024 * 1024 + 12345, 7);
+    writeFileSync(join(d, 'big'), big);
+    const progress: number[] = [];
+    const s1 = await snapshotDir(d, { store, onProgress: (p) => progress.push(p.done) });
+    expect(progress).toEqual([1]);
+    let chunks: string[] = [];
+    for await (const e of readTree(s1.id, (id) => store.get(id))) if (e.entry.kind === 'file') chunks = e.entry.chunks;
+    expect(chunks.length).toBeGreaterThan(3);
+    // Chunks concatenate back to the file.
+    const back = Buffer.concat(await Promise.all(chunks.map((c) => store.get(c))));
+    expect(back.equals(big)).toBe(true);
+
+    const before = await count(store);
+    const edited = Buffer.concat([big.subarray(0, 1000), prng(100, 9), big.subarray(1000)]);
+    writeFileSync(join(d, 'big'), edited);
+    const s2 = await snapshotDir(d, { store });
+    const after = await count(store);
+    // At most 2 chunks plus the one root node differ.
+    expect(after - before).toBeLessThanOrEqual(3);
+    expect(after - before).toBeGreaterThanOrEqual(2);
+    expect(s2.bytes).toBe(edited.length);
+  });
+
+  it('records symlinks without following them and skips FIFOs and sockets', async () => {
+    const store = new LocalBlobStore(fresh('store'));
+    const d = fresh('d');
+    mkdirSync(d);
+    writeFileSync(join(d, 'real'), 'x');
+    symlinkSync('real', join(d, 'link'));
+    symlinkSync('/etc/passwd', join(d, 'outside'));
+    execFileSync('mkfifo', [join(d, 'fifo')]);
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(join(d, 'sock'), r));
+    try {
+      const s = await snapshotDir(d, { store });
+      expect(s.skipped.map((x) => [x.path, x.kind])).toEqual([
+        ['fifo', 'fifo'],
+        ['sock', 'socket'],
+      ]);
+      const seen: Record<string, unknown> = {};
+      for await (const e of readTree(s.id, (id) => store.get(id))) seen[e.path] = e.entry;
+      expect(seen.link).toEqual({ kind: 'symlink', name: 'link', target: 'real' });
+      expect(seen.outside).toEqual({ kind: 'symlink', name: 'outside', target: '/etc/passwd' });
+      expect(s.hashed).toBe(1);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
