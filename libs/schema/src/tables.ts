@@ -253,11 +253,14 @@ export const datasets = pgTable(
   (t) => [uniqueIndex('datasets_project_name').on(t.projectId, t.name)],
 );
 
-/** A snapshot's id is the root hash of its manifest (BLAKE3, hex). */
+/**
+ * A snapshot's id is the root hash of its manifest (BLAKE3, hex): the same bytes have
+ * the same id in every dataset, so a row is keyed by (dataset, id).
+ */
 export const snapshots = pgTable(
   'snapshots',
   {
-    id: text('id').primaryKey(),
+    id: text('id').notNull(),
     datasetId: uuid('dataset_id')
       .notNull()
       .references(() => datasets.id),
@@ -268,7 +271,11 @@ export const snapshots = pgTable(
     profile: jsonb('profile'),
     createdAt: createdAt(),
   },
-  (t) => [index('snapshots_dataset_created').on(t.datasetId, t.createdAt)],
+  (t) => [
+    primaryKey({ columns: [t.datasetId, t.id] }),
+    index('snapshots_dataset_created').on(t.datasetId, t.createdAt),
+    index('snapshots_id').on(t.id),
+  ],
 );
 
 export const models = pgTable(

@@ -1,5 +1,6 @@
 import type { LineageNode, RunEnvironment } from '@cairn/schema';
 import type { OpenedEngine } from './engine.ts';
+import * as datasets from './datasets.ts';
 import * as experiments from './experiments.ts';
 import * as lineage from './lineage.ts';
 import * as metrics from './metrics.ts';
@@ -7,7 +8,7 @@ import * as runData from './run-data.ts';
 import * as runs from './runs.ts';
 import { searchRuns } from './search.ts';
 import { getMetricSeries } from './series.ts';
-import type { CodeRef, CreateRunInput, EndStatus, MetricPoint, SearchRunsInput, Store } from './types.ts';
+import type { CodeRef, CreateRunInput, EndStatus, MetricPoint, RecordSnapshotInput, SearchRunsInput, Store } from './types.ts';
 
 /** The Store over either engine: the SQL is the same, only the driver differs. */
 export class SqlStore implements Store {
@@ -111,6 +112,31 @@ export class SqlStore implements Store {
 
   searchRuns(input?: SearchRunsInput) {
     return searchRuns(this.#db, input);
+  }
+
+  ensureDataset(input: { project?: string; name: string; description?: string }) {
+    return datasets.ensureDataset(this.#db, input);
+  }
+  getDataset(idOrName: string, project?: string) {
+    return datasets.getDataset(this.#db, idOrName, project);
+  }
+  listDatasets() {
+    return datasets.listDatasets(this.#db);
+  }
+  recordSnapshot(input: RecordSnapshotInput) {
+    return datasets.recordSnapshot(this.#db, input);
+  }
+  latestSnapshot(dataset: string) {
+    return datasets.latestSnapshot(this.#db, dataset);
+  }
+  listSnapshots(dataset: string, limit?: number) {
+    return datasets.listSnapshots(this.#db, dataset, limit);
+  }
+  resolveSnapshotId(idOrPrefix: string) {
+    return datasets.resolveSnapshotId(this.#db, idOrPrefix);
+  }
+  allSnapshotIds() {
+    return datasets.allSnapshotIds(this.#db);
   }
 
   addLineageEdge(from: LineageNode, to: LineageNode, relation: string) {

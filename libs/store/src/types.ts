@@ -159,6 +159,48 @@ export interface CreateRunInput {
 
 export type EndStatus = 'finished' | 'failed' | 'abandoned' | 'cancelled';
 
+export interface Dataset {
+  id: string;
+  projectId: string;
+  name: string;
+  description: string;
+  createdAt: Date;
+}
+
+export interface DatasetSummary extends Dataset {
+  snapshotCount: number;
+  lastSnapshotAt: Date | null;
+  latestSnapshotId: string | null;
+}
+
+export interface SnapshotRecord {
+  /** The snapshot's content id (root manifest hash). */
+  id: string;
+  datasetId: string;
+  dataset: string;
+  parentId: string | null;
+  message: string;
+  fileCount: number;
+  bytes: number;
+  profile: unknown;
+  createdAt: Date;
+  /** False when this id was already recorded for the dataset. */
+  created: boolean;
+}
+
+export interface RecordSnapshotInput {
+  project?: string;
+  /** Dataset name (created when missing). */
+  dataset: string;
+  id: string;
+  /** Default: the dataset's latest snapshot. */
+  parentId?: string | null;
+  message?: string;
+  fileCount: number;
+  bytes: number;
+  profile?: unknown;
+}
+
 /**
  * One interface over embedded PGlite and PostgreSQL. Callers never know which
  * engine is behind it; every method validates its input and throws CairnError
@@ -217,6 +259,17 @@ export interface Store {
 
   // search
   searchRuns(input?: SearchRunsInput): Promise<SearchRunsResult>;
+
+  // datasets and snapshots (the snapshot lib computes ids; the store records them)
+  ensureDataset(input: { project?: string; name: string; description?: string }): Promise<Dataset>;
+  getDataset(idOrName: string, project?: string): Promise<Dataset>;
+  listDatasets(): Promise<DatasetSummary[]>;
+  recordSnapshot(input: RecordSnapshotInput): Promise<SnapshotRecord>;
+  latestSnapshot(dataset: string): Promise<SnapshotRecord | null>;
+  /** Newest first. */
+  listSnapshots(dataset: string, limit?: number): Promise<SnapshotRecord[]>;
+  resolveSnapshotId(idOrPrefix: string): Promise<string>;
+  allSnapshotIds(): Promise<string[]>;
 
   // lineage
   addLineageEdge(from: LineageNode, to: LineageNode, relation: string): Promise<void>;

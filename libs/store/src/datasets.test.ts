@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CairnError } from '@cairn/schema';
+import { testEngines } from './testing.ts';
+import type { Store } from './types.ts';
+
+const id = (c: string) => c.repeat(64).slice(0, 64);
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as CairnError).code;
+  }
+  throw new Error('expected a failure');
+}
+
+describe.each(testEngines())('datasets and snapshots on $name', (engine) => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await engine.open();
+  });
+  afterAll(() => engine.cleanup());
+
+  it('records a history with parents, newest first, and lineage edges', async () => {
+    const a = await store.recordSnapshot({ dataset: 'mnist', id: id('a'), fileCount: 10, bytes: 1000, message: 'first' });
+    expect(a).toMatchObject({ dataset: 'mnist', parentId: null, created: true, fileCount: 10 });
+    await new Promise((r) => setTimeout(r, 5));
+    const b = await store.recordSnapshot({ dataset: 'mnist', id: id('b'), fileCount: 11, bytes: 1100, profile: { files: 11 } });
+    expect(b.parentId).toBe(id('a'));
+    // Unchanged data: same id again records nothing new.
+    const again = await store.recordSnapshot({ dataset: 'mnist', id: id('b'), fileCount: 11, bytes: 1100 });
+    expect(again.created).toBe(false);
+    const log = await store.listSnapshots('mnist');
+    expect(log.map((s) => s.id)).toEqual([id('b'), id('a')]);
+    expect(log[0]!.profile).toEqual({ files: 11 });
+    expect((await store.latestSnapshot('mnist'))?.id).toBe(id('b'));
+    const up = await store.lineage({ kind: 'snapshot', id: id('b') }, { direction: 'upstream' });
+    expect(up.edges.map((e) => e.relation).sort()).toEqual(['parent_of', 'version', 'version']);
+  });
+
+  it('keeps the same content in two datasets apart', async () => {
+    await store.recordSnapshot({ dataset: 'copy-1', id: id('c'), fileCount: 1, bytes: 1 });
+    const other = await store.recordSnapshot({ dataset: 'copy-2', id: id('c'), fileCount: 1, bytes: 1 });
+    expect(other.created).toBe(true);
+    expect((await store.listDatasets()).filter((d) => d.latestSnapshotId === id('c')).map((d) => d.name).sort()).toEqual(['copy-1', 'copy-2']);
+    expect((await store.allSnapshotIds()).sort()).toEqual([id('a'), id('b'), id('c')]);
+  });
+
+  it('resolves unique prefixes and rejects bad ids', async () => {
+    expect(await store.resolveSnapshotId('aaaa')).toBe(id('a'));
+    expect(await store.resolveSnapshotId(id('b'))).toBe(id('b'));
+    expect(await code(store.resolveSnapshotId('ffff'))).toBe('NOT_FOUND');
+    expect(await code(store.resolveSnapshotId('xyz'))).toBe('INVALID_INPUT');
+    expect(await code(store.recordSnapshot({ dataset: 'mnist', id: '../../etc', fileCount: 0, bytes: 0 }))).toBe('INVALID_INPUT');
+    expect(await code(store.recordSnapshot({ dataset: 'mnist', id: id('d'), fileCount: -1, bytes: 0 }))).toBe('INVALID_INPUT');
+    expect(await code(store.listSnapshots('no-such-dataset'))).toBe('NOT_FOUND');
+  });
+});
