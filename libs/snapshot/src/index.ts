@@ -11,3 +11,22 @@ export { StatCache } from './stat-cache.ts';
 export { snapshotDir, FileChangedError, type SnapshotOptions, type SnapshotResult, type SnapshotProgress } from './snapshot.ts';
 export { checkout, CheckoutBlobCorruptError, type CheckoutOptions, type CheckoutResult } from './checkout.ts';
 export { verify, type VerifyResult, type BadBlob } from './verify.ts';
+export { gc, GcAbortedError, DEFAULT_GC_GRACE_MS, type GcRoot, type GcStore, type GcBlobInfo, type GcOptions, type GcResult } from './gc.ts';
+export {
+  profileSnapshot,
+  diffProfiles,
+  diffTables,
+  parseCsv,
+  CsvParser,
+  extensionOf,
+  DEFAULT_MAX_TABLE_BYTES,
+  type ColumnType,
+  type ColumnProfile,
+  type LabelProfile,
+  type TableProfile,
+  type ExtensionStats,
+  type SnapshotProfile,
+  type ProfileOptions,
+  type ProfileDiff,
+} from './profile.ts';
+export { inSubset, subsetRows, subsetPosition } from './subset.ts';
