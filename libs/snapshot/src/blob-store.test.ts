@@ -62,10 +62,13 @@ describe('LocalBlobStore', () => {
     const p = s.pathOf(id);
     const old = new Date(Date.now() - 60_000);
     utimesSync(p, old, old);
-    const before = statSync(p).mtimeMs;
+    const before = statSync(p);
     expect(await s.put(bytes)).toBe(id);
     await s.putKnown(id, bytes);
-    expect(statSync(p).mtimeMs).toBe(before);
+    // Not rewritten (same inode, no temp file), only marked as used for gc's grace period.
+    const after = statSync(p);
+    expect(after.ino).toBe(before.ino);
+    expect(after.mtimeMs).toBeGreaterThan(before.mtimeMs);
     expect(tmpFiles(s.root)).toEqual([]);
   });
 
@@ -215,5 +218,22 @@ describe('LocalBlobStore under failure', () => {
     expect(await s.has(id)).toBe(false);
     expect(tmpFiles(root)).toEqual([]);
     expect(await s.put(prng(size, 6))).toBe(id);
+  });
+});
+
+describe('touch', () => {
+  it('refreshes the mtime of a reused blob (gc grace) and reports absent ones', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'cairn-touch-'));
+    try {
+      const store = new LocalBlobStore(root);
+      const id = await store.put(new TextEncoder().encode('reused chunk'));
+      const old = new Date(Date.now() - 3_600_000);
+      utimesSync(store.pathOf(id), old, old);
+      await store.putKnown(id, new TextEncoder().encode('reused chunk'));
+      expect(Date.now() - statSync(store.pathOf(id)).mtimeMs).toBeLessThan(60_000);
+      expect(await store.touch('0'.repeat(64))).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BlobCorruptError, BlobNotFoundError, BlobWriteError, InvalidBlobIdError } from './errors.ts';
 import { hashBytes, isBlobId } from './hash.ts';
@@ -46,6 +46,21 @@ export class LocalBlobStore implements BlobStore {
     return join(this.root, id.slice(0, 2), id.slice(2));
   }
 
+  /**
+   * Marks a blob as just used (its mtime becomes now) and says whether it exists.
+   * gc never deletes a blob used within its grace period.
+   */
+  async touch(id: BlobId): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(this.pathOf(id), now, now);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
   async has(id: BlobId): Promise<boolean> {
     return (await this.size(id)) !== null;
   }
@@ -69,8 +84,10 @@ export class LocalBlobStore implements BlobStore {
 
   async putKnown(id: BlobId, bytes: Uint8Array): Promise<void> {
     const path = this.pathOf(id);
-    // Content addressing makes an existing blob with this name the same bytes (get verifies).
-    if (await this.has(id)) return;
+    // Content addressing makes an existing blob with this name the same bytes (get
+    // verifies). Reusing it counts as a write for gc's grace period, so a snapshot in
+    // flight that reuses an old unreferenced blob never loses it to a concurrent gc.
+    if (await this.touch(id)) return;
     const tmpDir = join(this.root, TMP_DIR);
     const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}${TMP_SUFFIX}`);
     const dir = join(this.root, id.slice(0, 2));

@@ -238,6 +238,7 @@ describe('gc', () => {
       list: () => store.list(),
       delete: (x: BlobId) => store.delete(x),
       size: (x: BlobId) => store.size(x),
+      touch: (x: BlobId) => store.touch(x),
       blobInfo: async (x: BlobId) => {
         calls.push(x);
         const s = statSync(store.pathOf(x), { throwIfNoEntry: false });

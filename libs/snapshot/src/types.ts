@@ -18,6 +18,8 @@ export interface BlobStore {
    * partial blob under its final name (temp file, fsync, rename). Idempotent.
    */
   put(bytes: Uint8Array): Promise<BlobId>;
+  /** Marks a blob as used now (gc's grace period protects it); false when absent. */
+  touch(id: BlobId): Promise<boolean>;
   /** Stores bytes whose hash the caller already computed (skips re-hashing). */
   putKnown(id: BlobId, bytes: Uint8Array): Promise<void>;
   /** Reads a blob; with `verify` (default true) re-hashes it and throws BlobCorruptError on mismatch. */
