@@ -58,6 +58,8 @@ export function reportError(e: unknown, write: (line: string) => void = (l) => p
     let msg = oneLine(e.message);
     if (e instanceof NotFoundError && e.kind === 'run') msg += `: see 'cairn runs list' for run ids`;
     if (e instanceof NotFoundError && e.kind === 'experiment') msg += `: see 'cairn experiments list'`;
+    if (e instanceof NotFoundError && e.kind === 'dataset') msg += `: see 'cairn data list'`;
+    if (e instanceof NotFoundError && e.kind === 'snapshot') msg += `: see 'cairn data log DATASET' for snapshot ids`;
     write(`cairn: ${msg}`);
     if (e instanceof FilterSyntaxError) {
       const input = e.input.replace(/[\t\n\r]/g, ' ');

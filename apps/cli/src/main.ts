@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
+import { registerData } from './commands/data.ts';
 import { registerExperiments } from './commands/experiments.ts';
 import { registerInit } from './commands/init.ts';
 import { registerRuns } from './commands/runs.ts';
@@ -10,7 +11,7 @@ const { version } = JSON.parse(fs.readFileSync(new URL('../package.json', import
 
 export function buildProgram(): Command {
   const program = new Command('cairn')
-    .description('Cairn: inspect experiments and runs tracked in a Cairn store')
+    .description('Cairn: inspect experiments and runs tracked in a Cairn store, and version datasets')
     .version(version, '-V, --version')
     .addOption(new Option('--home <dir>', 'Cairn home of the embedded store (default: $CAIRN_HOME, else ./.cairn)'))
     .addOption(new Option('--db <url>', 'PostgreSQL URL of a shared store (default: $DATABASE_URL)').conflicts('home'))
@@ -25,12 +26,18 @@ Examples:
   cairn runs list --experiment mnist --filter "metrics.acc > 0.9 or params.opt = 'adam'" --sort metrics.acc desc
   cairn runs show 019a3f2c
   cairn runs compare 019a3f2c 019a3f2d
+  cairn data snapshot ./data/mnist --dataset mnist -m "relabelled 120 images"
+  cairn data log mnist
+  cairn data diff 5f1c2a9e 8b07d4c1
+  cairn data checkout 5f1c2a9e ./restored
+  cairn data verify
 
-Exit status: 0 ok, 1 failure (not found, store locked or unreachable, filter syntax), 2 usage.`,
+Exit status: 0 ok, 1 failure (not found, store locked or unreachable, filter syntax, corrupt blobs), 2 usage.`,
     );
   registerInit(program);
   registerExperiments(program);
   registerRuns(program);
+  registerData(program);
   // Every command reports usage errors through main (one line, exit 2) instead of exiting itself.
   const configure = (cmd: Command, path: string) => {
     cmd.exitOverride((err) => {

@@ -106,6 +106,41 @@ describe('snapshotDir', () => {
     expect(s2.bytes).toBe(edited.length);
   });
 
+  it('gives the same id with the worker pool as in this thread, and reuses the pool\'s cache entries', async () => {
+    const d = fresh('d');
+    mkdirSync(join(d, 'x/y'), { recursive: true });
+    for (let i = 0; i < 40; i++) writeFileSync(join(d, i % 2 ? 'x' : 'x/y', `f${i}`), prng(1 + i * 997, i));
+    writeFileSync(join(d, 'big'), prng(9 * 1024 * 1024 + 77, 3));
+    writeFileSync(join(d, 'empty'), '');
+    symlinkSync('big', join(d, 'link'));
+    age(d);
+    const here = await snapshotDir(d, { store: new LocalBlobStore(fresh('store')), pool: 'never' });
+    const poolStore = new LocalBlobStore(fresh('store'));
+    const cacheDir = fresh('cache');
+    const pooled = await snapshotDir(d, { store: poolStore, pool: 'always', statCacheDir: cacheDir });
+    expect(pooled).toMatchObject({ id: here.id, files: here.files, bytes: here.bytes, hashed: 42 });
+    // Every blob the tree names was written by the workers.
+    for await (const e of readTree(pooled.id, (id) => poolStore.get(id))) {
+      if (e.entry.kind === 'file') for (const c of e.entry.chunks) expect(await poolStore.has(c)).toBe(true);
+    }
+    const again = await snapshotDir(d, { store: poolStore, pool: 'always', statCacheDir: cacheDir });
+    expect(again).toMatchObject({ id: here.id, hashed: 0, reused: 42 });
+  });
+
+  it('re-reads a cached file whose blob is gone from the store', async () => {
+    const store = new LocalBlobStore(fresh('store'));
+    const cacheDir = fresh('cache');
+    const d = fresh('d');
+    makeTree(d);
+    age(d);
+    const first = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    const { hashBytes } = await import('./hash.ts');
+    await store.delete(hashBytes(Buffer.from('hello')));
+    const again = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(again).toMatchObject({ id: first.id, hashed: 1, reused: 2 });
+    expect(await store.has(hashBytes(Buffer.from('hello')))).toBe(true);
+  });
+
   it('records symlinks without following them and skips FIFOs and sockets', async () => {
     const store = new LocalBlobStore(fresh('store'));
     const d = fresh('d');

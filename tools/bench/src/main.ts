@@ -1,7 +1,7 @@
 /**
  * Cairn store benchmarks.
  *
- *   npm run bench -- [ingest|search|series|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict]
+ *   npm run bench -- [ingest|search|series|snapshot|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
  *
  * Every figure is printed next to a baseline measured in the same process and run,
  * and as a ratio to it: absolute numbers from a shared, noisy machine mean little alone.
@@ -15,10 +15,17 @@ import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostg
 import { ingestBench } from './ingest.ts';
 import { searchBench } from './search.ts';
 import { seriesBench } from './series.ts';
+import { snapshotBench } from './snapshot.ts';
 import { Report, formatRows, header, machineInfo, passes, type EngineName, type ResultRow } from './report.ts';
 import { redactUrl } from '@cairn/store';
 
 type BenchFn = (engine: BenchEngine, ctx: BenchContext) => Promise<BenchResult>;
+/** A benchmark that needs no database: it runs once, not once per engine. */
+type LocalBenchFn = (ctx: BenchContext & { big: boolean }) => Promise<BenchResult>;
+
+const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
+  snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
+};
 
 const BENCHES: Record<string, { what: string; run: BenchFn }> = {
   ingest: { what: 'Store.logMetrics points/s vs raw COPY of the same rows', run: ingestBench },
@@ -26,7 +33,7 @@ const BENCHES: Record<string, { what: string; run: BenchFn }> = {
   series: { what: 'Store.getMetricSeries of 1M points to 2,000 vs raw read and in-memory LTTB', run: seriesBench },
 };
 
-const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')}|all …] [options]
+const USAGE = `usage: npm run bench -- [${[...Object.keys(BENCHES), ...Object.keys(LOCAL_BENCHES)].join('|')}|all …] [options]
 
   --engine pglite|postgres|both   engines to run (default both); postgres uses DATABASE_URL,
                                   default ${DEFAULT_DATABASE_URL}
@@ -34,6 +41,7 @@ const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')}|all �
   --out FILE                      where --json writes (default tools/bench/results/bench-<time>.json)
   --quick                         smaller workloads, a smoke test: figures are not comparable with the targets
   --explain                       print EXPLAIN ANALYZE of the search queries
+  --big                           snapshot: also the 1,000,000-file case (creating the files takes minutes)
   --strict                        exit with status 1 when a target is missed
   -h, --help                      this text`;
 
@@ -49,6 +57,7 @@ async function main(): Promise<number> {
         quick: { type: 'boolean', default: false },
         explain: { type: 'boolean', default: false },
         strict: { type: 'boolean', default: false },
+        big: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -61,8 +70,9 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const names = positionals.length === 0 || positionals.includes('all') ? Object.keys(BENCHES) : positionals;
-  const unknown = names.filter((n) => !(n in BENCHES));
+  const all = [...Object.keys(BENCHES), ...Object.keys(LOCAL_BENCHES)];
+  const names = positionals.length === 0 || positionals.includes('all') ? all : positionals;
+  const unknown = names.filter((n) => !all.includes(n));
   if (unknown.length) {
     console.error(`unknown benchmark ${unknown.map((n) => `'${n}'`).join(', ')}\n\n${USAGE}`);
     return 2;
@@ -79,7 +89,8 @@ async function main(): Promise<number> {
   const versions: Partial<Record<EngineName, string>> = {};
   const engines: BenchEngine[] = [];
   const unreachable: string[] = [];
-  for (const name of wanted) {
+  // Only the database benchmarks need engines; `snapshot` alone starts none.
+  for (const name of names.some((n) => n in BENCHES) ? wanted : []) {
     try {
       versions[name] = name === 'postgres' ? await probePostgres(url) : await probePglite();
       engines.push(benchEngine(name, versions[name]!, url));
@@ -98,6 +109,22 @@ async function main(): Promise<number> {
   let errors = 0;
   try {
     for (const name of names) {
+      const local = LOCAL_BENCHES[name];
+      if (local) {
+        console.log(`\n${header(name, opts.quick ? `${local.what} [QUICK: reduced workload]` : local.what, { ...info, engines: {} })}`);
+        const t = performance.now();
+        try {
+          const r = await local.run({ ...ctx, big: opts.big });
+          report.add(...r.rows);
+          if (r.rows.length) console.log(formatRows(r.rows));
+          for (const n of r.notes) report.log(name, `  - ${n}`);
+        } catch (e) {
+          errors++;
+          report.log(name, `  - ERROR: ${(e as Error).stack ?? String(e)}`);
+        }
+        process.stderr.write(`  … ${name} took ${((performance.now() - t) / 1000).toFixed(0)} s\n`);
+        continue;
+      }
       const bench = BENCHES[name]!;
       console.log(`\n${header(name, opts.quick ? `${bench.what} [QUICK: reduced workload]` : bench.what, info)}`);
       for (const why of unreachable) report.skip(name, 'postgres', why);

@@ -1,7 +1,9 @@
 import os from 'node:os';
-import { formatMs, formatRate, formatRatio } from './stats.ts';
+import { formatInt, formatMs, formatRate, formatRatio } from './stats.ts';
 
 export type EngineName = 'pglite' | 'postgres';
+/** Where a row ran: a database engine, or 'fs' for benchmarks of the local filesystem (snapshot). */
+export type RowEngine = EngineName | 'fs';
 
 /** A target a figure must meet: throughput at least, or latency at most. */
 export interface Target {
@@ -19,12 +21,13 @@ export interface Ratio {
 /** One printed line of a benchmark's table (and one entry of the JSON output). */
 export interface ResultRow {
   bench: string;
-  engine: EngineName;
+  engine: RowEngine;
   /** What was measured, e.g. "store.logMetrics 2 writers × 10k". */
   case: string;
   /** The headline figure, in `unit`. */
   value: number;
-  unit: 'pts/s' | 'ms';
+  /** 'B/s' prints as GB/s or MB/s (decimal), 'x' is a plain ratio, 'count' a number of things, 'MiB' a size. */
+  unit: 'pts/s' | 'ms' | 'B/s' | 'x' | 'count' | 'MiB';
   /** How the figure was reduced, e.g. "median of 3" or "p95 of 30". */
   stat: string;
   /** Secondary figures shown next to the headline, e.g. "p50 12.3 ms". */
@@ -42,7 +45,20 @@ export function passes(row: ResultRow): boolean | undefined {
 }
 
 export function formatValue(value: number, unit: ResultRow['unit']): string {
-  return unit === 'ms' ? formatMs(value) : formatRate(value, unit);
+  switch (unit) {
+    case 'ms':
+      return formatMs(value);
+    case 'B/s':
+      return value >= 1e9 ? `${(value / 1e9).toFixed(2)} GB/s` : `${(value / 1e6).toFixed(0)} MB/s`;
+    case 'x':
+      return formatRatio(value);
+    case 'count':
+      return formatInt(value);
+    case 'MiB':
+      return `${formatInt(value)} MiB`;
+    default:
+      return formatRate(value, unit);
+  }
 }
 
 export interface MachineInfo {
@@ -95,7 +111,7 @@ export function formatRows(rows: readonly ResultRow[]): string {
 export class Report {
   readonly rows: ResultRow[] = [];
   readonly lines: { bench: string; text: string }[] = [];
-  readonly skipped: { bench: string; engine: EngineName; reason: string }[] = [];
+  readonly skipped: { bench: string; engine: RowEngine; reason: string }[] = [];
 
   add(...rows: ResultRow[]): void {
     this.rows.push(...rows);
@@ -107,7 +123,7 @@ export class Report {
     this.lines.push({ bench, text });
   }
 
-  skip(bench: string, engine: EngineName, reason: string): void {
+  skip(bench: string, engine: RowEngine, reason: string): void {
     console.log(`  (${engine} skipped: ${reason})`);
     this.skipped.push({ bench, engine, reason });
   }

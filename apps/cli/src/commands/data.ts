@@ -1,0 +1,374 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { CairnError, ConflictError, NotFoundError, nameSchema } from '@cairn/schema';
+import { LocalBlobStore, checkout, diffTrees, gc, snapshotDir, verify, type BadBlob, type TreeDiff } from '@cairn/snapshot';
+import { cairnHome, type SnapshotRecord, type Store } from '@cairn/store';
+import { assertStoreExists, globalOptions, storeOptions, withStore } from '../context.ts';
+import { UsageError } from '../errors.ts';
+import { formatBytes, formatDateTime, formatRelative, oneLine } from '../output/format.ts';
+import { colors, info, out, outJson } from '../output/io.ts';
+import { progressBar } from '../output/progress.ts';
+import { renderTable, type Cell } from '../output/table.ts';
+
+/** Snapshot ids are 64 hex digits; 12 are unique in any store a person will meet, as git's short hashes are. */
+const SHORT = 12;
+const DEFAULT_LOG_LIMIT = 100;
+const MAX_LOG_LIMIT = 10_000;
+
+export function registerData(program: Command): void {
+  const data = program
+    .command('data')
+    .description('snapshot, version, compare, restore and verify datasets (content-addressed, like DVC)')
+    .option('--blobs <dir>', 'blob store folder (default: $CAIRN_BLOBS, else <CAIRN_HOME>/blobs)');
+  registerSnapshot(data);
+  registerList(data);
+  registerLog(data);
+  registerDiff(data);
+  registerCheckout(data);
+  registerVerify(data);
+  registerGc(data);
+}
+
+// ---------------------------------------------------------------- locations
+
+interface DataLocation {
+  home: string;
+  /** Blob store root. */
+  blobs: string;
+  /** Stat cache folder: hashes of files already read, keyed by path, size, mtime and inode. */
+  state: string;
+}
+
+/**
+ * --blobs, else $CAIRN_BLOBS, else CAIRN_HOME/blobs, with CAIRN_HOME from --home,
+ * $CAIRN_HOME or ./.cairn (also with --db: the database holds the records, the
+ * blobs stay on disk). The stat cache lives in CAIRN_HOME/state.
+ */
+export function dataLocation(cmd: Command, env: NodeJS.ProcessEnv = process.env): DataLocation {
+  const o = cmd.optsWithGlobals<{ home?: string; blobs?: string }>();
+  const home = cairnHome(o.home);
+  const blobs = path.resolve(o.blobs ?? (env.CAIRN_BLOBS || path.join(home, 'blobs')));
+  return { home, blobs, state: path.join(home, 'state') };
+}
+
+function blobStore(loc: DataLocation): LocalBlobStore {
+  return new LocalBlobStore(loc.blobs);
+}
+
+// ---------------------------------------------------------------- snapshot
+
+interface SnapshotCmdOptions {
+  dataset: string;
+  message?: string;
+  rehash?: boolean;
+  json?: boolean;
+}
+
+function registerSnapshot(data: Command): void {
+  data
+    .command('snapshot')
+    .description("snapshot a folder into the blob store and record it as the dataset's newest version")
+    .argument('<dir>', 'the folder to snapshot (symlinks are recorded, never followed; special files are skipped)')
+    .requiredOption('-d, --dataset <name>', 'dataset name (created on its first snapshot)')
+    .option('-m, --message <text>', 'what changed, shown by `cairn data log`')
+    .option('--rehash', 'read and hash every file, ignoring the stat cache')
+    .option('--json', 'print the snapshot record, with skipped special files, as JSON')
+    .action(async (dirArg: string, opts: SnapshotCmdOptions, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const loc = dataLocation(cmd);
+      const name = nameSchema.safeParse(opts.dataset);
+      if (!name.success) throw new UsageError(`invalid dataset name '${oneLine(opts.dataset)}': ${name.error.issues[0]?.message ?? 'not a name'}`);
+      const dir = path.resolve(dirArg);
+      if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new NotFoundError('directory', dirArg);
+      // Fail before reading a large folder rather than after, when there is nowhere to record it.
+      assertStoreExists(storeOptions(g));
+
+      const progress = progressBar();
+      let result;
+      try {
+        result = await snapshotDir(dir, {
+          store: blobStore(loc),
+          statCacheDir: loc.state,
+          rehash: Boolean(opts.rehash),
+          onProgress: (p) => progress.update(p.done, p.total, p.bytes),
+        });
+      } finally {
+        progress.stop();
+      }
+      const snap = result;
+
+      const { record, latest } = await withStore(g, async (store) => {
+        const latest = await latestOrNull(store, opts.dataset);
+        const record = await store.recordSnapshot({
+          dataset: opts.dataset,
+          id: snap.id,
+          message: opts.message,
+          fileCount: snap.files,
+          bytes: snap.bytes,
+        });
+        return { record, latest };
+      });
+
+      if (opts.json) {
+        outJson({ ...record, skipped: snap.skipped, hashed: snap.hashed, reused: snap.reused });
+        return;
+      }
+      const totals = `${count(record.fileCount, 'file')}, ${formatBytes(record.bytes)}`;
+      const dataset = oneLine(record.dataset);
+      if (record.created) {
+        out(`Recorded snapshot ${colors.yellow(record.id)} of ${dataset}: ${totals}`);
+        if (record.parentId) out(colors.dim(`  parent ${record.parentId.slice(0, SHORT)}`));
+      } else if (latest?.id === record.id) {
+        out(`Unchanged: ${dataset} is already at snapshot ${colors.yellow(record.id)} (${totals})`);
+      } else {
+        out(`Unchanged: snapshot ${colors.yellow(record.id)} of ${dataset} was already recorded on ${formatDateTime(record.createdAt)} (${totals})`);
+      }
+      if (snap.skipped.length) {
+        const shown = snap.skipped.slice(0, 10).map((s) => `${oneLine(s.path)} (${s.kind})`);
+        const more = snap.skipped.length > shown.length ? `, and ${snap.skipped.length - shown.length} more` : '';
+        info(colors.yellow(`skipped ${count(snap.skipped.length, 'entry', 'entries')} that cannot be snapshotted: ${shown.join(', ')}${more}`));
+      }
+    });
+}
+
+async function latestOrNull(store: Store, dataset: string): Promise<SnapshotRecord | null> {
+  try {
+    return await store.latestSnapshot(dataset);
+  } catch (e) {
+    if (e instanceof NotFoundError) return null;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- list
+
+function registerList(data: Command): void {
+  data
+    .command('list')
+    .alias('ls')
+    .description('datasets with their snapshot counts and latest snapshot')
+    .option('--json', 'print {datasets: [...]} as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await withStore(globalOptions(cmd), async (store) => {
+        const list = await store.listDatasets();
+        if (opts.json) {
+          outJson({ datasets: list });
+          return;
+        }
+        if (list.length === 0) {
+          info("No datasets yet: record one with 'cairn data snapshot DIR --dataset NAME'.");
+          return;
+        }
+        out(
+          renderTable(
+            [{ header: 'NAME', max: 40, min: 10 }, { header: 'SNAPSHOTS', align: 'right' }, { header: 'LATEST' }, { header: 'LAST SNAPSHOT' }],
+            list.map((d): Cell[] => [
+              d.name,
+              String(d.snapshotCount),
+              { text: d.latestSnapshotId?.slice(0, SHORT) ?? '-', style: colors.yellow },
+              formatRelative(d.lastSnapshotAt),
+            ]),
+          ),
+        );
+      });
+    });
+}
+
+// ---------------------------------------------------------------- log
+
+function registerLog(data: Command): void {
+  data
+    .command('log')
+    .description("a dataset's snapshots, newest first")
+    .argument('<dataset>', 'dataset name')
+    .option('-n, --limit <n>', `snapshots to show, 1 to ${MAX_LOG_LIMIT}`, parseLimit, DEFAULT_LOG_LIMIT)
+    .option('--json', 'print {dataset, snapshots: [...]} as JSON')
+    .action(async (dataset: string, opts: { limit: number; json?: boolean }, cmd: Command) => {
+      await withStore(globalOptions(cmd), async (store) => {
+        const list = await store.listSnapshots(dataset, opts.limit);
+        if (opts.json) {
+          outJson({ dataset, snapshots: list.map(({ created: _, ...r }) => r) });
+          return;
+        }
+        if (list.length === 0) {
+          info(`No snapshots of ${oneLine(dataset)} yet.`);
+          return;
+        }
+        out(
+          renderTable(
+            [
+              { header: 'ID' },
+              { header: 'CREATED' },
+              { header: 'FILES', align: 'right' },
+              { header: 'SIZE', align: 'right' },
+              { header: 'MESSAGE', max: 60, min: 10 },
+              { header: 'PARENT' },
+            ],
+            list.map((s): Cell[] => [
+              { text: s.id.slice(0, SHORT), style: colors.yellow },
+              formatDateTime(s.createdAt),
+              String(s.fileCount),
+              formatBytes(s.bytes),
+              s.message,
+              { text: s.parentId ? s.parentId.slice(0, SHORT) : '-', style: colors.dim },
+            ]),
+          ),
+        );
+      });
+    });
+}
+
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_LOG_LIMIT) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_LOG_LIMIT}`);
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------- diff
+
+function registerDiff(data: Command): void {
+  data
+    .command('diff')
+    .description('files added (+), removed (-) and modified (M) from snapshot A to snapshot B')
+    .argument('<a>', 'the older snapshot: id or unique prefix (at least 4 hex digits)')
+    .argument('<b>', 'the newer snapshot: id or unique prefix')
+    .option('--dirs', 'report a folder that exists on one side only as one line, with its totals')
+    .option('--json', 'print {from, to, added, removed, modified} as JSON')
+    .action(async (aArg: string, bArg: string, opts: { dirs?: boolean; json?: boolean }, cmd: Command) => {
+      const loc = dataLocation(cmd);
+      const [a, b] = await withStore(globalOptions(cmd), (store) => Promise.all([store.resolveSnapshotId(aArg), store.resolveSnapshotId(bArg)]));
+      const store = blobStore(loc);
+      const diff = await diffTrees(a, b, (id) => store.get(id), { collapseDirs: Boolean(opts.dirs) });
+      if (opts.json) {
+        outJson({ from: a, to: b, ...diff });
+        return;
+      }
+      out(renderDiff(diff));
+      info(colors.dim(diffSummary(diff)));
+    });
+}
+
+function renderDiff(diff: TreeDiff): string {
+  const rows: { path: string; line: string }[] = [];
+  const sizeOf = (kind: string, size: number, files?: number) =>
+    kind === 'dir' ? `${count(files ?? 0, 'file')}, ${formatBytes(size)}` : kind === 'symlink' ? 'symlink' : formatBytes(size);
+  for (const d of diff.added) rows.push({ path: d.path, line: colors.green(`+ ${oneLine(d.path)}${d.kind === 'dir' ? '/' : ''} (${sizeOf(d.kind, d.size, d.files)})`) });
+  for (const d of diff.removed) rows.push({ path: d.path, line: colors.red(`- ${oneLine(d.path)}${d.kind === 'dir' ? '/' : ''}`) });
+  for (const m of diff.modified) {
+    const change = m.oldKind !== m.newKind ? `${m.oldKind} → ${m.newKind}` : `${sizeOf(m.oldKind, m.oldSize)} → ${sizeOf(m.newKind, m.newSize)}`;
+    rows.push({ path: m.path, line: colors.yellow(`M ${oneLine(m.path)} (${change})`) });
+  }
+  // One listing in path order, as git prints it.
+  rows.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  return rows.map((r) => r.line).join('\n');
+}
+
+function diffSummary(diff: TreeDiff): string {
+  const total = diff.added.length + diff.removed.length + diff.modified.length;
+  if (total === 0) return 'no differences';
+  return `${diff.added.length} added, ${diff.removed.length} removed, ${diff.modified.length} modified`;
+}
+
+// ---------------------------------------------------------------- checkout
+
+function registerCheckout(data: Command): void {
+  data
+    .command('checkout')
+    .description('restore a snapshot into a folder, byte for byte (every chunk is verified as it is read)')
+    .argument('<id>', 'snapshot id or unique prefix (at least 4 hex digits)')
+    .argument('<dir>', 'destination folder: missing or empty, unless --force')
+    .option('-f, --force', 'write into a non-empty folder, replacing the files the snapshot names (others are left alone)')
+    .option('--json', 'print {id, dir, files, symlinks, dirs, bytes} as JSON')
+    .action(async (idArg: string, dirArg: string, opts: { force?: boolean; json?: boolean }, cmd: Command) => {
+      const loc = dataLocation(cmd);
+      const dest = path.resolve(dirArg);
+      const id = await withStore(globalOptions(cmd), (store) => store.resolveSnapshotId(idArg));
+      if (!opts.force && !isEmptyOrMissing(dest)) {
+        throw new ConflictError(`${dest} is not empty: check out into an empty folder, or pass --force to overwrite the files the snapshot names`);
+      }
+      const result = await checkout(id, dest, { store: blobStore(loc), force: Boolean(opts.force) });
+      if (opts.json) {
+        outJson({ id, dir: dest, ...result });
+        return;
+      }
+      const links = result.symlinks ? `, ${count(result.symlinks, 'symlink')}` : '';
+      out(`Checked out ${colors.yellow(id.slice(0, SHORT))} into ${dest}: ${count(result.files, 'file')}${links}, ${formatBytes(result.bytes)}`);
+    });
+}
+
+function isEmptyOrMissing(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).length === 0;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return true;
+    if (code === 'ENOTDIR') return false;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- verify
+
+function registerVerify(data: Command): void {
+  data
+    .command('verify')
+    .description('re-hash every blob that recorded snapshots use; exit 1 naming each corrupt or missing blob and its files')
+    .argument('[id]', 'only this snapshot (id or unique prefix); default: every recorded snapshot')
+    .option('--json', 'print {snapshots, checked, corrupt, missing} as JSON')
+    .action(async (idArg: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+      const loc = dataLocation(cmd);
+      const ids = await withStore(globalOptions(cmd), async (store) => (idArg ? [await store.resolveSnapshotId(idArg)] : (await store.allSnapshotIds()).sort()));
+      const result = await verify(ids, { store: blobStore(loc) });
+      if (opts.json) {
+        outJson({ snapshots: ids, ...result });
+      } else {
+        const line = (what: string, b: BadBlob) => `${what}  ${b.blob}  ${b.files.map(oneLine).join(', ')}`;
+        for (const b of result.corrupt) out(colors.red(line('corrupt', b)));
+        for (const b of result.missing) out(colors.red(line('missing', b)));
+        if (ids.length === 0) info('No snapshots recorded: nothing to verify.');
+        else info(`${count(result.checked, 'blob')} of ${count(ids.length, 'snapshot')} checked in ${loc.blobs}: ${result.corrupt.length} corrupt, ${result.missing.length} missing`);
+      }
+      const bad = result.corrupt.length + result.missing.length;
+      if (bad > 0) {
+        const files = [...new Set([...result.corrupt, ...result.missing].flatMap((b) => b.files))];
+        throw new CairnError(
+          'STORE_DAMAGED',
+          `${count(bad, 'damaged blob')} in ${loc.blobs} (${count(files.length, 'file')} affected: ${files.slice(0, 5).map(oneLine).join(', ')}${files.length > 5 ? ', …' : ''}); ` +
+            'restore them from a copy of the blob store, or delete the corrupt blobs and snapshot the data again',
+        );
+      }
+    });
+}
+
+// ---------------------------------------------------------------- gc
+
+function registerGc(data: Command): void {
+  data
+    .command('gc')
+    .description('delete blobs that no recorded snapshot uses (blobs younger than 10 minutes are kept: a snapshot may be in flight)')
+    .option('-n, --dry-run', 'report what would be deleted, delete nothing')
+    .option('--json', 'print the gc result as JSON')
+    .action(async (opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
+      const loc = dataLocation(cmd);
+      // Roots: every recorded snapshot. Run artifacts are not blob roots yet (see README).
+      const ids = await withStore(globalOptions(cmd), (store) => store.allSnapshotIds());
+      if (ids.length === 0) throw new ConflictError(`no snapshots are recorded, so every blob in ${loc.blobs} is unreferenced; gc refuses to empty the blob store`);
+      const result = await gc({ store: blobStore(loc), roots: ids.map((id) => ({ kind: 'snapshot' as const, id })), dryRun: Boolean(opts.dryRun) });
+      if (opts.json) {
+        outJson(result);
+        return;
+      }
+      const verb = result.dryRun ? 'would remove' : 'removed';
+      out(`${verb} ${count(result.removed.length, 'blob')} (${formatBytes(result.removedBytes)}) of ${result.scanned} in ${loc.blobs}; kept ${result.kept}${result.fresh ? ` (${result.fresh} unreferenced but too recent)` : ''}`);
+      if (result.missing.length) info(colors.yellow(`${count(result.missing.length, 'blob')} that recorded snapshots use are missing: run 'cairn data verify'`));
+    });
+}
+
+// ---------------------------------------------------------------- helpers
+
+function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
+}

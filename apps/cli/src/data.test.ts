@@ -1,0 +1,203 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testEngines } from '@cairn/store/testing';
+import { cli, lines, storeArgs } from './test-support.ts';
+
+const ID = /\b[0-9a-f]{64}\b/;
+
+/** Every file under `dir` (relative path → bytes), directories implied. */
+function readAll(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const abs = path.join(e.parentPath, e.name);
+    files.set(path.relative(dir, abs).split(path.sep).join('/'), fs.readFileSync(abs));
+  }
+  return files;
+}
+
+/** The stored blob whose bytes are exactly `content` (a file up to 4 MiB is one chunk, stored as is). */
+function blobHolding(blobs: string, content: Buffer): string {
+  for (const prefix of fs.readdirSync(blobs)) {
+    if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+    for (const name of fs.readdirSync(path.join(blobs, prefix))) {
+      const p = path.join(blobs, prefix, name);
+      if (fs.statSync(p).size === content.length && fs.readFileSync(p).equals(content)) return p;
+    }
+  }
+  throw new Error('no blob holds that content');
+}
+
+/**
+ * `cairn data …` end to end: one store and blob store per engine, the tests run in
+ * order over the same dataset folder (v1, an unchanged re-snapshot, then v2).
+ * Embedded stores keep blobs in --home; with PostgreSQL, CAIRN_HOME only holds blobs.
+ */
+describe.each(testEngines())('cairn data on $name', (engine) => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-data-'));
+  const dataDir = path.join(tmp, 'dataset');
+  let home: string;
+  let args: string[];
+  let env: NodeJS.ProcessEnv;
+  let v1 = '';
+  let v2 = '';
+  let v1Files: Map<string, Buffer>;
+  const run = (...rest: string[]) => cli([...args, 'data', ...rest], { env });
+
+  beforeAll(async () => {
+    const loc = await engine.fresh();
+    home = loc.home ?? path.join(tmp, 'home');
+    args = storeArgs(loc);
+    // CAIRN_BLOBS from the developer's shell must not move the blob store.
+    env = { CAIRN_BLOBS: '', ...(loc.url ? { CAIRN_HOME: home } : {}) };
+    const init = await cli(['init', ...args], { env });
+    expect(init.code).toBe(0);
+
+    fs.mkdirSync(path.join(dataDir, 'images'), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'labels.csv'), 'id,label\n1,cat\n2,dog\n');
+    fs.writeFileSync(path.join(dataDir, 'images', 'a.bin'), randomBytes(4096));
+    // Over 4 MiB: split into content-defined chunks.
+    fs.writeFileSync(path.join(dataDir, 'images', 'big.bin'), randomBytes(5 * 1024 * 1024 + 123));
+    fs.writeFileSync(path.join(dataDir, 'README'), 'v1\n');
+    v1Files = readAll(dataDir);
+  });
+  afterAll(async () => {
+    await engine.cleanup();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('snapshots a folder, prints the id and records it', async () => {
+    const r = await run('snapshot', dataDir, '--dataset', 'pets', '-m', 'first cut');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Recorded snapshot [0-9a-f]{64} of pets: 4 files, 5\.0 MiB/);
+    v1 = r.stdout.match(ID)![0];
+    expect(fs.existsSync(path.join(home, 'blobs', v1.slice(0, 2), v1.slice(2)))).toBe(true);
+    expect(fs.readdirSync(path.join(home, 'state')).length).toBeGreaterThan(0);
+
+    const log = await run('log', 'pets', '--json');
+    expect(log.code).toBe(0);
+    const { snapshots } = JSON.parse(log.stdout) as { snapshots: Record<string, unknown>[] };
+    expect(snapshots).toHaveLength(1);
+    expect(snapshots[0]).toMatchObject({ id: v1, dataset: 'pets', parentId: null, message: 'first cut', fileCount: 4, bytes: 5 * 1024 * 1024 + 123 + 4096 + 21 + 3 });
+  });
+
+  it('says unchanged when nothing changed, and reports skipped special files', async () => {
+    const fifo = process.platform !== 'win32';
+    if (fifo) execFileSync('mkfifo', [path.join(dataDir, 'pipe')]);
+    try {
+      const r = await run('snapshot', dataDir, '--dataset', 'pets');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Unchanged: pets is already at snapshot ${v1}`);
+      if (fifo) expect(r.stderr).toContain('pipe (fifo)');
+
+      const json = await run('snapshot', dataDir, '--dataset', 'pets', '--rehash', '--json');
+      expect(json.code).toBe(0);
+      const rec = JSON.parse(json.stdout) as Record<string, any>;
+      expect(rec).toMatchObject({ id: v1, created: false, fileCount: 4 });
+      expect(rec.hashed).toBe(4);
+      if (fifo) expect(rec.skipped).toEqual([expect.objectContaining({ path: 'pipe', kind: 'fifo' })]);
+    } finally {
+      fs.rmSync(path.join(dataDir, 'pipe'), { force: true });
+    }
+  });
+
+  it('records a changed folder as a new snapshot whose parent is the last one; log lists newest first', async () => {
+    fs.writeFileSync(path.join(dataDir, 'labels.csv'), 'id,label\n1,cat\n2,dog\n3,bird\n');
+    fs.rmSync(path.join(dataDir, 'README'));
+    fs.writeFileSync(path.join(dataDir, 'images', 'c.bin'), 'new image');
+    const r = await run('snapshot', dataDir, '--dataset', 'pets', '--message', 'add birds');
+    expect(r.code, r.stderr).toBe(0);
+    v2 = r.stdout.match(ID)![0];
+    expect(v2).not.toBe(v1);
+    expect(r.stdout).toContain(`parent ${v1.slice(0, 12)}`);
+
+    const log = await run('log', 'pets');
+    expect(log.code).toBe(0);
+    const [header, ...rows] = lines(log.stdout);
+    expect(header).toMatch(/^ID\s+CREATED\s+FILES\s+SIZE\s+MESSAGE\s+PARENT$/);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(new RegExp(`^${v2.slice(0, 12)}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+4\\s+5\\.0 MiB\\s+add birds\\s+${v1.slice(0, 12)}$`));
+    expect(rows[1]).toMatch(new RegExp(`^${v1.slice(0, 12)}\\s.*\\s+4\\s+5\\.0 MiB\\s+first cut\\s+-$`));
+
+    const list = await run('list');
+    expect(list.stdout).toMatch(new RegExp(`pets\\s+2\\s+${v2.slice(0, 12)}`));
+  });
+
+  it('diffs two snapshots by prefix: added, removed and modified paths with a summary', async () => {
+    const r = await run('diff', v1.slice(0, 8), v2.slice(0, 10));
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(r.stdout)).toEqual(['- README', '+ images/c.bin (9 B)', 'M labels.csv (21 B → 28 B)']);
+    expect(r.stderr).toBe('1 added, 1 removed, 1 modified\n');
+
+    const json = await run('diff', v1, v2, '--json');
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      from: v1,
+      to: v2,
+      added: [{ path: 'images/c.bin', kind: 'file', size: 9 }],
+      removed: [{ path: 'README', kind: 'file', size: 3 }],
+      modified: [{ path: 'labels.csv', oldSize: 21, newSize: 28 }],
+    });
+  });
+
+  it('checks out a snapshot byte for byte and refuses a non-empty folder without --force', async () => {
+    const dest = path.join(tmp, 'restored');
+    const r = await run('checkout', v1.slice(0, 12), dest);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Checked out ${v1.slice(0, 12)} into ${dest}: 4 files`);
+    const restored = readAll(dest);
+    expect([...restored.keys()].sort()).toEqual([...v1Files.keys()].sort());
+    for (const [p, bytes] of v1Files) expect(restored.get(p)!.equals(bytes), p).toBe(true);
+
+    const again = await run('checkout', v2, dest);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toBe('');
+    expect(lines(again.stderr)).toEqual([`cairn: ${dest} is not empty: check out into an empty folder, or pass --force to overwrite the files the snapshot names`]);
+
+    const forced = await run('checkout', v2, dest, '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(dest, 'labels.csv'), 'utf8')).toContain('3,bird');
+  });
+
+  it('verify passes on an intact store and exits 1 naming the file of a corrupt blob', async () => {
+    const ok = await run('verify');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toBe('');
+    expect(ok.stderr).toMatch(/^\d+ blobs of 2 snapshots checked in .*: 0 corrupt, 0 missing\n$/);
+
+    const labels = fs.readFileSync(path.join(dataDir, 'labels.csv'));
+    const blob = blobHolding(path.join(home, 'blobs'), labels);
+    const original = fs.readFileSync(blob);
+    fs.chmodSync(blob, 0o644);
+    const flipped = Buffer.from(original);
+    flipped[0]! ^= 0xff;
+    fs.writeFileSync(blob, flipped);
+    try {
+      const bad = await run('verify');
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toMatch(new RegExp(`^corrupt  ${path.basename(path.dirname(blob))}${path.basename(blob)}  labels.csv\n$`));
+      expect(lines(bad.stderr).at(-1)).toMatch(/^cairn: 1 damaged blob in .* \(1 file affected: labels\.csv\); restore them/);
+
+      // Only v2 holds that version of labels.csv.
+      const onlyV1 = await run('verify', v1.slice(0, 8), '--json');
+      expect(onlyV1.code).toBe(0);
+      expect(JSON.parse(onlyV1.stdout)).toMatchObject({ snapshots: [v1], corrupt: [], missing: [] });
+    } finally {
+      fs.writeFileSync(blob, original);
+    }
+  });
+
+  it('exits 1 with one line for an unknown snapshot prefix or dataset', async () => {
+    const r = await run('diff', '0000dead', v1);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(lines(r.stderr)).toEqual(["cairn: snapshot '0000dead' not found: see 'cairn data log DATASET' for snapshot ids"]);
+
+    const log = await run('log', 'no-such-dataset');
+    expect(log.code).toBe(1);
+    expect(lines(log.stderr)).toEqual(["cairn: dataset 'no-such-dataset' not found: see 'cairn data list'"]);
+  });
+});
