@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BlobCorruptError, BlobNotFoundError, BlobWriteError, InvalidBlobIdError } from './errors.ts';
 import { hashBytes, isBlobId } from './hash.ts';
@@ -44,6 +45,47 @@ export class LocalBlobStore implements BlobStore {
   pathOf(id: BlobId): string {
     assertId(id);
     return join(this.root, id.slice(0, 2), id.slice(2));
+  }
+
+  /**
+   * Announces work that relies on blobs already present (a snapshot reusing chunks):
+   * gc deletes nothing while a lease is held. Returns the release function; a lease
+   * left by a killed process is ignored once its process is gone.
+   */
+  async acquireLease(purpose: string): Promise<() => Promise<void>> {
+    const dir = join(this.root, LEASE_DIR);
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, `${purpose.replace(/[^a-z0-9-]/gi, '_')}-${process.pid}-${randomBytes(6).toString('hex')}.json`);
+    await writeFile(file, JSON.stringify({ purpose, pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+    return () => unlink(file).catch(() => undefined);
+  }
+
+  /** Leases held by live processes; stale ones (dead process on this host) are removed. */
+  async activeLeases(): Promise<{ purpose: string; pid: number; host: string; since: string }[]> {
+    const dir = join(this.root, LEASE_DIR);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    const out = [];
+    for (const name of names) {
+      const file = join(dir, name);
+      let info: { purpose: string; pid: number; host: string; since: string };
+      try {
+        info = JSON.parse(await readFile(file, 'utf8'));
+      } catch {
+        continue; // Being written, or gone: a live writer's lease will be readable on the next look.
+      }
+      if (info.host === hostname() && !processAlive(info.pid)) {
+        await unlink(file).catch(() => undefined);
+        continue;
+      }
+      out.push(info);
+    }
+    return out;
   }
 
   /**
@@ -212,5 +254,16 @@ async function syncDir(dir: string): Promise<void> {
     if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR' && code !== 'ENOTSUP') throw e;
   } finally {
     await fh.close();
+  }
+}
+
+const LEASE_DIR = 'leases';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,11 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BlobWriteError } from './errors.ts';
 import { LocalBlobStore } from './blob-store.ts';
-import { gc, GcAbortedError, type GcResult } from './gc.ts';
+import { gc, GcAbortedError, GcBusyError, type GcResult } from './gc.ts';
 import { hashBytes } from './hash.ts';
 import { snapshotDir } from './snapshot.ts';
 import type { BlobId } from './types.ts';
@@ -272,8 +273,11 @@ describe('gc', () => {
     }
 
     /** Starts gc from inside the snapshot's progress callback, once `after` files are stored but long before its root exists. */
-    async function race(graceMs: number | undefined) {
+    async function race(graceMs: number | undefined, options: { leases: boolean } = { leases: false }) {
       const { store, oldSnap, garbage, src } = await concurrentSetup();
+      // Without leases (a store that cannot hold them), only the grace period protects the
+      // snapshot in flight: gc then sees the same blobs but not the snapshot's lease.
+      const gcStore: LocalBlobStore = options.leases ? store : Object.assign(Object.create(store) as LocalBlobStore, { activeLeases: undefined });
       let gcRun: Promise<GcResult> | undefined;
       let snapshotDone = false;
       let gcStartedBeforeRoot = false;
@@ -282,7 +286,8 @@ describe('gc', () => {
         onProgress: (p) => {
           if (!gcRun && p.done >= 120) {
             gcStartedBeforeRoot = !snapshotDone;
-            gcRun = gc({ store, roots: [{ kind: 'snapshot', id: oldSnap }], ...(graceMs === undefined ? {} : { graceMs }) });
+            gcRun = gc({ store: gcStore, roots: [{ kind: 'snapshot', id: oldSnap }], ...(graceMs === undefined ? {} : { graceMs }) });
+            gcRun.catch(() => {});
           }
         },
       }).finally(() => {
@@ -290,9 +295,21 @@ describe('gc', () => {
       });
       const snap = await snapshot.catch((e: unknown) => e);
       expect(gcRun).toBeDefined();
-      const r = await gcRun!;
-      return { store, oldSnap, garbage, snap, r, gcStartedBeforeRoot };
+      const r = await gcRun!.catch((e: unknown) => e);
+      return { store, oldSnap, garbage, snap, r: r as GcResult, gcError: r instanceof Error ? r : null, gcStartedBeforeRoot };
     }
+
+    it('stops gc while the snapshot holds its lease, and deletes nothing', async () => {
+      const { store, oldSnap, garbage, snap, gcError } = await race(0, { leases: true });
+      expect(gcError).toBeInstanceOf(GcBusyError);
+      if (snap instanceof Error) throw snap;
+      const s = snap as Awaited<ReturnType<typeof snapshotDir>>;
+      expect(await verify([s.id], { store })).toMatchObject({ corrupt: [], missing: [] });
+      expect(await listAll(store)).toEqual(expect.arrayContaining(garbage));
+      // With the snapshot done, its lease is gone and gc runs.
+      const later = await gc({ store, roots: [{ kind: 'snapshot', id: oldSnap }, { kind: 'snapshot', id: s.id }] });
+      expect(later.removed).toEqual(garbage);
+    });
 
     it('keeps every blob of the snapshot in flight under the default grace period', async () => {
       const { store, oldSnap, garbage, snap, r, gcStartedBeforeRoot } = await race(undefined);
@@ -324,5 +341,33 @@ describe('gc', () => {
         expect((await verify([s.id], { store })).missing.length).toBeGreaterThan(0);
       }
     });
+  });
+});
+
+describe('gc and snapshot leases', () => {
+  it('deletes nothing while a snapshot holds a lease, and a snapshot releases its lease', async () => {
+    const { store, snapA, snapB, model, stray } = await setup();
+    expect(await store.activeLeases()).toEqual([]);
+    const release = await store.acquireLease('snapshot');
+    try {
+      const err = await gc({ store, roots: [{ kind: 'snapshot', id: snapA }, { kind: 'snapshot', id: snapB }, { kind: 'blob', id: model }] }).catch((e) => e);
+      expect(err).toBeInstanceOf(GcBusyError);
+      expect((err as GcBusyError).message).toMatch(/snapshot is running \(process \d+/);
+      expect(await listAll(store)).toContain(stray);
+    } finally {
+      await release();
+    }
+    const r = await gc({ store, roots: [{ kind: 'snapshot', id: snapA }, { kind: 'snapshot', id: snapB }, { kind: 'blob', id: model }] });
+    expect(r.removed).toEqual([stray]);
+  });
+
+  it('ignores a lease left by a process that is gone', async () => {
+    const { store, snapA, snapB, model, stray } = await setup();
+    const dead = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!;
+    mkdirSync(join(store.root, 'leases'), { recursive: true });
+    writeFileSync(join(store.root, 'leases', `snapshot-${dead}-x.json`), JSON.stringify({ purpose: 'snapshot', pid: dead, host: hostname(), since: 'then' }));
+    const r = await gc({ store, roots: [{ kind: 'snapshot', id: snapA }, { kind: 'snapshot', id: snapB }, { kind: 'blob', id: model }] });
+    expect(r.removed).toEqual([stray]);
+    expect(readdirSync(join(store.root, 'leases'))).toEqual([]);
   });
 });

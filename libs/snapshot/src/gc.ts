@@ -83,6 +83,19 @@ function errnoOf(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
+/** A snapshot started while gc ran: gc stops; what it removed before was unreachable and old. */
+export class GcBusyError extends CairnError {
+  constructor(
+    readonly lease: { purpose: string; pid: number; host: string; since: string },
+    readonly removedBefore: number,
+  ) {
+    super(
+      'CONFLICT',
+      `gc stopped: a ${lease.purpose} is running (process ${lease.pid} on ${lease.host} since ${lease.since}); ${removedBefore} unreachable blobs were removed before it started; run gc again when it ends`,
+    );
+  }
+}
+
 async function blobInfo(store: GcStore, id: BlobId): Promise<GcBlobInfo | null> {
   if (store instanceof LocalBlobStore) {
     try {
@@ -201,7 +214,13 @@ export async function gc(options: GcOptions): Promise<GcResult> {
       fresh++;
       return;
     }
-    if (!dryRun) await store.delete(id);
+    if (!dryRun) {
+      // Checked before every delete: a snapshot takes its lease before it looks for
+      // blobs, so a blob it relies on is never deleted after it started.
+      const leases = (await store.activeLeases?.()) ?? [];
+      if (leases.length) throw new GcBusyError(leases[0]!, removed.length);
+      await store.delete(id);
+    }
     removed.push(id);
     removedBytes += info.size;
   });

@@ -11,7 +11,7 @@ export { StatCache } from './stat-cache.ts';
 export { snapshotDir, FileChangedError, type SnapshotOptions, type SnapshotResult, type SnapshotProgress } from './snapshot.ts';
 export { checkout, CheckoutBlobCorruptError, type CheckoutOptions, type CheckoutResult } from './checkout.ts';
 export { verify, type VerifyResult, type BadBlob } from './verify.ts';
-export { gc, GcAbortedError, DEFAULT_GC_GRACE_MS, type GcRoot, type GcStore, type GcBlobInfo, type GcOptions, type GcResult } from './gc.ts';
+export { gc, GcAbortedError, GcBusyError, DEFAULT_GC_GRACE_MS, type GcRoot, type GcStore, type GcBlobInfo, type GcOptions, type GcResult } from './gc.ts';
 export {
   profileSnapshot,
   diffProfiles,

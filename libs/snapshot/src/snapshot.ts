@@ -145,6 +145,17 @@ async function missingBlobs(store: BlobStore, ids: Set<BlobId>): Promise<Set<Blo
  * the rest, on a HashPool when there are many, with blob writes overlapped.
  */
 export async function snapshotDir(dir: string, options: SnapshotOptions): Promise<SnapshotResult> {
+  // The lease keeps gc from deleting blobs this snapshot finds present and reuses
+  // (a fresh blob is protected by gc's grace period; a reused old one by this).
+  const release = await options.store.acquireLease?.('snapshot');
+  try {
+    return await snapshotUnderLease(dir, options);
+  } finally {
+    await release?.();
+  }
+}
+
+async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promise<SnapshotResult> {
   const { store } = options;
   const walked = walkTree(dir);
   const cache = options.statCacheDir ? await StatCache.open(options.statCacheDir, walked.root) : null;

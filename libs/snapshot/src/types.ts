@@ -18,6 +18,10 @@ export interface BlobStore {
    * partial blob under its final name (temp file, fsync, rename). Idempotent.
    */
   put(bytes: Uint8Array): Promise<BlobId>;
+  /** Announces work that relies on present blobs; gc deletes nothing while one is held. */
+  acquireLease?(purpose: string): Promise<() => Promise<void>>;
+  /** Leases held by live processes. */
+  activeLeases?(): Promise<{ purpose: string; pid: number; host: string; since: string }[]>;
   /** Marks a blob as used now (gc's grace period protects it); false when absent. */
   touch(id: BlobId): Promise<boolean>;
   /** Stores bytes whose hash the caller already computed (skips re-hashing). */
