@@ -127,6 +127,24 @@ describe.each(testEngines())('cairn data on $name', (engine) => {
     expect(list.stdout).toMatch(new RegExp(`pets\\s+2\\s+${v2.slice(0, 12)}`));
   });
 
+  it('records a profile with each snapshot and shows drift and class balance between two', async () => {
+    const log = await run('log', 'pets', '--json');
+    const { snapshots } = JSON.parse(log.stdout) as { snapshots: { id: string; profile: { tables: Record<string, { rows: number }> } }[] };
+    expect(snapshots[0]!.profile.tables['labels.csv']!.rows).toBe(3);
+    expect(snapshots[1]!.profile.tables['labels.csv']!.rows).toBe(2);
+
+    const one = await run('profile', v2.slice(0, 8), '--label', 'label');
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toContain('labels.csv: 3 rows (csv)');
+    expect(one.stdout).toMatch(/label label: bird 1 \(33\.3%\), cat 1 \(33\.3%\), dog 1 \(33\.3%\)/);
+
+    const drift = await run('profile', v2, '--against', v1, '--label', 'label', '--json');
+    expect(drift.code, drift.stderr).toBe(0);
+    const d = JSON.parse(drift.stdout) as { tables: Record<string, { rows: { delta: number }; label: { maxShift: { class: string } } }> };
+    expect(d.tables['labels.csv']!.rows.delta).toBe(1);
+    expect(d.tables['labels.csv']!.label.maxShift.class).toBe('bird');
+  });
+
   it('diffs two snapshots by prefix: added, removed and modified paths with a summary', async () => {
     const r = await run('diff', v1.slice(0, 8), v2.slice(0, 10));
     expect(r.code, r.stderr).toBe(0);

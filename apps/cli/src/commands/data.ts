@@ -2,7 +2,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { CairnError, ConflictError, NotFoundError, nameSchema } from '@cairn/schema';
-import { LocalBlobStore, checkout, diffTrees, gc, snapshotDir, verify, type BadBlob, type TreeDiff } from '@cairn/snapshot';
+import {
+  LocalBlobStore,
+  checkout,
+  diffProfiles,
+  diffTrees,
+  gc,
+  profileSnapshot,
+  snapshotDir,
+  verify,
+  type BadBlob,
+  type ProfileDiff,
+  type SnapshotProfile,
+  type TreeDiff,
+} from '@cairn/snapshot';
 import { cairnHome, type SnapshotRecord, type Store } from '@cairn/store';
 import { assertStoreExists, globalOptions, storeOptions, withStore } from '../context.ts';
 import { UsageError } from '../errors.ts';
@@ -28,6 +41,7 @@ export function registerData(program: Command): void {
   registerCheckout(data);
   registerVerify(data);
   registerGc(data);
+  registerProfile(data);
 }
 
 // ---------------------------------------------------------------- locations
@@ -61,6 +75,7 @@ function blobStore(loc: DataLocation): LocalBlobStore {
 interface SnapshotCmdOptions {
   dataset: string;
   message?: string;
+  label?: string;
   rehash?: boolean;
   json?: boolean;
 }
@@ -73,6 +88,7 @@ function registerSnapshot(data: Command): void {
     .requiredOption('-d, --dataset <name>', 'dataset name (created on its first snapshot)')
     .option('-m, --message <text>', 'what changed, shown by `cairn data log`')
     .option('--rehash', 'read and hash every file, ignoring the stat cache')
+    .option('--label <column>', 'label column of CSV/JSONL tables, for the class balance in the profile')
     .option('--json', 'print the snapshot record, with skipped special files, as JSON')
     .action(async (dirArg: string, opts: SnapshotCmdOptions, cmd: Command) => {
       const g = globalOptions(cmd);
@@ -97,6 +113,8 @@ function registerSnapshot(data: Command): void {
         progress.stop();
       }
       const snap = result;
+      // A light profile travels with the record, so drift between versions is one query.
+      const profile = await profileSnapshot(snap.id, { store: blobStore(loc), labelColumn: opts.label });
 
       const { record, latest } = await withStore(g, async (store) => {
         const latest = await latestOrNull(store, opts.dataset);
@@ -106,6 +124,7 @@ function registerSnapshot(data: Command): void {
           message: opts.message,
           fileCount: snap.files,
           bytes: snap.bytes,
+          profile,
         });
         return { record, latest };
       });
@@ -371,4 +390,89 @@ function registerGc(data: Command): void {
 
 function count(n: number, singular: string, plural = `${singular}s`): string {
   return `${n} ${n === 1 ? singular : plural}`;
+}
+
+// ---------------------------------------------------------------- profile
+
+interface ProfileCmdOptions {
+  against?: string;
+  label?: string;
+  json?: boolean;
+}
+
+function registerProfile(data: Command): void {
+  data
+    .command('profile')
+    .description('file counts, sizes and table statistics of a snapshot; with --against, the drift between two')
+    .argument('<id>', 'snapshot id or unique prefix')
+    .option('--against <id>', 'compare with this (older) snapshot: row counts, missing values, types, class balance')
+    .option('--label <column>', 'label column for class balance (profiles recorded at snapshot time keep theirs)')
+    .option('--json', 'print the profile (or the drift) as JSON')
+    .action(async (idArg: string, opts: ProfileCmdOptions, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const loc = dataLocation(cmd);
+      const ids = await withStore(g, async (store) => ({
+        id: await store.resolveSnapshotId(idArg),
+        against: opts.against ? await store.resolveSnapshotId(opts.against) : null,
+      }));
+      const profileOf = (id: string) => profileSnapshot(id, { store: blobStore(loc), labelColumn: opts.label });
+      const b = await profileOf(ids.id);
+      if (!ids.against) {
+        if (opts.json) outJson(b);
+        else printProfile(ids.id, b);
+        return;
+      }
+      const a = await profileOf(ids.against);
+      const drift = diffProfiles(a, b);
+      if (opts.json) outJson(drift);
+      else printDrift(ids.against, ids.id, drift);
+    });
+}
+
+function printProfile(id: string, p: SnapshotProfile): void {
+  out(`snapshot ${id.slice(0, SHORT)}: ${p.files} files, ${formatBytes(p.bytes)}${p.symlinks ? `, ${p.symlinks} symlinks` : ''}`);
+  const exts = Object.entries(p.extensions).sort((x, y) => y[1].bytes - x[1].bytes);
+  if (exts.length) {
+    out();
+    out(renderTable([{ header: 'EXTENSION' }, { header: 'FILES', align: 'right' }, { header: 'BYTES', align: 'right' }], exts.map(([ext, e]): Cell[] => [ext || '(none)', String(e.files), formatBytes(e.bytes)])));
+  }
+  for (const [file, t] of Object.entries(p.tables)) {
+    out();
+    out(`${file}: ${t.rows} rows (${t.format})`);
+    out(
+      renderTable(
+        [{ header: 'COLUMN' }, { header: 'TYPE' }, { header: 'MISSING', align: 'right' }, { header: 'DISTINCT', align: 'right' }],
+        Object.entries(t.columns).map(([c, col]): Cell[] => [c, col.type, String(col.missing), `${col.distinct}${col.distinctCapped ? '+' : ''}`]),
+      ),
+    );
+    if (t.label) {
+      const total = Object.values(t.label.classes).reduce((n, v) => n + v, 0);
+      const shares = Object.entries(t.label.classes).map(([c, n]) => `${c} ${n} (${((100 * n) / Math.max(total, 1)).toFixed(1)}%)`);
+      out(`label ${t.label.column}: ${shares.join(', ')}${t.label.missing ? `; ${t.label.missing} missing` : ''}`);
+    }
+  }
+  for (const n of p.notes) info(`note: ${n.path}: ${n.note}`);
+}
+
+function printDrift(a: string, b: string, d: ProfileDiff): void {
+  const sign = (n: number) => (n > 0 ? `+${n}` : String(n));
+  out(`${a.slice(0, SHORT)} → ${b.slice(0, SHORT)}: files ${sign(d.files.delta)}, bytes ${sign(d.bytes.delta)}`);
+  for (const t of d.tablesAdded) out(`+ table ${t}`);
+  for (const t of d.tablesRemoved) out(`- table ${t}`);
+  for (const [file, t] of Object.entries(d.tables)) {
+    out();
+    out(`${file}: rows ${t.rows.a} → ${t.rows.b} (${sign(t.rows.delta)})`);
+    for (const c of t.columnsAdded) out(`  + column ${c}`);
+    for (const c of t.columnsRemoved) out(`  - column ${c}`);
+    for (const [c, ty] of Object.entries(t.typeChanges)) out(`  ~ column ${c}: ${ty.a} → ${ty.b}`);
+    for (const [c, m] of Object.entries(t.missingRate)) {
+      if (m.delta !== 0) out(`  missing ${c}: ${(100 * m.a).toFixed(1)}% → ${(100 * m.b).toFixed(1)}%`);
+    }
+    if (t.label) {
+      for (const [cls, sh] of Object.entries(t.label.classes)) {
+        out(`  class ${cls}: ${(100 * sh.shareA).toFixed(1)}% → ${(100 * sh.shareB).toFixed(1)}% (${sh.shift >= 0 ? '+' : ''}${(100 * sh.shift).toFixed(1)} pts)`);
+      }
+      if (t.label.maxShift) out(`  largest class shift: ${t.label.maxShift.class} ${(100 * t.label.maxShift.shift).toFixed(1)} pts`);
+    }
+  }
 }
