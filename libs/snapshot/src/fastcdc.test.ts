@@ -143,6 +143,21 @@ describe('small parameters (property)', () => {
     );
   });
 
+  it('gives the same boundaries for a Buffer (with a byteOffset) as for a plain Uint8Array', () => {
+    const bytes = prng(3 * CDC_MAX + 12345, 11);
+    const backing = Buffer.alloc(bytes.length + 13);
+    backing.set(bytes, 13);
+    const buf = backing.subarray(13);
+    expect(chunkBoundaries(buf)).toEqual(chunkBoundaries(bytes));
+    const small: CdcParams = { min: 3, avg: 16, max: 61 };
+    const tiny = prng(5000, 12);
+    const cdc = new FastCdc(small);
+    const streamed: number[] = [];
+    for (let o = 0; o < tiny.length; o += 97) streamed.push(...cdc.push(Buffer.from(tiny.subarray(o, o + 97))));
+    streamed.push(...cdc.finish());
+    expect(streamed).toEqual(chunkBoundaries(tiny, 0, small));
+  });
+
   it('rejects invalid parameters', () => {
     expect(() => new FastCdc({ min: 10, avg: 100, max: 1000 })).toThrow(RangeError);
     expect(() => new FastCdc({ min: 200, avg: 128, max: 1000 })).toThrow(RangeError);
