@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBlobStore } from './blob-store.ts';
 import { checkout } from './checkout.ts';
-import { BlobCorruptError, UnsafePathError } from './errors.ts';
+import { BlobCorruptError, BlobNotFoundError, UnsafePathError } from './errors.ts';
 import { buildTree, readTree } from './manifest.ts';
+import type { BlobId, BlobStore } from './types.ts';
 import { snapshotDir } from './snapshot.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'cairn-checkout-'));
@@ -100,5 +101,57 @@ describe('checkout', () => {
     expect((err as Error).message).toContain('dir/victim.bin');
     expect(existsSync(join(dest, 'dir/victim.bin'))).toBe(false);
     expect(readdirSync(join(dest, 'dir'))).toEqual([]);
+  });
+  it('aborts on a corrupt chunk in the middle of a many-chunk file, leaving no partial file', async () => {
+    const store = new LocalBlobStore(fresh('store'));
+    const src = fresh('src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'big.bin'), prng(20 * 1024 * 1024, 5));
+    const { id } = await snapshotDir(src, { store });
+    let chunks: string[] = [];
+    for await (const e of readTree(id, (b) => store.get(b))) if (e.entry.kind === 'file') chunks = e.entry.chunks;
+    expect(chunks.length).toBeGreaterThan(4);
+    corrupt(store, chunks[4]!);
+    const dest = fresh('dest');
+    const err = await checkout(id, dest, { store }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BlobCorruptError);
+    expect((err as Error).message).toContain('big.bin');
+    expect(readdirSync(dest)).toEqual([]);
+  });
+
+  it('reports a missing chunk as not found and leaves no temp file', async () => {
+    const store = new LocalBlobStore(fresh('store'));
+    const src = fresh('src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'f'), prng(10 * 1024 * 1024, 6));
+    const { id } = await snapshotDir(src, { store });
+    let chunks: string[] = [];
+    for await (const e of readTree(id, (b) => store.get(b))) if (e.entry.kind === 'file') chunks = e.entry.chunks;
+    await store.delete(chunks[chunks.length - 1]!);
+    const dest = fresh('dest');
+    await expect(checkout(id, dest, { store })).rejects.toBeInstanceOf(BlobNotFoundError);
+    expect(readdirSync(dest)).toEqual([]);
+  });
+
+  it('works with any BlobStore through get, verifying every chunk', async () => {
+    const local = new LocalBlobStore(fresh('store'));
+    const src = fresh('src');
+    mkdirSync(src);
+    const data = prng(9 * 1024 * 1024 + 17, 7);
+    writeFileSync(join(src, 'f'), data);
+    const { id } = await snapshotDir(src, { store: local });
+    const verified: boolean[] = [];
+    const wrapped: BlobStore = Object.assign(Object.create(local) as LocalBlobStore, {
+      get(b: BlobId, o?: { verify?: boolean }) {
+        verified.push(o?.verify ?? true);
+        return local.get(b, o);
+      },
+    });
+    const dest = fresh('dest');
+    const r = await checkout(id, dest, { store: wrapped });
+    expect(r.bytes).toBe(data.length);
+    expect(readFileSync(join(dest, 'f')).equals(data)).toBe(true);
+    expect(verified.length).toBeGreaterThan(2);
+    expect(verified.every(Boolean)).toBe(true);
   });
 });
