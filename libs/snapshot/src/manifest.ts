@@ -1,3 +1,4 @@
+import { blake3 } from '@napi-rs/blake-hash';
 import { z } from 'zod';
 import { ManifestError, UnsafePathError } from './errors.ts';
 import { MAX_PATH_BYTES, normalizeRelative, segmentProblem } from './paths.ts';
@@ -5,7 +6,49 @@ import type { BlobId, DirEntry, FileEntry, SymlinkEntry, TreeEntry, TreeNode } f
 
 /** Trees are ordered by UTF-8 bytes so that every implementation (Go, Rust, Python) agrees; JS string order is UTF-16 and differs above U+FFFF. */
 export function compareNames(a: string, b: string): number {
+  // Without surrogates, UTF-16 code unit order is UTF-8 byte order: skip the two buffers.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+const SURROGATE = /[\uD800-\uDFFF]/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * The same rules as the zod schema for one entry, hand-written: buildTree checks every
+ * leaf of a snapshot, and zod's per-entry cost was most of an unchanged re-snapshot.
+ * decodeTree (untrusted bytes) still goes through zod; manifest.test.ts checks they agree.
+ */
+function entryProblem(e: TreeEntry): string | null {
+  if (typeof e.name !== 'string') return 'name: must be a string';
+  const bad = segmentProblem(e.name);
+  if (bad) return `name: name ${JSON.stringify(e.name)}: ${bad}`;
+  switch (e.kind) {
+    case 'file': {
+      if (typeof e.mode !== 'number' || !Number.isSafeInteger(e.mode) || e.mode < 0 || e.mode > 0o7777) return 'mode: must be an integer in 0..0o7777';
+      if (!isCount(e.size)) return 'size: must be a non-negative integer';
+      if (typeof e.mtimeMs !== 'number' || !Number.isFinite(e.mtimeMs)) return 'mtimeMs: must be finite';
+      if (!Array.isArray(e.chunks)) return 'chunks: must be an array';
+      for (let i = 0; i < e.chunks.length; i++) {
+        const c: unknown = e.chunks[i];
+        if (typeof c !== 'string' || !HEX64.test(c)) return `chunks.${i}: must be 64 lowercase hex characters`;
+      }
+      if ((e.size === 0) !== (e.chunks.length === 0)) return 'chunks: an empty file has no chunks and a non-empty file has at least one';
+      return null;
+    }
+    case 'symlink':
+      if (typeof e.target !== 'string' || e.target.length === 0) return 'target: must be a non-empty string';
+      if (e.target.includes('\0')) return 'target: contains NUL';
+      if (Buffer.byteLength(e.target, 'utf8') > MAX_PATH_BYTES) return `target: longer than ${MAX_PATH_BYTES} bytes`;
+      return null;
+    case 'dir':
+      if (typeof e.id !== 'string' || !HEX64.test(e.id)) return 'id: must be 64 lowercase hex characters';
+      if (!isCount(e.files)) return 'files: must be a non-negative integer';
+      if (!isCount(e.bytes)) return 'bytes: must be a non-negative integer';
+      return null;
+    default:
+      return `kind: invalid ${JSON.stringify((e as { kind: unknown }).kind)}`;
+  }
 }
 
 const blobId = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters');
@@ -162,14 +205,42 @@ export function symlinkEscapes(dirRel: string, target: string): boolean {
 }
 
 export type LeafEntry = FileEntry | SymlinkEntry;
-export type BuildInput = { path: string; entry: LeafEntry };
+/**
+ * `unchanged`: the caller vouches that this leaf's size, mtimeMs and chunks are what the
+ * previous build recorded at this path (a stat-cache hit), so with an equal directory
+ * signature the directory's node is the previous one and need not be encoded again.
+ */
+export type BuildInput = { path: string; entry: LeafEntry; unchanged?: boolean };
+
+/** A stored directory node and its subtree totals. */
+export interface NodeInfo {
+  id: BlobId;
+  files: number;
+  bytes: number;
+}
+
+export interface BuildOptions {
+  /** Directories that must exist even when empty (listing non-empty ones is harmless). */
+  dirs?: string[];
+  /**
+   * Incremental builds (like git's cache-tree): asked for each directory whose leaves are
+   * all `unchanged`, with a signature of everything else its node holds (names, kinds,
+   * modes, symlink targets, child directory ids). Returning the node recorded last time
+   * with that signature skips encoding and storing it; the caller must know that node is
+   * still stored.
+   */
+  reuse?: (dir: string, sig: string) => NodeInfo | null;
+  /** Called for every directory ('' is the root), built or reused, children first. */
+  onNode?: (dir: string, sig: string, node: NodeInfo) => void;
+}
 
 interface DirBuild {
   dirs: Map<string, DirBuild>;
   leaves: Map<string, LeafEntry>;
+  allUnchanged: boolean;
 }
 
-const newDir = (): DirBuild => ({ dirs: new Map(), leaves: new Map() });
+const newDir = (): DirBuild => ({ dirs: new Map(), leaves: new Map(), allUnchanged: true });
 
 function descend(root: DirBuild, segs: string[], rel: string): DirBuild {
   let cur = root;
@@ -195,33 +266,36 @@ function descend(root: DirBuild, segs: string[], rel: string): DirBuild {
 export async function buildTree(
   files: BuildInput[],
   put: (bytes: Uint8Array) => Promise<BlobId>,
-  options: { dirs?: string[] } = {},
-): Promise<{ rootId: BlobId; files: number; bytes: number }> {
+  options: BuildOptions = {},
+): Promise<{ rootId: BlobId; files: number; bytes: number; built: number }> {
   const root = newDir();
   for (const d of options.dirs ?? []) {
     const rel = normalizeRelative(d);
     descend(root, rel.split('/'), rel);
   }
-  for (const { path: p, entry } of files) {
+  for (const { path: p, entry, unchanged } of files) {
     const rel = normalizeRelative(p);
-    const segs = rel.split('/');
-    const leafName = segs.pop()!;
-    const parent = descend(root, segs, rel);
+    const slash = rel.lastIndexOf('/');
+    const leafName = slash < 0 ? rel : rel.slice(slash + 1);
+    const parent = slash < 0 ? root : descend(root, rel.slice(0, slash).split('/'), rel);
     if (parent.dirs.has(leafName)) throw new UnsafePathError(rel, 'is both a file and a directory');
     if (parent.leaves.has(leafName)) throw new UnsafePathError(rel, 'listed twice');
     const named = canonicalEntry({ ...entry, name: leafName }) as LeafEntry;
-    const checked = treeEntry.safeParse(named);
-    if (!checked.success) throw new ManifestError(`invalid entry for ${JSON.stringify(rel)}: ${describeIssues(checked.error)}`);
+    const problem = entryProblem(named);
+    if (problem) throw new ManifestError(`invalid entry for ${JSON.stringify(rel)}: ${problem}`);
     parent.leaves.set(leafName, named);
+    if (!unchanged) parent.allUnchanged = false;
   }
 
-  const store = async (dir: DirBuild): Promise<{ id: BlobId; files: number; bytes: number }> => {
+  const { reuse, onNode } = options;
+  let built = 0;
+  const store = async (dir: DirBuild, rel: string): Promise<NodeInfo> => {
     const entries: TreeEntry[] = [];
     let nFiles = 0;
     let nBytes = 0;
     // Sequential on purpose: a wide tree would otherwise open thousands of temp files at once.
     for (const [n, child] of dir.dirs) {
-      const sub = await store(child);
+      const sub = await store(child, rel ? `${rel}/${n}` : n);
       entries.push({ kind: 'dir', name: n, id: sub.id, files: sub.files, bytes: sub.bytes });
       nFiles += sub.files;
       nBytes += sub.bytes;
@@ -232,12 +306,33 @@ export async function buildTree(
       if (leaf.kind === 'file') nBytes += leaf.size;
     }
     entries.sort((a, b) => compareNames(a.name, b.name));
-    const id = await put(encodeTree({ version: 1, entries }));
-    return { id, files: nFiles, bytes: nBytes };
+    let sig = '';
+    if (reuse || onNode) sig = signature(entries);
+    let info = reuse && dir.allUnchanged ? reuse(rel, sig) : null;
+    // Totals follow from the signature and unchanged leaves; a mismatch means the record is not ours to trust.
+    if (info && (info.files !== nFiles || info.bytes !== nBytes)) info = null;
+    if (!info) {
+      // Entries are canonical, checked and sorted by construction: no need for encodeTree's zod pass.
+      info = { id: await put(serialize({ version: 1, entries })), files: nFiles, bytes: nBytes };
+      built++;
+    }
+    onNode?.(rel, sig, info);
+    return info;
   };
 
-  const top = await store(root);
-  return { rootId: top.id, files: top.files, bytes: top.bytes };
+  const top = await store(root, '');
+  return { rootId: top.id, files: top.files, bytes: top.bytes, built };
+}
+
+/** What a directory node holds besides its leaves' sizes, mtimes and chunks. */
+function signature(entries: TreeEntry[]): string {
+  const parts: string[] = [];
+  for (const e of entries) {
+    if (e.kind === 'file') parts.push(`f\0${e.name}\0${e.mode}`);
+    else if (e.kind === 'symlink') parts.push(`l\0${e.name}\0${JSON.stringify(e.target)}`);
+    else parts.push(`d\0${e.name}\0${e.id}`);
+  }
+  return blake3(Buffer.from(parts.join('\n'), 'utf8')).toString('hex', 0, 16);
 }
 
 export type ReadEntry = { path: string; entry: FileEntry | SymlinkEntry | DirEntry };

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBlobStore } from './blob-store.ts';
+import type { BlobId } from './types.ts';
 import { readTree } from './manifest.ts';
 import { snapshotDir } from './snapshot.ts';
 
@@ -28,6 +29,34 @@ async function count(store: LocalBlobStore): Promise<number> {
   let c = 0;
   for await (const _ of store.list()) c++;
   return c;
+}
+
+/** A LocalBlobStore that counts writes and existence checks. */
+class CountingStore extends LocalBlobStore {
+  puts = 0;
+  putKnowns = 0;
+  hases = 0;
+  override put(bytes: Uint8Array): Promise<BlobId> {
+    this.puts++;
+    return super.put(bytes);
+  }
+  override putKnown(id: BlobId, bytes: Uint8Array): Promise<void> {
+    this.putKnowns++;
+    return super.putKnown(id, bytes);
+  }
+  override has(id: BlobId): Promise<boolean> {
+    this.hases++;
+    return super.has(id);
+  }
+  reset(): void {
+    this.puts = this.putKnowns = this.hases = 0;
+  }
+}
+
+/** Sets the store's fan-out folders' mtimes back, out of the racy window the snapshot's store stamps keep. */
+function ageStore(store: LocalBlobStore): void {
+  const t = Date.now() / 1000 - 60;
+  for (const name of readdirSync(store.root)) if (/^[0-9a-f]{2}$/.test(name)) utimesSync(join(store.root, name), t, t);
 }
 
 function makeTree(dir: string): void {
@@ -77,6 +106,85 @@ describe('snapshotDir', () => {
 
     const forced = await snapshotDir(d, { store, statCacheDir: cacheDir, rehash: true });
     expect(forced).toMatchObject({ id: third.id, hashed: 3, reused: 0 });
+  });
+
+  it('writes no tree node on an unchanged re-snapshot and returns the same id', async () => {
+    const store = new CountingStore(fresh('store'));
+    const cacheDir = fresh('cache');
+    const d = fresh('d');
+    makeTree(d);
+    symlinkSync('../a.txt', join(d, 'sub/link'));
+    age(d);
+    const first = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    ageStore(store);
+    // The first re-snapshot checks the blobs (the store stamps were racy) but reuses every node.
+    store.reset();
+    const second = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(second).toMatchObject({ id: first.id, files: 4, bytes: first.bytes, hashed: 0, reused: 3 });
+    expect([store.puts, store.putKnowns]).toEqual([0, 0]);
+    // The next one takes the fast path: not even an existence check.
+    store.reset();
+    const third = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(third).toMatchObject({ id: first.id, files: first.files, bytes: first.bytes, hashed: 0, reused: 3 });
+    expect([store.puts, store.putKnowns, store.hases]).toEqual([0, 0, 0]);
+  });
+
+  it('notices a blob gc removed even when the tree is otherwise unchanged', async () => {
+    const store = new CountingStore(fresh('store'));
+    const cacheDir = fresh('cache');
+    const d = fresh('d');
+    makeTree(d);
+    age(d);
+    const first = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    ageStore(store);
+    await snapshotDir(d, { store, statCacheDir: cacheDir });
+    await snapshotDir(d, { store, statCacheDir: cacheDir });
+    const { hashBytes } = await import('./hash.ts');
+    const hello = hashBytes(Buffer.from('hello'));
+    await store.delete(hello);
+    await store.delete(first.id);
+    const again = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(again).toMatchObject({ id: first.id, hashed: 1, reused: 2 });
+    expect(await store.has(hello)).toBe(true);
+    expect(await store.has(first.id)).toBe(true);
+  });
+
+  it('rebuilds only the directories above a changed file, to the id a snapshot from scratch gives', async () => {
+    const store = new CountingStore(fresh('store'));
+    const cacheDir = fresh('cache');
+    const d = fresh('d');
+    for (const top of ['p', 'q', 'r']) {
+      mkdirSync(join(d, top, 'a/b/c'), { recursive: true });
+      for (const sub of ['', 'a', 'a/b', 'a/b/c']) for (let i = 0; i < 3; i++) writeFileSync(join(d, top, sub, `f${i}`), prng(100 + i, i + sub.length));
+    }
+    mkdirSync(join(d, 'q/empty'));
+    symlinkSync('../f0', join(d, 'q/a/link'));
+    age(d);
+    const first = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(first.files).toBe(37);
+
+    writeFileSync(join(d, 'q/a/b/c/f1'), 'different');
+    const t = Date.now() / 1000 - 30;
+    utimesSync(join(d, 'q/a/b/c/f1'), t, t);
+    store.reset();
+    const incremental = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(incremental).toMatchObject({ hashed: 1, reused: 35 });
+    expect(incremental.id).not.toBe(first.id);
+    // q/a/b/c, q/a/b, q/a, q and the root: nothing else is encoded again.
+    expect(store.puts).toBe(5);
+
+    const scratch = await snapshotDir(d, { store: new LocalBlobStore(fresh('store')), statCacheDir: fresh('cache'), rehash: true });
+    expect(scratch).toMatchObject({ id: incremental.id, files: incremental.files, bytes: incremental.bytes, hashed: 36 });
+    const forced = await snapshotDir(d, { store, statCacheDir: cacheDir, rehash: true });
+    expect(forced.id).toBe(incremental.id);
+
+    // A mode change alone (no content change) is seen through the directory signature.
+    execFileSync('chmod', ['700', join(d, 'p/a/f2')]);
+    utimesSync(join(d, 'p/a/f2'), t, t);
+    const chmodded = await snapshotDir(d, { store, statCacheDir: cacheDir });
+    const fromScratch = await snapshotDir(d, { store, rehash: true });
+    expect(chmodded.id).toBe(fromScratch.id);
+    expect(chmodded.id).not.toBe(incremental.id);
   });
 
   it('chunks a large file so a small insertion near its start stores at most 2 new chunks', async () => {

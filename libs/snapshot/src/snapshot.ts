@@ -1,14 +1,15 @@
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { blake3 } from '@napi-rs/blake-hash';
+import { join, resolve } from 'node:path';
 import { CairnError } from '@cairn/schema';
 import { FastCdc, SINGLE_CHUNK_LIMIT, CDC_MAX } from './fastcdc.ts';
 import { hashBytes } from './hash.ts';
 import { LocalBlobStore } from './blob-store.ts';
 import { HashPool } from './hash-pool.ts';
-import { buildTree, type BuildInput } from './manifest.ts';
-import { StatCache } from './stat-cache.ts';
+import { buildTree, type BuildInput, type NodeInfo } from './manifest.ts';
+import { RACY_WINDOW_NS, StatCache, type TreeState } from './stat-cache.ts';
 import type { BlobId, BlobStore } from './types.ts';
-import { statFile, walkTree, type FileStat, type SkippedEntry } from './walk.ts';
+import { quickStat, statFile, walkTree, type FileStat, type SkippedEntry } from './walk.ts';
 
 /** A file whose size, mtime or inode moved while it was being read, twice in a row. */
 export class FileChangedError extends CairnError {
@@ -155,14 +156,53 @@ export async function snapshotDir(dir: string, options: SnapshotOptions): Promis
   }
 }
 
+/** The 256 fan-out folders of a LocalBlobStore. */
+const PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * Each fan-out folder's mtimeNs, as TreeState.stamps records it: '-' where the folder is
+ * missing, '' where it changed within the racy window (a deletion in the same timestamp tick would
+ * not move it).
+ */
+function storeStamps(store: LocalBlobStore): string[] {
+  const limit = BigInt(Date.now()) * 1_000_000n - RACY_WINDOW_NS;
+  return PREFIXES.map((p) => {
+    const st = lstatSync(join(store.root, p), { bigint: true, throwIfNoEntry: false });
+    // A missing folder holds none of the tree's blobs; if it is still missing, it still holds none.
+    if (!st) return '-';
+    return st.isDirectory() && st.mtimeNs < limit ? String(st.mtimeNs) : '';
+  });
+}
+
+/**
+ * Fan-out folders that may have lost a blob since `stamps` were taken: every blob of the
+ * recorded tree was present then, and removing a file moves its folder's mtime, so a
+ * folder whose mtime is unchanged still holds them. null: nothing usable recorded.
+ */
+function changedPrefixes(store: LocalBlobStore, stamps: string[] | undefined): Set<string> | null {
+  if (!stamps || stamps.length !== PREFIXES.length) return null;
+  const now = storeStamps(store);
+  const changed = new Set<string>();
+  for (let i = 0; i < PREFIXES.length; i++) if (stamps[i] === '' || now[i] !== stamps[i]) changed.add(PREFIXES[i]!);
+  return changed;
+}
+
 async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promise<SnapshotResult> {
   const { store } = options;
+  // The cache file is read on the thread pool while this thread walks.
+  const opening = options.statCacheDir ? StatCache.open(options.statCacheDir, resolve(dir)) : null;
+  opening?.catch(() => undefined);
   const walked = walkTree(dir);
-  const cache = options.statCacheDir ? await StatCache.open(options.statCacheDir, walked.root) : null;
+  const cache = opening ? await opening : null;
+  const useCache = cache !== null && !options.rehash;
+  const recorded = useCache ? cache.tree : null;
+  const prev = recorded && recorded.store === store.location ? recorded : null;
+  const local = store instanceof LocalBlobStore ? store : null;
   const inputs: BuildInput[] = [];
   const emptyDirs: string[] = [];
-  const seen = new Set<string>();
   const total = walked.entries.filter((e) => e.kind !== 'dir').length;
+  /** Everything a tree holds besides file contents, in walk order: equal listings and all-hit files mean an equal tree. */
+  const listing: string[] = [];
   let done = 0;
   let bytes = 0;
   let reused = 0;
@@ -173,36 +213,82 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
     index: number;
     path: string;
     abs: string;
-    st: FileStat;
+    /** The exact stat; null for a stat-cache hit until it must be read after all. */
+    st: FileStat | null;
+    /** What a tree entry needs, for a stat-cache hit. */
+    hit: { size: number; mode: number; mtimeMs: number } | null;
     cached: BlobId[] | null;
   }
   const files: Pending[] = [];
+  let allHit = true;
   for (const e of walked.entries) {
     if (e.kind === 'dir') {
-      if (e.empty) emptyDirs.push(e.path);
+      if (e.empty) {
+        emptyDirs.push(e.path);
+        listing.push(`e\0${e.path}`);
+      }
       continue;
     }
     if (e.kind === 'symlink') {
-      inputs.push({ path: e.path, entry: { kind: 'symlink', name: '', target: readlinkSync(e.abs) } });
+      const target = readlinkSync(e.abs);
+      inputs.push({ path: e.path, entry: { kind: 'symlink', name: '', target }, unchanged: true });
+      listing.push(`l\0${e.path}\0${JSON.stringify(target)}`);
       done++;
       options.onProgress?.({ done, total, bytes, path: e.path });
       continue;
     }
-    const st = statFile(e.abs);
-    const cached = cache && !options.rehash ? cache.lookup(e.path, st) : null;
-    files.push({ index: inputs.length, path: e.path, abs: e.abs, st, cached });
-    seen.add(e.path);
+    let st: FileStat | null = null;
+    let hit: { size: number; mode: number; mtimeMs: number } | null = null;
+    if (useCache) {
+      // One plain lstat per file; the exact (bigint) one only for files the cache misses.
+      const q = quickStat(e.abs);
+      const mtimeMs = cache.hitQuick(e.path, q);
+      if (mtimeMs >= 0) hit = { size: q.size, mode: q.mode & 0o7777, mtimeMs };
+      else st = statFile(e.abs);
+    } else {
+      st = statFile(e.abs);
+    }
+    if (!hit) allHit = false;
+    listing.push(`f\0${e.path}\0${hit ? hit.mode : st!.mode}`);
+    files.push({ index: inputs.length, path: e.path, abs: e.abs, st, hit, cached: null });
     inputs.push(null as unknown as BuildInput);
   }
+  const sig = blake3(Buffer.from(listing.join('\n'), 'utf8')).toString('hex', 0, 16);
 
-  // Pass 2: a cached id whose blob is gone (gc, another store) must be re-read, not trusted.
-  const cachedIds = new Set<BlobId>();
-  for (const f of files) if (f.cached) for (const c of f.cached) cachedIds.add(c);
-  const gone = await missingBlobs(store, cachedIds);
+  // Fast path, nothing changed: same listing, every file a stat-cache hit, so the tree is
+  // the recorded one. Its blobs were all present when it was recorded (put or checked);
+  // an unchanged fan-out folder mtime proves none was removed since, and the lease keeps
+  // gc from removing one now. Other stores take the full path (which checks with has()).
+  if (prev && allHit && sig === prev.sig && local) {
+    const changed = changedPrefixes(local, prev.stamps);
+    if (changed && changed.size === 0) {
+      if (options.onProgress) {
+        for (const f of files) {
+          bytes += f.hit!.size;
+          options.onProgress({ done: ++done, total, bytes, path: f.path });
+        }
+      }
+      return { id: prev.root.id, files: prev.root.files, bytes: prev.root.bytes, skipped: walked.skipped, reused: files.length, hashed: 0 };
+    }
+  }
 
-  const place = (f: Pending, st: FileStat, chunks: BlobId[]): void => {
+  // Pass 2: a cached id whose blob is gone (gc, another store) must be re-read, not trusted;
+  // a recorded directory node that is gone is rebuilt. Fan-out folders unchanged since the
+  // last snapshot need no look (see the fast path).
+  const changed = prev && local ? changedPrefixes(local, prev.stamps) : null;
+  const toCheck = new Set<BlobId>();
+  const maybeGone = (id: BlobId): boolean => changed === null || changed.has(id.slice(0, 2));
+  for (const f of files) {
+    if (!f.hit) continue;
+    f.cached = cache!.chunksOf(f.path);
+    if (f.cached) for (const c of f.cached) if (maybeGone(c)) toCheck.add(c);
+  }
+  if (prev) for (const d of Object.values(prev.dirs)) if (maybeGone(d[1])) toCheck.add(d[1]);
+  const gone = await missingBlobs(store, toCheck);
+
+  const place = (f: Pending, st: { size: number; mode: number; mtimeMs: number }, chunks: BlobId[], same: boolean): void => {
     bytes += st.size;
-    inputs[f.index] = { path: f.path, entry: { kind: 'file', name: '', mode: st.mode, size: st.size, mtimeMs: st.mtimeMs, chunks } };
+    inputs[f.index] = { path: f.path, entry: { kind: 'file', name: '', mode: st.mode, size: st.size, mtimeMs: st.mtimeMs, chunks }, unchanged: same };
     done++;
     options.onProgress?.({ done, total, bytes, path: f.path });
   };
@@ -212,8 +298,9 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
   for (const f of files) {
     if (f.cached && !f.cached.some((c) => gone.has(c))) {
       reused++;
-      place(f, f.st, f.cached);
+      place(f, f.hit!, f.cached, true);
     } else {
+      f.st ??= statFile(f.abs);
       toRead.push(f);
       readBytes += f.st.size;
     }
@@ -221,14 +308,13 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
 
   // Pass 3: read and hash.
   if (toRead.length > 0) {
-    const local = store instanceof LocalBlobStore ? store : null;
     const mode = options.pool ?? 'auto';
     const usePool = local !== null && (mode === 'always' || (mode === 'auto' && (toRead.length > POOL_MIN_FILES || readBytes > POOL_MIN_BYTES)));
     const reader = new FileReader(store);
     const finish = (f: Pending, st: FileStat, chunks: BlobId[]): void => {
       hashed++;
       cache?.record(f.path, st, chunks);
-      place(f, st, chunks);
+      place(f, st, chunks, false);
     };
     /** The in-thread read with one retry when the file changed underneath, as a worker result that did not match falls back to. */
     const readHere = async (f: Pending, st: FileStat): Promise<void> => {
@@ -248,7 +334,7 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
             toRead.map(async (f) => {
               const r = await pool.hash(f.abs);
               const after = statFile(f.abs);
-              if (r.size === f.st.size && unchanged(f.st, after)) finish(f, f.st, r.chunks);
+              if (r.size === f.st!.size && unchanged(f.st!, after)) finish(f, f.st!, r.chunks);
               else await readHere(f, after);
             }),
           );
@@ -256,16 +342,36 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
           await pool.close();
         }
       } else {
-        for (const f of toRead) await readHere(f, f.st);
+        for (const f of toRead) await readHere(f, f.st!);
       }
     } finally {
       await reader.drain();
     }
   }
 
-  const tree = await buildTree(inputs, (b) => store.put(b), { dirs: emptyDirs });
+  // Directories whose leaves all hit and whose signature matches keep their recorded node
+  // (present: checked above), so only the directories on the way to a change are encoded.
+  const dirs: TreeState['dirs'] = {};
+  const tree = await buildTree(inputs, (b) => store.put(b), {
+    dirs: emptyDirs,
+    reuse: prev
+      ? (rel: string, dirSig: string): NodeInfo | null => {
+          const r = prev.dirs[rel];
+          return r && r[0] === dirSig && !gone.has(r[1]) ? { id: r[1], files: r[2], bytes: r[3] } : null;
+        }
+      : undefined,
+    onNode: cache ? (rel: string, dirSig: string, n: NodeInfo) => void (dirs[rel] = [dirSig, n.id, n.files, n.bytes]) : undefined,
+  });
   if (cache) {
-    cache.prune(seen);
+    cache.prune(new Set(files.map((f) => f.path)));
+    cache.setTree({
+      store: store.location,
+      sig,
+      root: { id: tree.rootId, files: tree.files, bytes: tree.bytes },
+      dirs,
+      // Taken after every put: each blob of this tree is now known present.
+      ...(local ? { stamps: storeStamps(local) } : {}),
+    });
     await cache.save();
   }
   return { id: tree.rootId, files: tree.files, bytes: tree.bytes, skipped: walked.skipped, reused, hashed };

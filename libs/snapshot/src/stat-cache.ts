@@ -3,6 +3,7 @@ import path from 'node:path';
 import { blake3 } from '@napi-rs/blake-hash';
 import { ValidationError } from '@cairn/schema';
 import type { BlobId } from './types.ts';
+import { msFromNs, type QuickStat } from './walk.ts';
 
 /**
  * The stat fields a cached hash is trusted on. ctime is included when known because
@@ -26,7 +27,7 @@ export interface StatKey {
 export const RACY_WINDOW_NS = 2_000_000_000n;
 
 const MAGIC = Buffer.from('CAIRNSC\x01', 'latin1');
-const VERSION = 1;
+const VERSION = 2;
 const HASH_BYTES = 32;
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -44,6 +45,36 @@ interface Entry {
 
 const toBig = (v: bigint | number | undefined): bigint => (v === undefined ? 0n : typeof v === 'bigint' ? v : BigInt(v));
 
+/** A u64 as the nearest double, as Node's plain stat and Number(bigint) both round it. */
+function u64(b: Buffer, o: number): number {
+  return b.readUInt32LE(o + 4) * 4294967296 + b.readUInt32LE(o);
+}
+
+/** Exact seconds and nanoseconds of a u64 nanosecond count (into `parts`, no allocation), by long division in 16-bit limbs (every step exact in a double). */
+const parts = { sec: 0, nsec: 0 };
+function nsParts(b: Buffer, o: number): typeof parts {
+  let r = 0;
+  let sec = 0;
+  for (let k = 3; k >= 0; k--) {
+    const cur = r * 65536 + b.readUInt16LE(o + 2 * k);
+    const d = Math.floor(cur / 1_000_000_000);
+    r = cur - d * 1_000_000_000;
+    sec = sec * 65536 + d;
+  }
+  parts.sec = sec;
+  parts.nsec = r;
+  return parts;
+}
+
+function matches(e: Entry, st: StatKey): boolean {
+  if (e.size !== st.size || e.mtimeNs !== st.mtimeNs || e.ino !== toBig(st.ino)) return false;
+  const ctime = st.ctimeNs ?? 0n;
+  if (ctime !== 0n && e.ctimeNs !== 0n && ctime !== e.ctimeNs) return false;
+  const dev = toBig(st.dev);
+  if (dev !== 0n && e.dev !== 0n && dev !== e.dev) return false;
+  return e.mtimeNs < e.refNs - RACY_WINDOW_NS;
+}
+
 function chunkIds(e: Entry): BlobId[] {
   if (Array.isArray(e.chunks)) return e.chunks;
   const { buf, off, n } = e.chunks;
@@ -51,6 +82,32 @@ function chunkIds(e: Entry): BlobId[] {
   for (let i = 0; i < n; i++) ids[i] = buf.toString('hex', off + i * 32, off + (i + 1) * 32);
   e.chunks = ids;
   return ids;
+}
+
+/**
+ * What the last snapshot built from these entries, like git's cache-tree: its root, a
+ * signature of the walk it saw, each directory's node, and how the store looked after it.
+ * Only meaningful together with the entries it was saved with (one atomic file).
+ */
+export interface TreeState {
+  /** The store the nodes were written to (its location); nothing is reused for another. */
+  store: string;
+  /** Signature of the walk listing (paths, kinds, modes, symlink targets, empty dirs). */
+  sig: string;
+  root: { id: BlobId; files: number; bytes: number };
+  /** Directory path ('' is the root) → [signature, node id, files, bytes]. */
+  dirs: Record<string, [string, BlobId, number, number]>;
+  /**
+   * LocalBlobStore only: mtimeNs (decimal) of each fan-out folder '00'…'ff' once every
+   * blob of `root` was known present; '-' where the folder did not exist, '' where it
+   * could not be trusted (changed too recently to rule out a same-tick deletion).
+   * Deleting a blob changes its folder's mtime, so an equal stamp proves nothing was
+   * removed from it since (a removal after the stamp moves the mtime and is seen next
+   * time). The one window left is gc's own: a gc that checked for leases just before this
+   * snapshot took its lease may delete between this snapshot's existence check and its
+   * stamp, the same window every reused chunk already has (see gc's "Known limit").
+   */
+  stamps?: string[];
 }
 
 export interface StatCacheOptions {
@@ -68,6 +125,7 @@ export interface StatCacheOptions {
  */
 export class StatCache {
   private dirty = false;
+  private treeJson: string;
 
   private constructor(
     readonly file: string,
@@ -75,7 +133,65 @@ export class StatCache {
     private readonly entries: Map<string, Slot>,
     private readonly loaded: Loaded | null,
     private readonly now: () => bigint,
-  ) {}
+    treeJson: string,
+  ) {
+    this.treeJson = treeJson;
+  }
+
+  /** The tree the last save recorded, or null. */
+  get tree(): TreeState | null {
+    if (this.treeJson === '') return null;
+    try {
+      return JSON.parse(this.treeJson) as TreeState;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Records the tree built from the entries as they will be saved; a no-op when equal to the loaded one. */
+  setTree(t: TreeState | null): void {
+    const json = t ? JSON.stringify(t) : '';
+    if (json === this.treeJson) return;
+    this.treeJson = json;
+    this.dirty = true;
+  }
+
+  /**
+   * `hit` for a plain lstat: the same rules, with times and ino compared as the doubles
+   * Node reports (a distinct file would need the same size and ino and an mtime and
+   * ctime within a fraction of a microsecond of the recorded ones). Reads the loaded file
+   * in place, without BigInts: this runs once per file on every snapshot. Returns the
+   * recorded mtime in whole ms (what a tree entry holds) on a hit, -1 otherwise.
+   */
+  hitQuick(rel: string, q: QuickStat): number {
+    const slot = this.entries.get(rel);
+    if (slot === undefined) return -1;
+    if (typeof slot !== 'number') {
+      const ok = matches(slot, { size: q.size, mtimeNs: slot.mtimeNs, ino: slot.ino }) && msFromNs(slot.mtimeNs) === q.mtimeMs && Number(slot.ino) === q.ino;
+      if (!ok || (q.ctimeMs !== 0 && slot.ctimeNs !== 0n && msFromNs(slot.ctimeNs) !== q.ctimeMs) || (q.dev !== 0 && slot.dev !== 0n && Number(slot.dev) !== q.dev)) return -1;
+      return Number(slot.mtimeNs / 1_000_000n);
+    }
+    const l = this.loaded!;
+    const b = l.buf;
+    const o = l.records + slot * RECORD;
+    if (b.readDoubleLE(o) !== q.size || u64(b, o + 24) !== q.ino) return -1;
+    let m = nsParts(b, o + 8);
+    if (m.sec * 1000 + m.nsec / 1_000_000 !== q.mtimeMs) return -1;
+    if (q.ctimeMs !== 0 && u64(b, o + 16) !== 0) {
+      const c = nsParts(b, o + 16);
+      if (c.sec * 1000 + c.nsec / 1_000_000 !== q.ctimeMs) return -1;
+    }
+    const dev = u64(b, o + 32);
+    if (q.dev !== 0 && dev !== 0 && dev !== q.dev) return -1;
+    // Racy check: doubles are within 256 ns of the exact values, so only a near tie needs BigInts.
+    const mt = u64(b, o + 8);
+    let ref = u64(b, o + REF_AT);
+    if (l.cap !== null && Number(l.cap) < ref) ref = Number(l.cap);
+    const margin = mt - (ref - Number(RACY_WINDOW_NS));
+    if (margin > -2048 && (margin >= 2048 || readEntry(l, slot).mtimeNs >= readEntry(l, slot).refNs - RACY_WINDOW_NS)) return -1;
+    m = nsParts(b, o + 8);
+    return m.sec * 1000 + Math.floor(m.nsec / 1_000_000);
+  }
 
   private entry(rel: string): Entry | undefined {
     const slot = this.entries.get(rel);
@@ -97,6 +213,7 @@ export class StatCache {
     const now = options.now ?? (() => BigInt(Date.now()) * 1_000_000n);
     let loaded: Loaded | null = null;
     let entries = new Map<string, Slot>();
+    let treeJson = '';
     let buf: Buffer | undefined;
     let fileMtimeNs = 0n;
     try {
@@ -107,14 +224,14 @@ export class StatCache {
     }
     if (buf) {
       try {
-        ({ entries, loaded } = decode(buf, fileMtimeNs > 0n ? fileMtimeNs : null, root));
+        ({ entries, loaded, treeJson } = decode(buf, fileMtimeNs > 0n ? fileMtimeNs : null, root));
       } catch (e) {
         warn(`stat cache ${file} ignored (${(e as Error).message}); files will be rehashed`);
         entries = new Map();
         loaded = null;
       }
     }
-    return new StatCache(file, root, entries, loaded, now);
+    return new StatCache(file, root, entries, loaded, now, treeJson);
   }
 
   get size(): number {
@@ -124,14 +241,14 @@ export class StatCache {
   /** The chunks recorded for `rel` if its stat still matches and the entry is not racy; otherwise null. */
   lookup(rel: string, st: StatKey): BlobId[] | null {
     const e = this.entry(rel);
-    if (!e) return null;
-    if (e.size !== st.size || e.mtimeNs !== st.mtimeNs || e.ino !== toBig(st.ino)) return null;
-    const ctime = st.ctimeNs ?? 0n;
-    if (ctime !== 0n && e.ctimeNs !== 0n && ctime !== e.ctimeNs) return null;
-    const dev = toBig(st.dev);
-    if (dev !== 0n && e.dev !== 0n && dev !== e.dev) return null;
-    if (e.mtimeNs >= e.refNs - RACY_WINDOW_NS) return null;
+    if (!e || !matches(e, st)) return null;
     return chunkIds(e);
+  }
+
+  /** The chunks recorded for `rel`, unchecked: for a path `hitQuick` just accepted. */
+  chunksOf(rel: string): BlobId[] | null {
+    const e = this.entry(rel);
+    return e ? chunkIds(e) : null;
   }
 
   /** Call with the stat taken before reading the file, so a write during hashing shows up as a mismatch next time. */
@@ -149,6 +266,8 @@ export class StatCache {
       refNs: this.now(),
       chunks: [...chunks],
     });
+    // The recorded tree described the old entry; only the caller that recorded can say what replaces it.
+    this.treeJson = '';
     this.dirty = true;
   }
 
@@ -169,7 +288,7 @@ export class StatCache {
   /** Atomic: write a temp file, fsync, rename over, fsync the directory. A crash leaves the old or the new cache, never half of one. */
   async save(): Promise<void> {
     if (!this.dirty) return;
-    const bytes = encode(this.entries, this.loaded, this.datasetRoot, this.now());
+    const bytes = encode(this.entries, this.loaded, this.datasetRoot, this.now(), this.treeJson);
     const dir = path.dirname(this.file);
     await mkdir(dir, { recursive: true });
     const tmp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
@@ -201,6 +320,7 @@ export class StatCache {
 //   | u32 pathBytes | every path, joined by NUL (one decode and one split for all of them)
 //   | count × record: f64 size | u64 mtimeNs | u64 ctimeNs | u64 ino | u64 dev | u64 refNs | u32 nChunks | u32 firstChunk
 //   | all chunk ids, 32 bytes each, records' lists back to back
+//   | u32 treeBytes | TreeState as JSON ('' when none; version 2)
 //   | BLAKE3 of everything before it.
 const RECORD = 8 * 6 + 4 + 4;
 const REF_AT = 40;
@@ -237,7 +357,8 @@ function readEntry(l: Loaded, i: number): Entry {
   };
 }
 
-function encode(entries: Map<string, Slot>, loaded: Loaded | null, root: string, savedAtNs: bigint): Buffer {
+function encode(entries: Map<string, Slot>, loaded: Loaded | null, root: string, savedAtNs: bigint, treeJson: string): Buffer {
+  const treeBytes = Buffer.from(treeJson, 'utf8');
   const rootBytes = Buffer.from(root, 'utf8');
   const keys = [...entries.keys()];
   const pathBlock = keys.join('\0');
@@ -249,7 +370,7 @@ function encode(entries: Map<string, Slot>, loaded: Loaded | null, root: string,
   const head = MAGIC.length + 4 + 4 + 8 + 2 + rootBytes.length + 4;
   const recBase = head + pathBytes;
   const chunkBase = recBase + entries.size * RECORD;
-  const total = chunkBase + nChunks * 32 + HASH_BYTES;
+  const total = chunkBase + nChunks * 32 + 4 + treeBytes.length + HASH_BYTES;
   const out = Buffer.allocUnsafe(total);
   let o = MAGIC.copy(out, 0);
   o = out.writeUInt32LE(VERSION, o);
@@ -294,13 +415,15 @@ function encode(entries: Map<string, Slot>, loaded: Loaded | null, root: string,
     c += n * 32;
     r += RECORD;
   }
+  c = out.writeUInt32LE(treeBytes.length, c);
+  c += treeBytes.copy(out, c);
   blake3(out.subarray(0, c)).copy(out, c);
   return out;
 }
 
 /** Checks the whole file's structure up front (a bad length must not surface mid-lookup), but decodes only paths. */
-function decode(buf: Buffer, cap: bigint | null, root: string): { entries: Map<string, Slot>; loaded: Loaded } {
-  const min = MAGIC.length + 4 + 4 + 8 + 2 + 4 + HASH_BYTES;
+function decode(buf: Buffer, cap: bigint | null, root: string): { entries: Map<string, Slot>; loaded: Loaded; treeJson: string } {
+  const min = MAGIC.length + 4 + 4 + 8 + 2 + 4 + 4 + HASH_BYTES;
   if (buf.length < min) throw new Error('file too short');
   if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a stat cache file');
   const end = buf.length - HASH_BYTES;
@@ -331,9 +454,13 @@ function decode(buf: Buffer, cap: bigint | null, root: string): { entries: Map<s
     if (buf.readUInt32LE(r + FIRST_AT) !== first) throw new Error('chunk lists out of order');
     first += n;
   }
-  if (chunkBase + first * 32 !== end) throw new Error('chunk region size mismatch');
+  const treeAt = chunkBase + first * 32;
+  if (treeAt + 4 > end) throw new Error('chunk region size mismatch');
+  const treeLen = buf.readUInt32LE(treeAt);
+  if (treeAt + 4 + treeLen !== end) throw new Error('chunk region size mismatch');
+  const treeJson = buf.toString('utf8', treeAt + 4, end);
   const entries = new Map<string, Slot>();
   for (let i = 0; i < count; i++) entries.set(paths[i]!, i);
   if (entries.size !== count) throw new Error('duplicate paths');
-  return { entries, loaded: { buf, cap, records: recBase, chunks: chunkBase } };
+  return { entries, loaded: { buf, cap, records: recBase, chunks: chunkBase }, treeJson };
 }
