@@ -1,4 +1,4 @@
-import { CairnError } from '@cairn/schema';
+import { CairnError, ValidationError } from '@cairn/schema';
 import type { BlobId } from './types.ts';
 
 /** A stored blob whose bytes no longer hash to its name: disk damage or tampering. */
@@ -72,11 +72,7 @@ export class UnsafePathError extends CairnError {
 }
 
 /** A manifest node that fails validation; `where` names the directory being decoded when known. */
-export class ManifestError extends CairnError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('INVALID_INPUT', message, options);
-  }
-}
+export class ManifestError extends ValidationError {}
 
 /** A dataset directory that cannot be listed (permissions, vanished mid-walk, not a directory). */
 export class WalkError extends CairnError {

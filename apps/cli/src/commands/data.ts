@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { CairnError, ConflictError, NotFoundError, nameSchema } from '@cairn/schema';
 import {
   LocalBlobStore,
@@ -19,6 +19,7 @@ import {
 import { cairnHome, type SnapshotRecord, type Store } from '@cairn/store';
 import { assertStoreExists, globalOptions, storeOptions, withStore } from '../context.ts';
 import { UsageError } from '../errors.ts';
+import { limitParser } from '../limit.ts';
 import { formatBytes, formatDateTime, formatRelative, oneLine } from '../output/format.ts';
 import { colors, info, out, outJson } from '../output/io.ts';
 import { progressBar } from '../output/progress.ts';
@@ -201,7 +202,7 @@ function registerLog(data: Command): void {
     .command('log')
     .description("a dataset's snapshots, newest first")
     .argument('<dataset>', 'dataset name')
-    .option('-n, --limit <n>', `snapshots to show, 1 to ${MAX_LOG_LIMIT}`, parseLimit, DEFAULT_LOG_LIMIT)
+    .option('-n, --limit <n>', `snapshots to show, 1 to ${MAX_LOG_LIMIT}`, limitParser(MAX_LOG_LIMIT), DEFAULT_LOG_LIMIT)
     .option('--json', 'print {dataset, snapshots: [...]} as JSON')
     .action(async (dataset: string, opts: { limit: number; json?: boolean }, cmd: Command) => {
       await withStore(globalOptions(cmd), async (store) => {
@@ -238,13 +239,6 @@ function registerLog(data: Command): void {
     });
 }
 
-function parseLimit(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_LOG_LIMIT) {
-    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_LOG_LIMIT}`);
-  }
-  return n;
-}
 
 // ---------------------------------------------------------------- diff
 

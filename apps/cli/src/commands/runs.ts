@@ -1,9 +1,10 @@
 import os from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { Artifact, MetricSummary, Note, RunDetail, Store } from '@cairn/store';
 import { columnHeader, columnValue, pageColumns, parseColumn, splitColumnList, type ColumnField } from '../columns.ts';
 import { globalOptions, withStore } from '../context.ts';
 import { UsageError } from '../errors.ts';
+import { limitParser } from '../limit.ts';
 import {
   formatBytes,
   formatDateTime,
@@ -54,7 +55,7 @@ function registerList(runs: Command): void {
     .option('-e, --experiment <name-or-id>', 'only runs of this experiment (repeat for several)', collect)
     .option('-f, --filter <expr>', "filter expression, e.g. \"metrics.acc > 0.9 and (params.opt = 'adam' or tags.team = 'nlp')\"")
     .option('-s, --sort <field...>', 'sort by a field, then asc or desc: --sort metrics.acc desc (repeat for ties; default: created desc)')
-    .option('-n, --limit <n>', `runs per page, 1 to ${MAX_LIMIT}`, parseLimit, DEFAULT_LIMIT)
+    .option('-n, --limit <n>', `runs per page, 1 to ${MAX_LIMIT}`, limitParser(MAX_LIMIT), DEFAULT_LIMIT)
     .option('--cursor <cursor>', 'the next page, from the cursor a previous page printed (same filter and sort)')
     .option('-c, --columns <fields>', 'params/metrics/tags columns to show, comma-separated: params.lr,metrics.acc.max', collect)
     .option('-a, --all', 'include runs of archived experiments')
@@ -167,13 +168,6 @@ function sortSpecs(words: string[]): string[] {
   return specs;
 }
 
-function parseLimit(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_LIMIT) {
-    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_LIMIT}`);
-  }
-  return n;
-}
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
