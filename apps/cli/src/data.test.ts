@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalBlobStore } from '@cairn/snapshot';
+import { openStore } from '@cairn/store';
 import { testEngines } from '@cairn/store/testing';
 import { cli, lines, storeArgs } from './test-support.ts';
 
@@ -41,6 +43,7 @@ describe.each(testEngines())('cairn data on $name', (engine) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-data-'));
   const dataDir = path.join(tmp, 'dataset');
   let home: string;
+  let loc: { home?: string; url?: string };
   let args: string[];
   let env: NodeJS.ProcessEnv;
   let v1 = '';
@@ -49,7 +52,7 @@ describe.each(testEngines())('cairn data on $name', (engine) => {
   const run = (...rest: string[]) => cli([...args, 'data', ...rest], { env });
 
   beforeAll(async () => {
-    const loc = await engine.fresh();
+    loc = await engine.fresh();
     home = loc.home ?? path.join(tmp, 'home');
     args = storeArgs(loc);
     // CAIRN_BLOBS from the developer's shell must not move the blob store.
@@ -206,6 +209,38 @@ describe.each(testEngines())('cairn data on $name', (engine) => {
     } finally {
       fs.writeFileSync(blob, original);
     }
+  });
+
+  it('gc removes an old orphan blob and keeps snapshot and artifact blobs', async () => {
+    const blobs = new LocalBlobStore(path.join(home, 'blobs'));
+    const orphan = await blobs.put(Buffer.from('nobody references me'));
+    const checkpoint = await blobs.put(Buffer.from('a checkpoint a run logged'));
+    // Older than gc's 10-minute grace period, like any blob from an earlier day.
+    const old = Date.now() / 1000 - 3600;
+    for (const id of [orphan, checkpoint]) fs.utimesSync(blobs.pathOf(id), old, old);
+    const store = await openStore(loc);
+    try {
+      const e = await store.ensureExperiment({ name: 'gc-roots' });
+      const r = await store.createRun({ experimentId: e.id });
+      await store.logArtifact(r.id, { path: 'checkpoint.bin', hash: checkpoint, size: 25 });
+    } finally {
+      await store.close();
+    }
+    const before = (await run('verify', '--json')).stdout;
+
+    const dry = await run('gc', '--dry-run', '--json');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, removed: [orphan] });
+    expect(await blobs.has(orphan)).toBe(true);
+
+    const gcRun = await run('gc');
+    expect(gcRun.code, gcRun.stderr).toBe(0);
+    expect(gcRun.stdout).toMatch(/^removed 1 blob \(20 B\) of \d+ in /);
+    expect(await blobs.has(orphan)).toBe(false);
+    expect(await blobs.has(checkpoint)).toBe(true);
+    const after = await run('verify', '--json');
+    expect(after.code).toBe(0);
+    expect(after.stdout).toBe(before);
   });
 
   it('exits 1 with one line for an unknown snapshot prefix or dataset', async () => {

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BlobCorruptError, BlobNotFoundError, BlobWriteError, InvalidBlobIdError } from './errors.ts';
 import { hashBytes, isBlobId } from './hash.ts';
-import type { BlobId, BlobStore } from './types.ts';
+import type { BlobId, BlobStore, PutOptions } from './types.ts';
 
 /** `CAIRN_HOME/blobs`, with CAIRN_HOME defaulting to ./.cairn as in @cairn/store. */
 export function defaultBlobRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -35,10 +35,30 @@ function errnoOf(e: unknown): string | undefined {
 export class LocalBlobStore implements BlobStore {
   readonly root: string;
   readonly location: string;
+  /** Folders known to exist, so a put does not re-create them. */
+  private readonly made = new Set<string>();
 
   constructor(root: string) {
     this.root = resolve(root);
     this.location = this.root;
+  }
+
+  private async openFresh(tmpDir: string, tmp: string) {
+    await this.ensureDir(tmpDir);
+    try {
+      return await open(tmp, 'wx', 0o444);
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      this.made.delete(tmpDir);
+      await this.ensureDir(tmpDir);
+      return await open(tmp, 'wx', 0o444);
+    }
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.made.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.made.add(dir);
   }
 
   /** The path a blob lives at; validates the id first so no caller-supplied text reaches a path. */
@@ -118,13 +138,14 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  async put(bytes: Uint8Array): Promise<BlobId> {
+  async put(bytes: Uint8Array, options?: PutOptions): Promise<BlobId> {
     const id = hashBytes(bytes);
-    await this.putKnown(id, bytes);
+    await this.putKnown(id, bytes, options);
     return id;
   }
 
-  async putKnown(id: BlobId, bytes: Uint8Array): Promise<void> {
+  async putKnown(id: BlobId, bytes: Uint8Array, options?: PutOptions): Promise<void> {
+    const sync = !options?.deferSync;
     const path = this.pathOf(id);
     // Content addressing makes an existing blob with this name the same bytes (get
     // verifies). Reusing it counts as a write for gc's grace period, so a snapshot in
@@ -134,26 +155,32 @@ export class LocalBlobStore implements BlobStore {
     const tmp = join(tmpDir, `${randomBytes(12).toString('hex')}${TMP_SUFFIX}`);
     const dir = join(this.root, id.slice(0, 2));
     try {
-      await mkdir(tmpDir, { recursive: true });
-      const fh = await open(tmp, 'wx', 0o444);
+      const fh = await this.openFresh(tmpDir, tmp);
       try {
         let off = 0;
         while (off < bytes.length) {
           const { bytesWritten } = await fh.write(bytes, off, Math.min(WRITE_SLICE, bytes.length - off));
           off += bytesWritten;
         }
-        // Without this, a power loss after the rename can leave a named but empty or short file.
-        await fh.sync();
+        // Without this, a power loss after the rename can leave a named but empty or short
+        // file (an unsynced batch covers that window with its marker instead).
+        if (sync) await fh.sync();
       } finally {
         await fh.close();
       }
-      await mkdir(dir, { recursive: true });
-      await rename(tmp, path);
+      await this.ensureDir(dir);
+      await rename(tmp, path).catch(async (e: unknown) => {
+        // The fan-out folder went away since it was made (emptied by hand): make it again.
+        if (errnoOf(e) !== 'ENOENT') throw e;
+        this.made.delete(dir);
+        await this.ensureDir(dir);
+        await rename(tmp, path);
+      });
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw new BlobWriteError(id, this.location, errnoOf(e), { cause: e });
     }
-    await syncDir(dir);
+    if (sync) await syncDir(dir);
   }
 
   async get(id: BlobId, options?: { verify?: boolean }): Promise<Uint8Array> {

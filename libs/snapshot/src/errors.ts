@@ -84,3 +84,14 @@ export class WalkError extends CairnError {
     super('INVALID_INPUT', `cannot list directory ${JSON.stringify(path)}${errno ? ` (${errno})` : ''}`, options);
   }
 }
+
+/** A dataset file that cannot be opened or read: the snapshot stops rather than silently leave it out. */
+export class FileReadError extends CairnError {
+  constructor(
+    readonly path: string,
+    readonly errno: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super('INVALID_INPUT', `cannot read file ${JSON.stringify(path)}${errno ? ` (${errno})` : ''}: ${errno === 'EACCES' || errno === 'EPERM' ? 'permission denied; fix its permissions or move it out of the dataset' : errno === 'ENOENT' ? 'it was removed while the snapshot ran; snapshot again' : 'see the cause for details'}`, options);
+  }
+}

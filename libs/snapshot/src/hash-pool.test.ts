@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBlobStore } from './blob-store.ts';
 import { chunkBoundaries } from './fastcdc.ts';
@@ -52,5 +54,19 @@ describe('HashPool', () => {
       await pool.close();
     }
     await expect(pool.hash(join(dir, 'small'))).rejects.toThrow(/closed/);
+  });
+
+  it('starts its workers from any working directory (the CLI runs in the user\'s folder)', () => {
+    writeFileSync(join(dir, 'elsewhere.bin'), prng(5000, 9));
+    const pool = fileURLToPath(new URL('./hash-pool.ts', import.meta.url));
+    const script = `import { HashPool } from ${JSON.stringify(pool)};
+const p = new HashPool({ storeRoot: ${JSON.stringify(join(dir, 'elsewhere-blobs'))}, workers: 1 });
+const r = await p.hash(${JSON.stringify(join(dir, 'elsewhere.bin'))});
+await p.close();
+console.log(r.chunks[0]);`;
+    // cwd is a folder with no node_modules anywhere above it.
+    const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), '--input-type=module', '-e', script], { cwd: '/', encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(hashBytes(prng(5000, 9)));
   });
 });

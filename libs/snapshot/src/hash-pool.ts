@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { CairnError, type CairnErrorCode } from '@cairn/schema';
 import type { BlobId } from './types.ts';
 
 export interface FileChunks {
@@ -19,9 +20,14 @@ export interface WorkerRequest {
 export type WorkerReply = { seq: number; result: FileChunks } | { seq: number; error: { message: string; code?: string } };
 
 const WORKER_URL = new URL('./hash-worker.ts', import.meta.url).href;
+// Resolved here: an eval'd worker resolves bare specifiers from the process's cwd, which
+// for the CLI is the user's folder, not this package.
+const TSX_API = import.meta.resolve('tsx/esm/api');
+// Dynamic imports only, so it runs whether the worker evaluates it as CommonJS or (when the
+// parent was started with --input-type=module) as an ES module.
 const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-import('tsx/esm/api').then(({ register }) => { register(); return import(workerData.entry); });
+import('node:worker_threads')
+  .then(({ workerData }) => import(workerData.tsx).then(({ register }) => { register(); return import(workerData.entry); }));
 `;
 
 interface Job {
@@ -46,7 +52,7 @@ export class HashPool {
   private seq = 0;
   private closed = false;
 
-  constructor(options: { storeRoot: string; workers?: number; depth?: number }) {
+  constructor(options: { storeRoot: string; workers?: number; depth?: number; /** Blobs skip their own fsync (an unsynced batch). */ deferSync?: boolean }) {
     const count = Math.max(1, options.workers ?? Math.min(2, cpus().length));
     this.depth = Math.max(1, options.depth ?? 8);
     for (let i = 0; i < count; i++) {
@@ -55,7 +61,7 @@ export class HashPool {
       // tsx's ESM hooks inside the worker and then imports the TypeScript worker file.
       const w = new Worker(BOOTSTRAP, {
         eval: true,
-        workerData: { storeRoot: options.storeRoot, entry: WORKER_URL },
+        workerData: { storeRoot: options.storeRoot, deferSync: options.deferSync ?? false, entry: WORKER_URL, tsx: TSX_API },
       });
       w.on('message', (m: WorkerReply) => this.settle(w, m));
       w.on('error', (e) => this.fail(w, e));
@@ -106,7 +112,7 @@ export class HashPool {
     if (job) {
       jobs!.delete(m.seq);
       if ('result' in m) job.resolve(m.result);
-      else job.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+      else job.reject(rebuild(m.error));
     }
     this.dispatch();
   }
@@ -122,4 +128,12 @@ export class HashPool {
       this.dispatch();
     }
   }
+}
+
+const CAIRN_CODES = new Set<string>(['INVALID_INPUT', 'NOT_FOUND', 'CONFLICT', 'PARAM_CONFLICT', 'INVALID_STATE', 'FILTER_SYNTAX', 'STORE_LOCKED', 'STORE_DAMAGED', 'STORE_UNREACHABLE']);
+
+/** A worker's error as the caller would have seen it in-thread: typed when it was a CairnError, else with its errno code. */
+function rebuild(e: { message: string; code?: string }): Error {
+  if (e.code && CAIRN_CODES.has(e.code)) return new CairnError(e.code as CairnErrorCode, e.message);
+  return Object.assign(new Error(e.message), { code: e.code });
 }

@@ -10,7 +10,9 @@ import { FastCdc, SINGLE_CHUNK_LIMIT, CDC_MAX } from './fastcdc.ts';
 import { hashBytes } from './hash.ts';
 import type { FileChunks, WorkerReply, WorkerRequest } from './hash-pool.ts';
 
-const store = new LocalBlobStore((workerData as { storeRoot: string }).storeRoot);
+const { storeRoot, deferSync } = workerData as { storeRoot: string; deferSync: boolean };
+const store = new LocalBlobStore(storeRoot);
+const put = { deferSync };
 const READ = 4 * 1024 * 1024;
 /** Blob writes in flight per large file. */
 const WRITES = 8;
@@ -38,7 +40,7 @@ async function smallFile(path: string, fd: number, size: number, mtimeMs: number
   if (read === 0) return { path, size: 0, mtimeMs, chunks: [], chunkSizes: [] };
   const bytes = buf.subarray(0, read);
   const id = hashBytes(bytes);
-  await store.putKnown(id, bytes);
+  await store.putKnown(id, bytes, put);
   return { path, size: read, mtimeMs, chunks: [id], chunkSizes: [read] };
 }
 
@@ -51,7 +53,7 @@ async function largeFile(path: string, fd: number, mtimeMs: number): Promise<Fil
   let failed: unknown = null;
   const emit = async (bytes: Uint8Array) => {
     const id = hashBytes(bytes);
-    const p: Promise<void> = store.putKnown(id, Buffer.from(bytes)).then(
+    const p: Promise<void> = store.putKnown(id, Buffer.from(bytes), put).then(
       () => void pending.delete(p),
       (e: unknown) => {
         pending.delete(p);

@@ -3,6 +3,7 @@ export * from './errors.ts';
 export { hashBytes, hashFile, isBlobId, type FileHash } from './hash.ts';
 export { FastCdc, chunkBoundaries, SINGLE_CHUNK_LIMIT, DEFAULT_CDC_PARAMS, type CdcParams } from './fastcdc.ts';
 export { LocalBlobStore, defaultBlobRoot } from './blob-store.ts';
+export { beginUnsyncedBatch, recoverUnsynced, type UnsyncedBatch, type RecoveryResult } from './durability.ts';
 export { HashPool, type FileChunks } from './hash-pool.ts';
 export { normalizeRelative, safeJoin, assertNoSymlinkParents } from './paths.ts';
 export { encodeTree, decodeTree, buildTree, readTree, diffTrees, symlinkEscapes, type TreeDiff, type ReadEntry } from './manifest.ts';

@@ -5,10 +5,12 @@ import { CairnError } from '@cairn/schema';
 import { FastCdc, SINGLE_CHUNK_LIMIT, CDC_MAX } from './fastcdc.ts';
 import { hashBytes } from './hash.ts';
 import { LocalBlobStore } from './blob-store.ts';
+import { FileReadError } from './errors.ts';
+import { beginUnsyncedBatch, recoverUnsynced } from './durability.ts';
 import { HashPool } from './hash-pool.ts';
 import { buildTree, type BuildInput, type NodeInfo } from './manifest.ts';
 import { RACY_WINDOW_NS, StatCache, type TreeState } from './stat-cache.ts';
-import type { BlobId, BlobStore } from './types.ts';
+import type { BlobId, BlobStore, PutOptions } from './types.ts';
 import { quickStat, statFile, walkTree, type FileStat, type SkippedEntry } from './walk.ts';
 
 /** A file whose size, mtime or inode moved while it was being read, twice in a row. */
@@ -44,6 +46,11 @@ export interface SnapshotOptions {
    * themselves); other stores always hash in this thread. Results are identical either way.
    */
   pool?: 'auto' | 'always' | 'never';
+  /**
+   * 'batch' (default) writes a LocalBlobStore's blobs without per-blob fsync and syncs the
+   * filesystem once before returning (see durability.ts); 'each' fsyncs every blob.
+   */
+  durability?: 'batch' | 'each';
   onProgress?: (p: SnapshotProgress) => void;
 }
 
@@ -64,7 +71,7 @@ export interface SnapshotResult {
 /** 'auto' pool thresholds: more files than this, or more bytes than POOL_MIN_BYTES, to read. */
 export const POOL_MIN_FILES = 256;
 export const POOL_MIN_BYTES = 64 * 1024 * 1024;
-/** Blob writes in flight at once from this thread: each ends in an fsync, and overlapping them lets the journal commit several together. */
+/** Blob writes in flight at once from this thread: overlapping them keeps the disk busy (and, with per-blob fsync, lets the journal commit several together). */
 const WRITES_IN_FLIGHT = 8;
 /** Above this many cached chunk ids, their existence is checked by listing fan-out folders instead of one stat each. */
 const LIST_CHECK_MIN = 4096;
@@ -188,6 +195,21 @@ function changedPrefixes(store: LocalBlobStore, stamps: string[] | undefined): S
 }
 
 async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promise<SnapshotResult> {
+  const local = options.store instanceof LocalBlobStore ? options.store : null;
+  // Repairs what a crash in an earlier unsynced batch left, before any blob is reused.
+  if (local) await recoverUnsynced(local);
+  const batch = local && options.durability !== 'each' ? await beginUnsyncedBatch(local) : null;
+  try {
+    return await snapshotBatch(dir, options, { deferSync: batch?.deferSync ?? false }, batch ? () => batch.commit() : async () => undefined);
+  } catch (e) {
+    // The blobs written so far are sound (and reusable): flush them rather than leave the
+    // marker for a recovery pass.
+    await batch?.commit().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function snapshotBatch(dir: string, options: SnapshotOptions, put: PutOptions, flush: () => Promise<void>): Promise<SnapshotResult> {
   const { store } = options;
   // The cache file is read on the thread pool while this thread walks.
   const opening = options.statCacheDir ? StatCache.open(options.statCacheDir, resolve(dir)) : null;
@@ -310,7 +332,7 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
   if (toRead.length > 0) {
     const mode = options.pool ?? 'auto';
     const usePool = local !== null && (mode === 'always' || (mode === 'auto' && (toRead.length > POOL_MIN_FILES || readBytes > POOL_MIN_BYTES)));
-    const reader = new FileReader(store);
+    const reader = new FileReader(store, put);
     const finish = (f: Pending, st: FileStat, chunks: BlobId[]): void => {
       hashed++;
       cache?.record(f.path, st, chunks);
@@ -318,21 +340,27 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
     };
     /** The in-thread read with one retry when the file changed underneath, as a worker result that did not match falls back to. */
     const readHere = async (f: Pending, st: FileStat): Promise<void> => {
-      let r = await reader.read(f.abs, st);
+      const read = (s: FileStat) =>
+        reader.read(f.abs, s).catch((e: unknown) => {
+          throw asReadError(f.path, e);
+        });
+      let r = await read(st);
       if ('changed' in r) {
         st = statFile(f.abs);
-        r = await reader.read(f.abs, st);
+        r = await read(st);
         if ('changed' in r) throw new FileChangedError(f.path, r.changed);
       }
       finish(f, st, r.chunks);
     };
     try {
       if (usePool) {
-        const pool = new HashPool({ storeRoot: local!.root });
+        const pool = new HashPool({ storeRoot: local!.root, deferSync: put.deferSync });
         try {
           await Promise.all(
             toRead.map(async (f) => {
-              const r = await pool.hash(f.abs);
+              const r = await pool.hash(f.abs).catch((e: unknown) => {
+                throw asReadError(f.path, e);
+              });
               const after = statFile(f.abs);
               if (r.size === f.st!.size && unchanged(f.st!, after)) finish(f, f.st!, r.chunks);
               else await readHere(f, after);
@@ -352,7 +380,7 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
   // Directories whose leaves all hit and whose signature matches keep their recorded node
   // (present: checked above), so only the directories on the way to a change are encoded.
   const dirs: TreeState['dirs'] = {};
-  const tree = await buildTree(inputs, (b) => store.put(b), {
+  const tree = await buildTree(inputs, (b) => store.put(b, put), {
     dirs: emptyDirs,
     reuse: prev
       ? (rel: string, dirSig: string): NodeInfo | null => {
@@ -362,6 +390,8 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
       : undefined,
     onNode: cache ? (rel: string, dirSig: string, n: NodeInfo) => void (dirs[rel] = [dirSig, n.id, n.files, n.bytes]) : undefined,
   });
+  // Durable before anyone can record the id (and before the cache says these blobs exist).
+  await flush();
   if (cache) {
     cache.prune(new Set(files.map((f) => f.path)));
     cache.setTree({
@@ -375,6 +405,16 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
     await cache.save();
   }
   return { id: tree.rootId, files: tree.files, bytes: tree.bytes, skipped: walked.skipped, reused, hashed };
+}
+
+/**
+ * A raw filesystem error from reading a dataset file becomes a FileReadError naming it.
+ * Blob write failures arrive as CairnErrors (BlobWriteError, rebuilt by the pool) and pass.
+ */
+function asReadError(path: string, e: unknown): unknown {
+  if (e instanceof CairnError) return e;
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? new FileReadError(path, code, { cause: e }) : e;
 }
 
 function unchanged(before: FileStat, after: FileStat): boolean {
@@ -391,7 +431,10 @@ class FileReader {
   private readonly carry = new Uint8Array(CDC_MAX);
   private readonly writes = new InFlight(WRITES_IN_FLIGHT);
 
-  constructor(private readonly store: BlobStore) {}
+  constructor(
+    private readonly store: BlobStore,
+    private readonly put: PutOptions,
+  ) {}
 
   drain(): Promise<void> {
     return this.writes.drain();
@@ -399,14 +442,14 @@ class FileReader {
 
   private async putOwned(chunk: Uint8Array): Promise<BlobId> {
     const id = hashBytes(chunk);
-    await this.writes.add(this.store.putKnown(id, chunk));
+    await this.writes.add(this.store.putKnown(id, chunk, this.put));
     return id;
   }
 
   /** A chunk in the shared buffers: copied (about 0.1 ms per MiB) so its write can overlap the next chunks' instead of waiting for its fsync. */
   private async putShared(chunk: Uint8Array): Promise<BlobId> {
     const id = hashBytes(chunk);
-    await this.writes.add(this.store.putKnown(id, Buffer.from(chunk)));
+    await this.writes.add(this.store.putKnown(id, Buffer.from(chunk), this.put));
     return id;
   }
 

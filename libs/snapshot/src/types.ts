@@ -17,7 +17,7 @@ export interface BlobStore {
    * Stores bytes under their hash and returns it. Atomic: a reader never sees a
    * partial blob under its final name (temp file, fsync, rename). Idempotent.
    */
-  put(bytes: Uint8Array): Promise<BlobId>;
+  put(bytes: Uint8Array, options?: PutOptions): Promise<BlobId>;
   /** Announces work that relies on present blobs; gc deletes nothing while one is held. */
   acquireLease?(purpose: string): Promise<() => Promise<void>>;
   /** Leases held by live processes. */
@@ -25,7 +25,7 @@ export interface BlobStore {
   /** Marks a blob as used now (gc's grace period protects it); false when absent. */
   touch(id: BlobId): Promise<boolean>;
   /** Stores bytes whose hash the caller already computed (skips re-hashing). */
-  putKnown(id: BlobId, bytes: Uint8Array): Promise<void>;
+  putKnown(id: BlobId, bytes: Uint8Array, options?: PutOptions): Promise<void>;
   /** Reads a blob; with `verify` (default true) re-hashes it and throws BlobCorruptError on mismatch. */
   get(id: BlobId, options?: { verify?: boolean }): Promise<Uint8Array>;
   /** Every stored blob id (for gc and verify); order unspecified. */
@@ -33,6 +33,14 @@ export interface BlobStore {
   delete(id: BlobId): Promise<void>;
   /** Size in bytes, or null when absent. */
   size(id: BlobId): Promise<number | null>;
+}
+
+export interface PutOptions {
+  /**
+   * Skip this blob's own fsync: the caller runs an unsynced batch (durability.ts) that
+   * syncs once at its end. Stores without such a notion (an object store) ignore it.
+   */
+  deferSync?: boolean;
 }
 
 /** One file in a manifest. Paths are relative, '/'-separated, normalised, never absolute or with '..'. */

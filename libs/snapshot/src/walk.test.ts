@@ -118,20 +118,16 @@ catch (e) { console.log(e.code + ' ' + e.message); }`;
     }
   });
 
-  it('walks 20,000 files quickly', () => {
+  it('walks 20,000 files in 100 folders (its speed is measured in tools/bench, not here)', () => {
     const big = mkdtempSync(path.join(tmpdir(), 'cairn-walk-big-'));
     try {
       for (let d = 0; d < 100; d++) {
         mkdirSync(path.join(big, `d${d}`));
         for (let f = 0; f < 200; f++) writeFileSync(path.join(big, `d${d}`, `f${f}`), '');
       }
-      walkTree(big);
-      const t0 = performance.now();
       const r = walkTree(big);
-      const ms = performance.now() - t0;
       expect(r.entries).toHaveLength(20_100);
-      console.log(`walkTree: 20,000 files + 100 dirs in ${ms.toFixed(1)} ms`);
-      expect(ms).toBeLessThan(1000);
+      expect(r.entries.filter((e) => e.kind === 'file')).toHaveLength(20_000);
     } finally {
       rmSync(big, { recursive: true, force: true });
     }

@@ -46,6 +46,17 @@ describe.each(testEngines())('datasets and snapshots on $name', (engine) => {
     expect((await store.allSnapshotIds()).sort()).toEqual([id('a'), id('b'), id('c')]);
   });
 
+  it('names every recorded snapshot and every artifact blob as a gc root', async () => {
+    const e = await store.createExperiment({ name: 'roots' });
+    const run = await store.createRun({ experimentId: e.id });
+    await store.logArtifact(run.id, { path: 'model/weights.bin', hash: id('e'), size: 10 });
+    // An artifact hashed some other way (a 32-hex digest) does not live in the blob store.
+    await store.logArtifact(run.id, { path: 'notes.txt', hash: 'f'.repeat(32), size: 1 });
+    const roots = await store.blobRoots();
+    expect(roots.snapshots.sort()).toEqual([id('a'), id('b'), id('c')]);
+    expect(roots.blobs).toEqual([id('e')]);
+  });
+
   it('resolves unique prefixes and rejects bad ids', async () => {
     expect(await store.resolveSnapshotId('aaaa')).toBe(id('a'));
     expect(await store.resolveSnapshotId(id('b'))).toBe(id('b'));

@@ -1,4 +1,5 @@
 import type { LineageNode, RunEnvironment } from '@cairn/schema';
+import { blobRoots } from './blob-roots.ts';
 import type { OpenedEngine } from './engine.ts';
 import * as datasets from './datasets.ts';
 import * as experiments from './experiments.ts';
@@ -137,6 +138,9 @@ export class SqlStore implements Store {
   }
   allSnapshotIds() {
     return datasets.allSnapshotIds(this.#db);
+  }
+  blobRoots() {
+    return blobRoots(this.#db);
   }
 
   addLineageEdge(from: LineageNode, to: LineageNode, relation: string) {

@@ -270,6 +270,8 @@ export interface Store {
   listSnapshots(dataset: string, limit?: number): Promise<SnapshotRecord[]>;
   resolveSnapshotId(idOrPrefix: string): Promise<string>;
   allSnapshotIds(): Promise<string[]>;
+  /** What the blob store's gc must keep: snapshot roots, and single blobs named by artifacts and model versions. */
+  blobRoots(): Promise<{ snapshots: string[]; blobs: string[] }>;
 
   // lineage
   addLineageEdge(from: LineageNode, to: LineageNode, relation: string): Promise<void>;

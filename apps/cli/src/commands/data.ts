@@ -361,15 +361,19 @@ function registerVerify(data: Command): void {
 function registerGc(data: Command): void {
   data
     .command('gc')
-    .description('delete blobs that no recorded snapshot uses (blobs younger than 10 minutes are kept: a snapshot may be in flight)')
+    .description('delete blobs that no recorded snapshot, artifact or model uses (blobs younger than 10 minutes are kept: a snapshot may be in flight)')
     .option('-n, --dry-run', 'report what would be deleted, delete nothing')
     .option('--json', 'print the gc result as JSON')
     .action(async (opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
       const loc = dataLocation(cmd);
-      // Roots: every recorded snapshot. Run artifacts are not blob roots yet (see README).
-      const ids = await withStore(globalOptions(cmd), (store) => store.allSnapshotIds());
-      if (ids.length === 0) throw new ConflictError(`no snapshots are recorded, so every blob in ${loc.blobs} is unreferenced; gc refuses to empty the blob store`);
-      const result = await gc({ store: blobStore(loc), roots: ids.map((id) => ({ kind: 'snapshot' as const, id })), dryRun: Boolean(opts.dryRun) });
+      // Roots: every recorded snapshot, and every artifact or model version stored as a blob.
+      const roots = await withStore(globalOptions(cmd), (store) => store.blobRoots());
+      if (roots.snapshots.length + roots.blobs.length === 0) throw new ConflictError(`nothing recorded references a blob, so every blob in ${loc.blobs} is unreferenced; gc refuses to empty the blob store`);
+      const result = await gc({
+        store: blobStore(loc),
+        roots: [...roots.snapshots.map((id) => ({ kind: 'snapshot' as const, id })), ...roots.blobs.map((id) => ({ kind: 'blob' as const, id }))],
+        dryRun: Boolean(opts.dryRun),
+      });
       if (opts.json) {
         outJson(result);
         return;
