@@ -122,6 +122,24 @@ export async function startRun(db: Db, id: string, patch: { environment?: RunEnv
   throw new InvalidStateError(`run ${id} has ended (${existing.status}); start a new run instead`);
 }
 
+/**
+ * Merges facts learnt after a run started (the training backend a job settled on, and why
+ * better ones were skipped) into its environment. Top-level keys of `patch` replace the
+ * stored ones; the rest are kept.
+ */
+export async function mergeEnvironment(db: Db, id: string, patch: RunEnvironment): Promise<Run> {
+  validateId(id);
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new ValidationError('environment patch must be an object');
+  const json = JSON.stringify(patch);
+  const [run] = await db
+    .update(runs)
+    .set({ environment: sql`coalesce(${runs.environment}, '{}'::jsonb) || ${json}::jsonb` })
+    .where(eq(runs.id, id))
+    .returning();
+  if (run) return run;
+  return getRunRow(db, id);
+}
+
 export async function endRun(db: Db, id: string, status: EndStatus, reason?: string | null): Promise<Run> {
   validateId(id);
   if (!TERMINAL_STATUSES.includes(status)) throw new ValidationError(`'${String(status)}' is not an end status (finished, failed, abandoned, cancelled)`);

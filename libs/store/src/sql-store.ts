@@ -66,6 +66,9 @@ export class SqlStore implements Store {
   startRun(id: string, patch?: { environment?: RunEnvironment; code?: CodeRef }) {
     return runs.startRun(this.#db, id, patch);
   }
+  mergeEnvironment(id: string, patch: RunEnvironment) {
+    return runs.mergeEnvironment(this.#db, id, patch);
+  }
   endRun(id: string, status: EndStatus, reason?: string | null) {
     return runs.endRun(this.#db, id, status, reason);
   }

@@ -63,6 +63,10 @@ describe.each(testEngines())('store on $name', (engine) => {
     expect(started.status).toBe('running');
     expect(started.attempts).toBe(1);
     expect(started.environment.tfjsBackend).toBe('wasm');
+    // Facts learnt later merge in; the rest of the environment stays.
+    const merged = await store.mergeEnvironment(run.id, { tfjsBackend: 'cpu', tfjsBackendsSkipped: [{ name: 'wasm', reason: 'no Conv2DBackpropFilter' }] });
+    expect(merged.environment).toEqual({ node: 'v20', tfjsBackend: 'cpu', tfjsBackendsSkipped: [{ name: 'wasm', reason: 'no Conv2DBackpropFilter' }] });
+    expect(await code(store.mergeEnvironment(run.id, [] as never))).toBe('INVALID_INPUT');
     const ended = await store.endRun(run.id, 'abandoned', 'plateau: no improvement in 5 evaluations');
     expect(ended.status).toBe('abandoned');
     expect(ended.endedAt).toBeInstanceOf(Date);

@@ -231,6 +231,8 @@ export interface Store {
   resolveRunId(idOrPrefix: string): Promise<string>;
   /** queued → running; records environment and code when given. */
   startRun(id: string, patch?: { environment?: RunEnvironment; code?: CodeRef }): Promise<Run>;
+  /** Merges facts learnt after the start (e.g. the training backend) into the run's environment. */
+  mergeEnvironment(id: string, patch: RunEnvironment): Promise<Run>;
   endRun(id: string, status: EndStatus, reason?: string | null): Promise<Run>;
   heartbeat(id: string): Promise<void>;
   /** Marks running runs whose heartbeat is older than `timeoutMs` as failed with reason "lost". */
