@@ -73,6 +73,8 @@ export const POOL_MIN_FILES = 256;
 export const POOL_MIN_BYTES = 64 * 1024 * 1024;
 /** Blob writes in flight at once from this thread: overlapping them keeps the disk busy (and, with per-blob fsync, lets the journal commit several together). */
 const WRITES_IN_FLIGHT = 8;
+/** Files handed to the HashPool at once: enough to keep every worker's pipeline full. */
+const POOL_IN_FLIGHT = 64;
 /** Above this many cached chunk ids, their existence is checked by listing fan-out folders instead of one stat each. */
 const LIST_CHECK_MIN = 4096;
 
@@ -356,16 +358,21 @@ async function snapshotBatch(dir: string, options: SnapshotOptions, put: PutOpti
       if (usePool) {
         const pool = new HashPool({ storeRoot: local!.root, deferSync: put.deferSync });
         try {
-          await Promise.all(
-            toRead.map(async (f) => {
+          // A bounded number of files in flight: one promise per file for a million files
+          // held more than a gigabyte.
+          let next = 0;
+          const runner = async (): Promise<void> => {
+            while (next < toRead.length) {
+              const f = toRead[next++]!;
               const r = await pool.hash(f.abs).catch((e: unknown) => {
                 throw asReadError(f.path, e);
               });
               const after = statFile(f.abs);
               if (r.size === f.st!.size && unchanged(f.st!, after)) finish(f, f.st!, r.chunks);
               else await readHere(f, after);
-            }),
-          );
+            }
+          };
+          await Promise.all(Array.from({ length: POOL_IN_FLIGHT }, runner));
         } finally {
           await pool.close();
         }
