@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
+import { registerBackends } from './commands/backends.ts';
 import { registerData } from './commands/data.ts';
 import { registerExperiments } from './commands/experiments.ts';
 import { registerInit } from './commands/init.ts';
+import { registerRun } from './commands/run.ts';
 import { registerRuns } from './commands/runs.ts';
 import { CommanderUsageError, reportError } from './errors.ts';
 
@@ -31,6 +33,8 @@ Examples:
   cairn data diff 5f1c2a9e 8b07d4c1
   cairn data checkout 5f1c2a9e ./restored
   cairn data verify
+  cairn backends
+  cairn run examples/iris-mlp/train.ts --data examples/iris-mlp/data --param epochs=30
 
 Exit status: 0 ok, 1 failure (not found, store locked or unreachable, filter syntax, corrupt blobs), 2 usage.`,
     );
@@ -38,6 +42,8 @@ Exit status: 0 ok, 1 failure (not found, store locked or unreachable, filter syn
   registerExperiments(program);
   registerRuns(program);
   registerData(program);
+  registerBackends(program);
+  registerRun(program);
   // Every command reports usage errors through main (one line, exit 2) instead of exiting itself.
   const configure = (cmd: Command, path: string) => {
     cmd.exitOverride((err) => {

@@ -1,2 +1,11 @@
 export * from './types.ts';
 export { defineTraining } from './define.ts';
+export { createPolicy, createPolicies, checkPolicies, policySpecSchema, nonFinite } from './policies/index.ts';
+export { LayersTrainer, defaultTrainer } from './layers-trainer.ts';
+export { runTraining, resolveParams, quietTfjs, TIER_DEFAULTS, type RunTrainingOptions, type RunOutcome } from './run-training.ts';
+export { loadDefinition, type LoadedDefinition } from './load-definition.ts';
+export { saveCheckpoint, loadCheckpoint, type FitState } from './checkpoint.ts';
+export { exportModel, type ExportedFile, type ModelCard } from './export.ts';
+export { Rng, epochOrder } from './random.ts';
+export { BACKENDS, BackendUnavailableError, backendFromEnv, missingKernels, parseBackendName, probeBackends, releaseBackend, requiredKernels, selectBackend, type BackendChoice, type BackendProbe, type SkippedBackend } from './backends.ts';
+export * from './data/index.ts';

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CairnError, ValidationError } from '@cairn/schema';
-import { requiredKernels, selectBackend, type BackendChoice } from './backends.ts';
+import { releaseBackend, requiredKernels, selectBackend, type BackendChoice } from './backends.ts';
 import { exportModel, type ExportedFile } from './export.ts';
 import { defaultTrainer } from './layers-trainer.ts';
 import { createPolicies } from './policies/index.ts';
@@ -176,6 +176,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
     model?.dispose();
     for (const c of compiled) if (c.optimizer instanceof tf.Optimizer) c.optimizer.dispose();
     if (data) disposeData(data);
+    // A webgpu device keeps the process alive; let it go with the run.
+    if (backend?.name === 'webgpu') releaseBackend();
   }
 }
 
@@ -285,3 +287,12 @@ function reasonOf(e: unknown): string {
 }
 
 export { TIERS };
+
+/**
+ * tfjs prints a banner suggesting tfjs-node the first time the cpu backend stores a
+ * tensor; `cairn backends` and the run's environment already say which backends were
+ * skipped and why, so a CLI turns it off (PROD mode silences tfjs warnings only).
+ */
+export function quietTfjs(): void {
+  tf.env().set('PROD', true);
+}

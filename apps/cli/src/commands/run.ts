@@ -1,0 +1,265 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { NotFoundError, nameSchema } from '@cairn/schema';
+import { TIERS, loadDefinition, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type MetricPoint, type Reporter, type Tier } from '@cairn/engine';
+import { LocalBlobStore, checkout, snapshotDir } from '@cairn/snapshot';
+import { openStore, type Store } from '@cairn/store';
+import { startRun } from '@cairn/tracking';
+import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
+import { UsageError } from '../errors.ts';
+import { formatDuration, formatNumber, oneLine } from '../output/format.ts';
+import { colors, info, out, outJson } from '../output/io.ts';
+import { dataLocation } from './data.ts';
+
+const BACKENDS: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+interface RunCmdOptions {
+  param: string[];
+  tier?: Tier;
+  dataset?: string;
+  snapshot?: string;
+  data?: string;
+  backend?: BackendName;
+  resume?: string;
+  seed?: number;
+  experiment?: string;
+  checkpointEvery: number;
+  json?: boolean;
+}
+
+/** `--param k=v`: numbers and booleans are typed; everything else stays text (the definition's zod schema has the last word). */
+export function parseParam(arg: string, acc: string[] = []): string[] {
+  if (!/^[A-Za-z_][\w.-]*=/.test(arg)) throw new UsageError(`--param takes key=value, got '${oneLine(arg)}'`);
+  return [...acc, arg];
+}
+
+export function paramValues(args: string[]): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const a of args) {
+    const i = a.indexOf('=');
+    const key = a.slice(0, i);
+    const raw = a.slice(i + 1);
+    out[key] = raw === 'true' ? true : raw === 'false' ? false : raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  }
+  return out;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('train a definition inline (no queue), tracked in the store: cairn run train.ts --data ./data')
+    .argument('<training>', 'a TypeScript module that default-exports defineTraining({...})')
+    .option('-p, --param <key=value>', 'set a param (repeatable); checked against the definition', parseParam, [])
+    .addOption(new Option('--tier <tier>', 'tier settings to use (subset, epochs, budget, policies)').choices([...TIERS]))
+    .option('--dataset <name>', "train on this dataset's newest snapshot")
+    .option('--snapshot <id>', 'train on this snapshot (a unique id prefix is enough)')
+    .option('--data <dir>', 'train on this folder (snapshotted first, so the run names the exact data)')
+    .addOption(new Option('--backend <name>', 'force a tfjs backend (default: $CAIRN_BACKEND, else the best usable)').choices(BACKENDS))
+    .option('--resume <run>', 'continue from the last checkpoint of this run (a new run, same params and data)')
+    .option('--seed <n>', 'seed for initialisers, shuffles and dropout (default: params.seed, else 0)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--seed takes a non-negative integer, got '${oneLine(v)}'`);
+      return n;
+    })
+    .option('--experiment <name>', 'experiment to record the run in (default: the definition name)')
+    .option('--checkpoint-every <epochs>', 'checkpoint every N epochs (0: never)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--checkpoint-every takes a non-negative integer, got '${oneLine(v)}'`);
+      return n;
+    }, 1)
+    .option('--json', 'print the outcome as JSON')
+    .action(async (file: string, opts: RunCmdOptions, cmd: Command) => {
+      const sources = [opts.dataset, opts.snapshot, opts.data].filter((x) => x !== undefined).length;
+      if (sources > 1 && !(opts.data && opts.dataset && !opts.snapshot)) throw new UsageError('give one of --dataset, --snapshot, --data (or --data with --dataset to name the dataset it is recorded in)');
+      const g = globalOptions(cmd);
+      assertStoreExists(storeOptions(g));
+      const loc = dataLocation(cmd);
+      const blobs = new LocalBlobStore(loc.blobs);
+      quietTfjs();
+      const loaded = await loadDefinition(file);
+      const def = loaded.definition;
+
+      const store = await openStore(storeOptions(g));
+      try {
+        // Resume: the earlier run's params, seed and data, unless given again.
+        let resume: { ref: CheckpointRef; runId: string; params: Record<string, unknown>; snapshotId?: string } | undefined;
+        if (opts.resume) resume = await findCheckpoint(store, opts.resume);
+
+        const data = await resolveData(store, blobs, loc, opts, def.name, resume?.snapshotId);
+        const raw = { ...(resume?.params ?? {}), ...paramValues(opts.param) };
+        const run = await startRun({
+          store,
+          experiment: opts.experiment ?? def.name,
+          ...(opts.tier ? { tier: opts.tier } : {}),
+          ...(data.snapshotId ? { snapshotIds: [data.snapshotId] } : {}),
+          tags: { definition: def.name, ...(resume ? { resumed_from: resume.runId } : {}) },
+          code: { codeHash: loaded.hash },
+          cwd: path.dirname(loaded.path),
+        });
+        const stop = new AbortController();
+        const onSigint = () => stop.abort(new Error('interrupted (SIGINT)'));
+        process.once('SIGINT', onSigint);
+        const bar = trainingBar();
+        try {
+          let resolved: Record<string, unknown>;
+          try {
+            resolved = resolveParams(def, raw);
+          } catch (e) {
+            await run.end('failed', (e as Error).message);
+            throw e;
+          }
+          await run.logParams(primitives(resolved));
+          const reporter: Reporter = {
+            metrics: (points) => logPoints(run, points),
+            artifact: (a) => run.logArtifact({ path: a.path, hash: a.hash, size: a.size, ...(a.mediaType ? { mediaType: a.mediaType } : {}) }),
+            environment: async (facts) => void (await store.mergeEnvironment(run.id, facts)),
+          };
+          const outcome = await runTraining({
+            definition: def,
+            params: resolved,
+            dataDir: data.dir,
+            ...(data.snapshotId ? { snapshotId: data.snapshotId } : {}),
+            ...(opts.tier ? { tier: opts.tier } : {}),
+            ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+            ...(opts.backend ? { backend: opts.backend } : {}),
+            reporter,
+            store: blobs,
+            ...(opts.checkpointEvery > 0 ? { checkpointEveryEpochs: opts.checkpointEvery } : {}),
+            ...(resume ? { resumeFrom: resume.ref } : {}),
+            signal: stop.signal,
+            code: { path: path.relative(process.cwd(), loaded.path), hash: loaded.hash },
+            onBatch: (p) => bar.update(p),
+            onStage: (stage, detail) => bar.stage(stage, detail),
+          });
+          bar.stop();
+          const r = outcome.result;
+          await run.end(r.status, r.reason ?? null);
+          if (opts.json) {
+            outJson({ runId: run.id, status: r.status, reason: r.reason ?? null, metrics: r.metrics, epochs: r.epochs, steps: r.steps, best: r.best ?? null, backend: outcome.backend ?? null, settings: outcome.settings ?? null, snapshotId: data.snapshotId ?? null, artifacts: outcome.exported });
+          } else {
+            const status = r.status === 'finished' ? colors.green(r.status) : r.status === 'failed' ? colors.red(r.status) : colors.yellow(r.status);
+            out(`Run ${colors.yellow(run.id)} (${run.name}) ${status}${r.reason ? `: ${oneLine(r.reason)}` : ''}`);
+            if (outcome.backend) out(`  backend   ${outcome.backend.name}${outcome.backend.skipped.length ? colors.dim(` (skipped: ${outcome.backend.skipped.map((s: { name: string; reason: string }) => `${s.name}: ${s.reason}`).join('; ')})`) : ''}`);
+            if (data.snapshotId) out(`  data      snapshot ${data.snapshotId.slice(0, 12)} (${data.dir})`);
+            out(`  trained   ${r.epochs} epochs, ${r.steps} steps in ${formatDuration(Math.round(r.elapsedMs))}`);
+            const shown = Object.entries(r.metrics).map(([k, v]) => `${k}=${formatNumber(v)}`);
+            if (shown.length) out(`  metrics   ${shown.join('  ')}`);
+            if (outcome.exported.length) out(`  model     ${outcome.exported.map((f) => `${f.path} ${f.hash.slice(0, 12)}`).join(', ')}`);
+          }
+          if (r.status === 'failed') process.exitCode = 1;
+        } catch (e) {
+          bar.stop();
+          if (run.status === 'running') await run.fail(e);
+          throw e;
+        } finally {
+          process.off('SIGINT', onSigint);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+}
+
+/** Metric points grouped by step, one log() per step (the tracker buffers and batches them). */
+function logPoints(run: { log(m: Record<string, number>, o?: { step?: number }): void }, points: MetricPoint[]): void {
+  const bySteps = new Map<number, Record<string, number>>();
+  for (const p of points) {
+    const row = bySteps.get(p.step) ?? {};
+    row[p.key] = p.value;
+    bySteps.set(p.step, row);
+  }
+  for (const [step, values] of bySteps) run.log(values, { step });
+}
+
+function primitives(params: Record<string, unknown>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(params)) out[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : JSON.stringify(v);
+  return out;
+}
+
+async function findCheckpoint(store: Store, runRef: string): Promise<{ ref: CheckpointRef; runId: string; params: Record<string, unknown>; snapshotId?: string }> {
+  const run = await store.getRun(await store.resolveRunId(runRef));
+  const ckpts = (await store.listArtifacts(run.id)).filter((a) => a.path.startsWith('checkpoints/')).sort((a, b) => a.path.localeCompare(b.path));
+  const last = ckpts.at(-1);
+  if (!last) throw new NotFoundError('checkpoint of run', runRef);
+  const step = Number(/step-(\d+)/.exec(last.path)?.[1] ?? 0);
+  const params: Record<string, unknown> = {};
+  // Params are stored as text; numbers and booleans come back typed, as --param parses them.
+  for (const [k, v] of Object.entries(run.params)) Object.assign(params, paramValues([`${k}=${v}`]));
+  return { ref: { id: last.hash, epoch: 0, step }, runId: run.id, params, ...(run.snapshotIds[0] ? { snapshotId: run.snapshotIds[0] } : {}) };
+}
+
+/** The folder to train on and the snapshot that names its bytes. */
+async function resolveData(
+  store: Store,
+  blobs: LocalBlobStore,
+  loc: { home: string; state: string },
+  opts: RunCmdOptions,
+  defName: string,
+  resumeSnapshot: string | undefined,
+): Promise<{ dir: string; snapshotId?: string }> {
+  if (opts.data) {
+    const dir = path.resolve(opts.data);
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new NotFoundError('directory', opts.data);
+    const dataset = opts.dataset ?? `${defName}-data`;
+    const name = nameSchema.safeParse(dataset);
+    if (!name.success) throw new UsageError(`invalid dataset name '${oneLine(dataset)}'`);
+    const snap = await snapshotDir(dir, { store: blobs, statCacheDir: loc.state });
+    await store.recordSnapshot({ dataset, id: snap.id, fileCount: snap.files, bytes: snap.bytes, message: `used by cairn run ${defName}` });
+    return { dir, snapshotId: snap.id };
+  }
+  let id: string | undefined;
+  if (opts.snapshot) id = await store.resolveSnapshotId(opts.snapshot);
+  else if (opts.dataset) {
+    const latest = await store.latestSnapshot(opts.dataset);
+    if (!latest) throw new NotFoundError('snapshot of dataset', opts.dataset);
+    id = latest.id;
+  } else id = resumeSnapshot;
+  if (!id) throw new UsageError('say which data to train on: --data DIR, --dataset NAME or --snapshot ID');
+  // Checked-out snapshots are kept by id (immutable), so a second run reuses the folder.
+  const dir = path.join(loc.home, 'checkouts', id);
+  const done = path.join(dir, '.cairn-checkout-complete');
+  if (!fs.existsSync(done)) {
+    const tmp = `${dir}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    await checkout(id, tmp, { store: blobs });
+    fs.writeFileSync(path.join(tmp, '.cairn-checkout-complete'), `${id}\n`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  }
+  return { dir, snapshotId: id };
+}
+
+/** A progress bar on stderr (terminal only): epoch, step, loss, examples/s and ETA. */
+function trainingBar(): {
+  update(p: { epoch: number; epochs: number; step: number; stepsPerEpoch: number; loss: number; examplesPerSec: number }): void;
+  stage(stage: string, detail?: string): void;
+  stop(): void;
+} {
+  const tty = Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb';
+  let bar: cliProgress.SingleBar | null = null;
+  return {
+    stage(stage, detail) {
+      if (tty && !bar) info(colors.dim(`${stage}${detail ? `: ${detail}` : ''}`));
+    },
+    update(p) {
+      if (!tty) return;
+      const total = p.epochs * p.stepsPerEpoch;
+      const value = p.epoch * p.stepsPerEpoch + p.step;
+      const payload = { ep: `${p.epoch + 1}/${p.epochs}`, loss: formatNumber(p.loss), rate: Math.round(p.examplesPerSec).toLocaleString('en-US') };
+      if (!bar) {
+        bar = new cliProgress.SingleBar({ stream: process.stderr, format: '{bar} epoch {ep} | step {value}/{total} | loss {loss} | {rate} ex/s | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true, barsize: 24, etaBuffer: 50 });
+        bar.start(total, value, payload);
+      }
+      bar.update(value, payload);
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
+
