@@ -67,6 +67,18 @@ describe('cairn run', () => {
     }
   });
 
+  it('abandons a run that falls behind earlier runs of the experiment (bandit policy against their curves)', async () => {
+    const r = await run('examples/iris-mlp/train.ts', '--data', 'examples/iris-mlp/data', '--param', 'epochs=15', '--param', 'learningRate=0.000001', '--policy', '{"kind":"bandit","slack":0.05,"minEvaluations":2}', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const outcome = JSON.parse(r.stdout) as { status: string; reason: string; epochs: number };
+    expect(outcome.status).toBe('abandoned');
+    expect(outcome.reason).toMatch(/^bandit: /);
+    expect(outcome.epochs).toBeLessThan(15);
+    const bad = await run('examples/iris-mlp/train.ts', '--policy', '{"kind":"plateau"}');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/patience/);
+  });
+
   it('ends the run failed with the reason when a param has the wrong type (exit 2: bad input)', async () => {
     const r = await run('examples/iris-mlp/train.ts', '--data', 'examples/iris-mlp/data', '--param', 'epochs=lots');
     expect(r.code).toBe(2);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { NotFoundError, nameSchema } from '@cairn/schema';
-import { TIERS, loadDefinition, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type MetricPoint, type Reporter, type Tier } from '@cairn/engine';
+import { TIERS, loadDefinition, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type MetricPoint, type PeerCurve, type PolicySpec, type Reporter, type Tier } from '@cairn/engine';
 import { LocalBlobStore, checkout, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
 import { startRun } from '@cairn/tracking';
@@ -26,8 +26,12 @@ interface RunCmdOptions {
   seed?: number;
   experiment?: string;
   checkpointEvery: number;
+  policy: string[];
   json?: boolean;
 }
+
+/** Earlier runs compared against by median stopping and bandit policies. */
+const MAX_PEERS = 50;
 
 /** `--param k=v`: numbers and booleans are typed; everything else stays text (the definition's zod schema has the last word). */
 export function parseParam(arg: string, acc: string[] = []): string[] {
@@ -69,6 +73,12 @@ export function registerRun(program: Command): void {
       if (!Number.isInteger(n) || n < 0) throw new UsageError(`--checkpoint-every takes a non-negative integer, got '${oneLine(v)}'`);
       return n;
     }, 1)
+    .option(
+      '--policy <json>',
+      `an early-abandon policy on top of the tier's (repeatable), e.g. '{"kind":"plateau","patience":5}' or '{"kind":"median"}'`,
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .option('--json', 'print the outcome as JSON')
     .action(async (file: string, opts: RunCmdOptions, cmd: Command) => {
       const sources = [opts.dataset, opts.snapshot, opts.data].filter((x) => x !== undefined).length;
@@ -78,6 +88,7 @@ export function registerRun(program: Command): void {
       const loc = dataLocation(cmd);
       const blobs = new LocalBlobStore(loc.blobs);
       quietTfjs();
+      const policies = parsePolicyArgs(opts.policy);
       const loaded = await loadDefinition(file);
       const def = loaded.definition;
 
@@ -98,6 +109,7 @@ export function registerRun(program: Command): void {
           code: { codeHash: loaded.hash },
           cwd: path.dirname(loaded.path),
         });
+        const peers = await peerCurves(store, run.experimentId, run.id, def.objective.metric);
         const stop = new AbortController();
         const onSigint = () => stop.abort(new Error('interrupted (SIGINT)'));
         process.once('SIGINT', onSigint);
@@ -128,6 +140,8 @@ export function registerRun(program: Command): void {
             store: blobs,
             ...(opts.checkpointEvery > 0 ? { checkpointEveryEpochs: opts.checkpointEvery } : {}),
             ...(resume ? { resumeFrom: resume.ref } : {}),
+            policies,
+            peers,
             signal: stop.signal,
             code: { path: path.relative(process.cwd(), loaded.path), hash: loaded.hash },
             onBatch: (p) => bar.update(p),
@@ -160,6 +174,33 @@ export function registerRun(program: Command): void {
         await store.close();
       }
     });
+}
+
+function parsePolicyArgs(args: string[]): PolicySpec[] {
+  const raw = args.map((a) => {
+    try {
+      return JSON.parse(a) as unknown;
+    } catch {
+      throw new UsageError(`--policy takes a JSON object such as '{"kind":"plateau","patience":5}', got '${oneLine(a)}'`);
+    }
+  });
+  return parsePolicySpecs(raw);
+}
+
+/**
+ * The objective's curve in earlier runs of the experiment (newest first, finished or
+ * abandoned), for median stopping and bandit: they compare this run, step for step,
+ * with what was reached before.
+ */
+async function peerCurves(store: Store, experimentId: string, self: string, metric: string): Promise<PeerCurve[]> {
+  const earlier = await store.searchRuns({ experimentIds: [experimentId], filter: "status IN ('finished', 'abandoned')", limit: MAX_PEERS });
+  const curves: PeerCurve[] = [];
+  for (const r of earlier.runs) {
+    if (r.id === self || !r.metrics[metric]) continue;
+    const series = await store.getMetricSeries(r.id, metric, { maxPoints: 2000 });
+    curves.push({ runId: r.id, points: series.points.map((p) => ({ step: p.step, value: p.value })) });
+  }
+  return curves;
 }
 
 /** Metric points grouped by step, one log() per step (the tracker buffers and batches them). */
