@@ -6,6 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { LocalBlobStore } from '@cairn/snapshot';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { splitToDataset } from './data/pipeline.ts';
 import { defineTraining } from './define.ts';
 import { Rng } from './random.ts';
 import { runTraining, type RunTrainingOptions } from './run-training.ts';
@@ -219,6 +220,30 @@ describe('runTraining', () => {
     setTimeout(() => stop.abort(), 100);
     const cancelled = await train({ signal: stop.signal }, definition({ data: () => new Promise<TrainingData>(() => undefined) }));
     expect(cancelled.outcome.result.status).toBe('cancelled');
+  });
+
+  it('trains from a seeded tf.data pipeline, validates every N steps, and evaluates a test split at the end', async () => {
+    const def = definition({
+      data: () => {
+        const t = blobs(160, 1);
+        const v = blobs(40, 2);
+        const x = blobs(40, 3);
+        const train = { xs: tf.tensor2d(t.xs), ys: tf.tensor2d(t.ys) };
+        return {
+          train: splitToDataset(train, { batchSize: 16, seed: 5 }),
+          validation: { xs: tf.tensor2d(v.xs), ys: tf.tensor2d(v.ys) },
+          test: { xs: tf.tensor2d(x.xs), ys: tf.tensor2d(x.ys) },
+          info: { inputShape: [4], numClasses: 2, counts: { train: 160, validation: 40, test: 40 } },
+        };
+      },
+    });
+    const { outcome, reporter } = await train({ params: { epochs: 3 }, validateEverySteps: 4 }, def);
+    expect(outcome.result.status, outcome.result.reason).toBe('finished');
+    expect(outcome.result.steps).toBe(30);
+    // Steps 4, 8 (mid-epoch) and 10 (epoch end) in the first epoch, and so on.
+    expect(reporter.points.filter((p) => p.key === 'val_loss').map((p) => p.step)).toEqual([4, 8, 10, 12, 16, 20, 24, 28, 30]);
+    expect(outcome.result.metrics.test_acc).toBeGreaterThan(0.7);
+    expect(reporter.series('test_loss')).toHaveLength(1);
   });
 
   it('leaks no tensors across a run', async () => {

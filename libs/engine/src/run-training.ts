@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CairnError, ValidationError } from '@cairn/schema';
 import { releaseBackend, requiredKernels, selectBackend, type BackendChoice } from './backends.ts';
+import { sampleSplit } from './data/pipeline.ts';
 import { exportModel, type ExportedFile } from './export.ts';
 import { defaultTrainer } from './layers-trainer.ts';
 import { createPolicies } from './policies/index.ts';
@@ -36,6 +37,8 @@ export interface RunTrainingOptions {
   store?: ArtifactStore;
   checkpointEveryEpochs?: number;
   checkpointEveryMs?: number;
+  /** Validate every N optimizer steps as well as at each epoch end. */
+  validateEverySteps?: number;
   resumeFrom?: CheckpointRef;
   /** Policies on top of the tier's (the NaN guard is always on). */
   policies?: PolicySpec[];
@@ -104,7 +107,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
     stage('backend');
     const compile = def.compile(params);
     compiled.push(compile);
-    const sample = sampleBatch(data);
+    const sample = await sampleSplit(data.train, 2);
     // Which kernels one training step needs.
     const probe = build(def, params, data.info, seed);
     let kernels: string[];
@@ -146,6 +149,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.store ? { checkpoints: { store: options.store, ...(options.checkpointEveryEpochs ? { everyEpochs: options.checkpointEveryEpochs } : {}), ...(options.checkpointEveryMs ? { everyMs: options.checkpointEveryMs } : {}) } } : {}),
       ...(options.resumeFrom ? { resumeFrom: options.resumeFrom } : {}),
+      ...(options.validateEverySteps ? { validateEverySteps: options.validateEverySteps } : {}),
       ...(options.onBatch ? { onBatch: options.onBatch } : {}),
     });
 
@@ -231,16 +235,6 @@ function checkModel(model: LayersModel, data: TrainingData): void {
     const ys = train.ys.shape.slice(1);
     if (out.join() !== ys.join()) throw new ValidationError(`model() outputs shape [${out.join(', ')}] but the labels have shape [${ys.join(', ')}] per example`);
   }
-}
-
-/** A few training rows, for the kernel check. */
-function sampleBatch(data: TrainingData): { xs: tf.Tensor; ys: tf.Tensor } {
-  const t = data.train;
-  if ('xs' in t && t.xs instanceof tf.Tensor) {
-    const n = Math.min(2, t.xs.shape[0]!);
-    return { xs: tf.slice(t.xs, 0, n), ys: tf.slice(t.ys as tf.Tensor, 0, n) };
-  }
-  throw new ValidationError('tf.data training splits need an explicit sample for the backend check; pass tensors or use the table/image helpers');
 }
 
 function disposeData(data: TrainingData): void {
