@@ -124,6 +124,8 @@ export class LayersTrainer implements Trainer {
         for await (const batch of batches(data.train, batchSize, input.seed, epoch, skip)) {
           if (input.signal?.aborted) {
             tf.dispose([batch.xs, batch.ys]);
+            // A checkpoint first, so a cancelled or handed-back run can be resumed from here.
+            if (stepInEpoch > skip || epoch > state.epoch) await checkpoint(epoch, stepInEpoch);
             return end('cancelled', abortReason(input.signal));
           }
           const rows = batch.xs.shape[0]!;

@@ -28,6 +28,8 @@ export interface RunTrainingOptions {
   snapshotId?: string;
   /** Without a tier: all records, the params' epochs. */
   tier?: Tier;
+  /** The operator's settings for the tier (cairn.config.ts), in place of TIER_DEFAULTS; the definition's own tier settings still apply on top. */
+  tierSettings?: TierSettings;
   /** Default: params.seed, else 0. */
   seed?: number;
   /** Default: env CAIRN_BACKEND, else the best usable one. */
@@ -37,6 +39,8 @@ export interface RunTrainingOptions {
   store?: ArtifactStore;
   checkpointEveryEpochs?: number;
   checkpointEveryMs?: number;
+  /** false: leave the test split alone (cheap tiers must not tune against it). Default true. */
+  evaluateTest?: boolean;
   /** Validate every N optimizer steps as well as at each epoch end. */
   validateEverySteps?: number;
   resumeFrom?: CheckpointRef;
@@ -85,7 +89,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
   } catch (e) {
     return failed(e);
   }
-  const tierSettings: TierSettings & { subset: number } = options.tier ? { ...TIER_DEFAULTS[options.tier], ...def.tiers?.[options.tier] } : { subset: 1 };
+  const tierSettings: TierSettings & { subset: number } = options.tier ? { ...TIER_DEFAULTS[options.tier], ...options.tierSettings, ...def.tiers?.[options.tier] } : { subset: 1 };
   const seed = options.seed ?? (typeof params.seed === 'number' ? params.seed : 0);
   const epochs = tierSettings.epochs ?? (typeof params.epochs === 'number' ? params.epochs : 10);
   const batchSize = typeof params.batchSize === 'number' ? params.batchSize : 32;
@@ -103,6 +107,11 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
     await tf.setBackend('cpu');
     data = await untilAborted(def.data({ dir: options.dataDir, ...(options.snapshotId ? { snapshotId: options.snapshotId } : {}), tier: options.tier ?? 'nightly', subset: tierSettings.subset, seed, params }), options.signal, tierSettings.timeBudgetMs);
     checkData(data);
+    if (options.evaluateTest === false && data.test) {
+      const { test, ...rest } = data;
+      disposeData({ train: test, info: data.info });
+      data = rest;
+    }
 
     stage('backend');
     const compile = def.compile(params);

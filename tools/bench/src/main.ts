@@ -1,7 +1,7 @@
 /**
  * Cairn store benchmarks.
  *
- *   npm run bench -- [ingest|search|series|snapshot|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
+ *   npm run bench -- [ingest|search|series|snapshot|engine|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
  *
  * Every figure is printed next to a baseline measured in the same process and run,
  * and as a ratio to it: absolute numbers from a shared, noisy machine mean little alone.
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchContext, BenchResult } from './context.ts';
 import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostgres, type BenchEngine } from './engines.ts';
+import { engineBench } from './engine.ts';
 import { ingestBench } from './ingest.ts';
 import { searchBench } from './search.ts';
 import { seriesBench } from './series.ts';
@@ -25,6 +26,7 @@ type LocalBenchFn = (ctx: BenchContext & { big: boolean }) => Promise<BenchResul
 
 const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
+  engine: { what: '@cairn/engine tfjs training ex/s per backend (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
 };
 
 const BENCHES: Record<string, { what: string; run: BenchFn }> = {

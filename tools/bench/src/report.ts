@@ -2,8 +2,11 @@ import os from 'node:os';
 import { formatInt, formatMs, formatRate, formatRatio } from './stats.ts';
 
 export type EngineName = 'pglite' | 'postgres';
-/** Where a row ran: a database engine, or 'fs' for benchmarks of the local filesystem (snapshot). */
-export type RowEngine = EngineName | 'fs';
+/**
+ * Where a row ran: a database engine, 'fs' for benchmarks of the local filesystem (snapshot),
+ * a tfjs backend or 'torch' (the PyTorch reference) for the engine benchmark.
+ */
+export type RowEngine = EngineName | 'fs' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu' | 'torch';
 
 /** A target a figure must meet: throughput at least, or latency at most. */
 export interface Target {
@@ -26,8 +29,11 @@ export interface ResultRow {
   case: string;
   /** The headline figure, in `unit`. */
   value: number;
-  /** 'B/s' prints as GB/s or MB/s (decimal), 'x' is a plain ratio, 'count' a number of things, 'MiB' a size. */
-  unit: 'pts/s' | 'ms' | 'B/s' | 'x' | 'count' | 'MiB';
+  /**
+   * 'B/s' prints as GB/s or MB/s (decimal), 'x' is a plain ratio, 'count' a number of things, 'MiB' a size,
+   * 'ex/s' training examples per second. NaN: not measured (the note says why).
+   */
+  unit: 'pts/s' | 'ms' | 'B/s' | 'x' | 'count' | 'MiB' | 'ex/s';
   /** How the figure was reduced, e.g. "median of 3" or "p95 of 30". */
   stat: string;
   /** Secondary figures shown next to the headline, e.g. "p50 12.3 ms". */
@@ -96,7 +102,7 @@ export function formatRows(rows: readonly ResultRow[]): string {
     cells.push([
       r.engine,
       r.case,
-      formatValue(r.value, r.unit) + (r.extra ? ` (${r.extra})` : ''),
+      Number.isNaN(r.value) ? 'n/a' : formatValue(r.value, r.unit) + (r.extra ? ` (${r.extra})` : ''),
       r.stat,
       r.target ? `${r.target.op === '>=' ? '≥' : '≤'} ${formatValue(r.target.value, r.unit)}` : '',
       (r.ratios ?? []).map((q) => `${formatRatio(q.value)} ${q.vs}`).join(', '),

@@ -143,8 +143,9 @@ const LIMITS = [
 /**
  * Loads Dawn here and registers tfjs's 'webgpu' backend on its adapter. tfjs-backend-webgpu
  * registers its factory only when `navigator.gpu` exists at import time (never in Node 20),
- * so the factory is registered here instead, on the WebGPUBackend class it exports; nothing
- * is put on `navigator`. Throws with Dawn's message when anything fails.
+ * so the factory is registered here instead, on the WebGPUBackend class it exports. Its
+ * constructor still checks `navigator.gpu` (isWebGPUSupported), so Dawn's GPU object is put
+ * there too (Node 20 has no `navigator`: one is made). Throws with Dawn's message when anything fails.
  */
 export async function registerWebgpu(): Promise<string> {
   if (tf.findBackendFactory('webgpu')) return 'already registered';
@@ -160,6 +161,8 @@ export async function registerWebgpu(): Promise<string> {
   const backendSpecifier: string = '@tensorflow/tfjs-backend-webgpu';
   const { WebGPUBackend } = (await import(backendSpecifier)) as { WebGPUBackend: new (device: GpuDevice, info?: unknown) => tf.KernelBackend };
   held = gpu;
+  const nav = (g.navigator ??= {}) as Record<string, unknown>;
+  if (!nav.gpu) nav.gpu = gpu;
   tf.registerBackend(
     'webgpu',
     async () => {
