@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,28 @@ describe('snapshotDir', () => {
     const third = await snapshotDir(d, { store, statCacheDir: cacheDir });
     expect(third).toMatchObject({ id: first.id, files: first.files, bytes: first.bytes, hashed: 0, reused: 3 });
     expect([store.puts, store.putKnowns, store.hases]).toEqual([0, 0, 0]);
+  });
+
+  it('starts no unsynced batch when nothing is written (no marker, so no filesystem sync)', async () => {
+    const store = new LocalBlobStore(fresh('store'));
+    const cacheDir = fresh('cache');
+    const d = fresh('d');
+    makeTree(d);
+    age(d);
+    await snapshotDir(d, { store, statCacheDir: cacheDir });
+    const markers = join(store.root, 'unsynced');
+    // The first snapshot wrote blobs, so it made (and removed) a marker in this folder.
+    expect(readdirSync(markers)).toEqual([]);
+    const t = Date.now() / 1000 - 60;
+    utimesSync(markers, t, t);
+    await snapshotDir(d, { store, statCacheDir: cacheDir });
+    // Creating and removing a marker would have moved the folder's mtime.
+    expect(Math.round(statSync(markers).mtimeMs / 1000)).toBe(Math.round(t));
+    // A change writes blobs again, under a batch.
+    writeFileSync(join(d, 'a.txt'), 'changed');
+    await snapshotDir(d, { store, statCacheDir: cacheDir });
+    expect(Math.round(statSync(markers).mtimeMs / 1000)).not.toBe(Math.round(t));
+    expect(readdirSync(markers)).toEqual([]);
   });
 
   it('notices a blob gc removed even when the tree is otherwise unchanged', async () => {

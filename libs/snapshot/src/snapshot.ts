@@ -6,7 +6,7 @@ import { FastCdc, SINGLE_CHUNK_LIMIT, CDC_MAX } from './fastcdc.ts';
 import { hashBytes } from './hash.ts';
 import { LocalBlobStore } from './blob-store.ts';
 import { FileReadError } from './errors.ts';
-import { beginUnsyncedBatch, recoverUnsynced } from './durability.ts';
+import { beginUnsyncedBatch, recoverUnsynced, type UnsyncedBatch } from './durability.ts';
 import { HashPool } from './hash-pool.ts';
 import { buildTree, type BuildInput, type NodeInfo } from './manifest.ts';
 import { RACY_WINDOW_NS, StatCache, type TreeState } from './stat-cache.ts';
@@ -200,9 +200,9 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
   const local = options.store instanceof LocalBlobStore ? options.store : null;
   // Repairs what a crash in an earlier unsynced batch left, before any blob is reused.
   if (local) await recoverUnsynced(local);
-  const batch = local && options.durability !== 'each' ? await beginUnsyncedBatch(local) : null;
+  const batch = local && options.durability !== 'each' ? new LazyBatch(local) : null;
   try {
-    return await snapshotBatch(dir, options, { deferSync: batch?.deferSync ?? false }, batch ? () => batch.commit() : async () => undefined);
+    return await snapshotBatch(dir, options, batch, () => batch?.commit() ?? Promise.resolve());
   } catch (e) {
     // The blobs written so far are sound (and reusable): flush them rather than leave the
     // marker for a recovery pass.
@@ -211,7 +211,27 @@ async function snapshotUnderLease(dir: string, options: SnapshotOptions): Promis
   }
 }
 
-async function snapshotBatch(dir: string, options: SnapshotOptions, put: PutOptions, flush: () => Promise<void>): Promise<SnapshotResult> {
+/**
+ * An unsynced batch begun only when a blob is about to be written: an unchanged
+ * re-snapshot writes nothing, so it pays for neither the marker's fsync nor the
+ * filesystem sync at the end.
+ */
+class LazyBatch {
+  private started: Promise<UnsyncedBatch> | null = null;
+  constructor(private readonly store: LocalBlobStore) {}
+
+  /** Begins the batch (once) and returns the put options its writes use. */
+  async begin(): Promise<PutOptions> {
+    this.started ??= beginUnsyncedBatch(this.store);
+    return { deferSync: (await this.started).deferSync };
+  }
+
+  async commit(): Promise<void> {
+    if (this.started) await (await this.started).commit();
+  }
+}
+
+async function snapshotBatch(dir: string, options: SnapshotOptions, batch: LazyBatch | null, flush: () => Promise<void>): Promise<SnapshotResult> {
   const { store } = options;
   // The cache file is read on the thread pool while this thread walks.
   const opening = options.statCacheDir ? StatCache.open(options.statCacheDir, resolve(dir)) : null;
@@ -334,6 +354,8 @@ async function snapshotBatch(dir: string, options: SnapshotOptions, put: PutOpti
   if (toRead.length > 0) {
     const mode = options.pool ?? 'auto';
     const usePool = local !== null && (mode === 'always' || (mode === 'auto' && (toRead.length > POOL_MIN_FILES || readBytes > POOL_MIN_BYTES)));
+    // Files to read will (almost always) write blobs: the batch starts before any worker does.
+    const put: PutOptions = batch ? await batch.begin() : {};
     const reader = new FileReader(store, put);
     const finish = (f: Pending, st: FileStat, chunks: BlobId[]): void => {
       hashed++;
@@ -387,7 +409,14 @@ async function snapshotBatch(dir: string, options: SnapshotOptions, put: PutOpti
   // Directories whose leaves all hit and whose signature matches keep their recorded node
   // (present: checked above), so only the directories on the way to a change are encoded.
   const dirs: TreeState['dirs'] = {};
-  const tree = await buildTree(inputs, (b) => store.put(b, put), {
+  // Tree nodes: a node already stored (the usual case for unchanged folders) writes nothing.
+  const putNode = async (b: Uint8Array): Promise<BlobId> => {
+    if (!batch) return store.put(b);
+    const id = hashBytes(b);
+    if (await store.touch(id)) return id;
+    return store.put(b, await batch.begin());
+  };
+  const tree = await buildTree(inputs, putNode, {
     dirs: emptyDirs,
     reuse: prev
       ? (rel: string, dirSig: string): NodeInfo | null => {
