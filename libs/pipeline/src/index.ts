@@ -7,3 +7,4 @@ export { submitRun, storedParams, type SubmitOptions, type Submitted } from './s
 export { processRun, startWorkers, cancelRun, cancelChannel, paramsFromStore, jobOptions, HandedBackError, type WorkerDeps, type WorkerPool, type ProcessResult } from './worker.ts';
 export * from './config.ts';
 export { evaluateGate, recordGate, applyGate, gateFields, type GateResult } from './gates.ts';
+export * from './sweep/index.ts';
