@@ -286,7 +286,8 @@ async function syncDir(dir: string): Promise<void> {
 
 const LEASE_DIR = 'leases';
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CairnError } from '@cairn/schema';
-import { LocalBlobStore } from './blob-store.ts';
+import { LocalBlobStore, processAlive } from './blob-store.ts';
 import { hashBytes } from './hash.ts';
 
 // Why batches: an fsync per blob made 20,000 small files take ~10 s here, almost all of
@@ -101,7 +101,7 @@ export async function recoverUnsynced(store: LocalBlobStore): Promise<RecoveryRe
     }
     // Another host's process cannot be checked from here; its own next run recovers it.
     if (m.host !== hostname()) continue;
-    if (m.boot === bootId() && alive(m.pid)) continue;
+    if (m.boot === bootId() && processAlive(m.pid)) continue;
     stale.push({ file, since: m.since });
   }
   if (stale.length === 0) return { markers: 0, checked: 0, removed: [] };
@@ -168,13 +168,4 @@ function bootId(): string {
     }
   }
   return boot;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
