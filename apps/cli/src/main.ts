@@ -5,8 +5,13 @@ import { registerBackends } from './commands/backends.ts';
 import { registerData } from './commands/data.ts';
 import { registerExperiments } from './commands/experiments.ts';
 import { registerInit } from './commands/init.ts';
+import { registerCi } from './commands/ci.ts';
+import { registerQueue } from './commands/queue.ts';
 import { registerRun } from './commands/run.ts';
 import { registerRuns } from './commands/runs.ts';
+import { registerSubmit } from './commands/submit.ts';
+import { registerSweep } from './commands/sweep.ts';
+import { registerWorker } from './commands/worker.ts';
 import { CommanderUsageError, reportError } from './errors.ts';
 
 const { version } = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -35,8 +40,15 @@ Examples:
   cairn data verify
   cairn backends
   cairn run examples/iris-mlp/train.ts --data examples/iris-mlp/data --param epochs=30
+  cairn ci examples/iris-mlp/train.ts --data examples/iris-mlp/data --junit cairn-junit.xml
+  cairn worker --tiers ci,extended --metrics-port 9464
+  cairn submit examples/iris-mlp/train.ts --tier ci --data examples/iris-mlp/data --wait
+  cairn queue --watch
+  cairn cancel 019a3f2c
+  cairn schedules
 
-Exit status: 0 ok, 1 failure (not found, store locked or unreachable, filter syntax, corrupt blobs), 2 usage.`,
+Queues live in Redis: REDIS_URL (default redis://127.0.0.1:6379); nothing answering fails at once.
+Exit status: 0 ok, 1 failure (not found, store locked or unreachable, Redis unreachable, filter syntax, corrupt blobs, a failed ci gate), 2 usage.`,
     );
   registerInit(program);
   registerExperiments(program);
@@ -44,6 +56,11 @@ Exit status: 0 ok, 1 failure (not found, store locked or unreachable, filter syn
   registerData(program);
   registerBackends(program);
   registerRun(program);
+  registerCi(program);
+  registerSubmit(program);
+  registerSweep(program);
+  registerWorker(program);
+  registerQueue(program);
   // Every command reports usage errors through main (one line, exit 2) instead of exiting itself.
   const configure = (cmd: Command, path: string) => {
     cmd.exitOverride((err) => {
@@ -65,7 +82,8 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<numb
   });
   try {
     await buildProgram().parseAsync(args, { from: 'user' });
-    return 0;
+    // A command that reports its own failure (a failed run, a failed gate) sets process.exitCode.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     return reportError(e);
   }

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Store } from '@cairn/store';
@@ -99,4 +99,43 @@ export function uniquePrefix(id: string, others: string[]): string {
 /** stderr as lines, without the trailing empty one. */
 export function lines(text: string): string[] {
   return text.replace(/\n$/, '').split('\n');
+}
+
+export interface CliProcess {
+  proc: import('node:child_process').ChildProcess;
+  stderr(): string;
+  /** Resolves with the first match of `re` in stderr; rejects when the process exits first or after `ms`. */
+  waitFor(re: RegExp, ms?: number): Promise<RegExpExecArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * A long-running CLI process (`cairn worker`), with the environment rules of `cli()`.
+ * Kill it with `proc.kill()`; `exited` says how it ended.
+ */
+export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): CliProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
+  delete env.FORCE_COLOR;
+  if (!options.env || !('DATABASE_URL' in options.env)) delete env.DATABASE_URL;
+  if (!options.env || !('CAIRN_HOME' in options.env)) delete env.CAIRN_HOME;
+  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    proc,
+    stderr: () => err,
+    async waitFor(re, ms = 60_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const m = re.exec(err);
+        if (m) return m;
+        if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the process ended (${proc.exitCode ?? proc.signalCode}) before ${re}: ${err}`);
+        if (Date.now() > deadline) throw new Error(`no ${re} within ${ms} ms: ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    exited,
+  };
 }

@@ -9,7 +9,7 @@ import { exportModel, type ExportedFile } from './export.ts';
 import { defaultTrainer } from './layers-trainer.ts';
 import { createPolicies } from './policies/index.ts';
 import { Rng, seedMathRandom } from './random.ts';
-import { TIERS, type ArtifactStore, type BackendName, type CheckpointRef, type DataInfo, type PeerCurve, type PolicySpec, type Reporter, type Tier, type TierSettings, type Trainer, type TrainerInput, type TrainingData, type TrainingDefinition, type TrainResult } from './types.ts';
+import { TIERS, type ArtifactStore, type BackendName, type CheckpointRef, type DataInfo, type PeerCurve, type Policy, type PolicySpec, type Reporter, type Tier, type TierSettings, type Trainer, type TrainerInput, type TrainingData, type TrainingDefinition, type TrainResult } from './types.ts';
 
 /** What a tier means when a definition says nothing about it. */
 export const TIER_DEFAULTS: Record<Tier, Required<Pick<TierSettings, 'subset'>> & TierSettings> = {
@@ -46,6 +46,8 @@ export interface RunTrainingOptions {
   resumeFrom?: CheckpointRef;
   /** Policies on top of the tier's (the NaN guard is always on). */
   policies?: PolicySpec[];
+  /** Policy objects built by the caller (a sweep's truncation selection), checked after all the others. */
+  extraPolicies?: Policy[];
   peers?: PeerCurve[];
   signal?: AbortSignal;
   trainer?: Trainer;
@@ -140,7 +142,7 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
     checkModel(model, data);
 
     stage('train');
-    const policies = createPolicies([{ kind: 'nan' }, ...(tierSettings.timeBudgetMs ? [{ kind: 'time-budget' as const, ms: tierSettings.timeBudgetMs }] : []), ...(tierSettings.policies ?? []), ...(options.policies ?? [])], { metric: def.objective.metric });
+    const policies = createPolicies([{ kind: 'nan' }, ...(tierSettings.timeBudgetMs ? [{ kind: 'time-budget' as const, ms: tierSettings.timeBudgetMs }] : []), ...(tierSettings.policies ?? []), ...(options.policies ?? [])], { metric: def.objective.metric }).concat(options.extraPolicies ?? []);
     const trainer = options.trainer ?? defaultTrainer();
     const fitCompile = def.compile(params);
     compiled.push(fitCompile);

@@ -128,16 +128,23 @@ export interface PolicyContext {
   elapsedMs: number;
 }
 
+/**
+ * Truncation selection, a sweep's policy: it ranks a trial against its sibling trials, so
+ * the sweep runner builds it (not createPolicy) and hands it to runTraining through
+ * `extraPolicies`.
+ */
+export type TruncationSpec = { kind: 'truncation'; percent: number; minEvaluations?: number };
+
 /** Why a policy ended a run: shown and stored as the run's end reason. */
 export interface Verdict {
-  policy: PolicySpec['kind'];
+  policy: PolicySpec['kind'] | TruncationSpec['kind'];
   reason: string;
   /** The numbers behind the decision (e.g. { slope, window }). */
   details: Record<string, number>;
 }
 
 export interface Policy {
-  readonly spec: PolicySpec;
+  readonly spec: PolicySpec | TruncationSpec;
   /** null: keep going. */
   check(ctx: PolicyContext): Verdict | null;
 }

@@ -3,8 +3,9 @@ export { TierQueues, queueName, DEFAULT_QUEUE_PREFIX, type JobData } from './que
 export { bundleTraining, codeCacheDir, materialiseCode } from './bundle.ts';
 export { materialiseSnapshot } from './materialise.ts';
 export { trackingReporter, lastCheckpoint } from './reporter.ts';
-export { submitRun, storedParams, type SubmitOptions, type Submitted } from './submit.ts';
+export { submitRun, storedParams, createQueuedRun, pinSnapshot, storeCodeBundle, bullJobOptions, type SubmitOptions, type Submitted, type QueuedRunInput, type JobSettings } from './submit.ts';
 export { processRun, startWorkers, cancelRun, cancelChannel, paramsFromStore, jobOptions, HandedBackError, type WorkerDeps, type WorkerPool, type ProcessResult } from './worker.ts';
 export * from './config.ts';
 export { evaluateGate, recordGate, applyGate, gateFields, type GateResult } from './gates.ts';
 export * from './sweep/index.ts';
+export * from './sweep-runner.ts';

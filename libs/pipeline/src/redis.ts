@@ -54,7 +54,9 @@ export async function connectRedis(url = redisUrl(), options: { timeoutMs?: numb
       }),
     ]);
   } catch (e) {
-    redis.disconnect();
+    // Already ended (refused, and the retry strategy gave up): disconnecting again would arm
+    // ioredis' 2 s "destroy the stream" timer on a closed stream, keeping the process alive.
+    if (redis.status !== 'end') redis.disconnect();
     throw new RedisUnavailableError(url, (e as Error).message || 'connection refused');
   } finally {
     clearTimeout(timer);

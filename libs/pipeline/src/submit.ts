@@ -2,7 +2,7 @@ import path from 'node:path';
 import { NotFoundError, ValidationError } from '@cairn/schema';
 import { loadDefinition, resolveParams, type Tier } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
-import type { Store } from '@cairn/store';
+import type { Run, Store } from '@cairn/store';
 import { gitState } from '@cairn/tracking';
 import { bundleTraining } from './bundle.ts';
 import type { TierQueues } from './queues.ts';
@@ -22,7 +22,7 @@ export interface SubmitOptions {
   parentRunId?: string;
   tags?: Record<string, string>;
   /** BullMQ job options from the tier's config. */
-  job?: { priority?: number; attempts?: number; backoffMs?: number };
+  job?: { priority?: number; attempts?: number; backoffMs?: number; strategy?: 'fixed' | 'exponential' };
 }
 
 export interface Submitted {
@@ -39,6 +39,68 @@ export function storedParams(params: Record<string, unknown>): Record<string, st
   return out;
 }
 
+/** BullMQ job options from the tier's job settings (as SubmitOptions names them). */
+export type JobSettings = NonNullable<SubmitOptions['job']>;
+
+export function bullJobOptions(job: JobSettings = {}): { priority?: number; attempts?: number; backoff?: { type: 'fixed' | 'exponential'; delay: number } } {
+  return {
+    ...(job.priority !== undefined ? { priority: job.priority } : {}),
+    ...(job.attempts !== undefined ? { attempts: job.attempts } : {}),
+    ...(job.backoffMs !== undefined ? { backoff: { type: job.strategy ?? 'exponential', delay: job.backoffMs } } : {}),
+  };
+}
+
+/** The snapshot a queued run trains on: the one named, else the dataset's newest, pinned now. */
+export async function pinSnapshot(store: Store, o: { dataset?: string | undefined; snapshot?: string | undefined }): Promise<string> {
+  if (o.snapshot) return store.resolveSnapshotId(o.snapshot);
+  if (o.dataset) {
+    const latest = await store.latestSnapshot(o.dataset);
+    if (!latest) throw new NotFoundError('snapshot of dataset', o.dataset);
+    return latest.id;
+  }
+  throw new ValidationError('a queued run needs its data pinned: give a dataset or a snapshot');
+}
+
+/** Bundles a training module into the blob store: its content id, and the git state of its folder. */
+export async function storeCodeBundle(blobs: LocalBlobStore, file: string, dir = path.dirname(path.resolve(file))): Promise<{ codeHash: string; gitSha: string | null; gitDirty: boolean | null }> {
+  const bundle = await bundleTraining(file);
+  const codeHash = await blobs.put(bundle);
+  const git = await gitState(dir);
+  return { codeHash, gitSha: git.sha, gitDirty: git.dirty };
+}
+
+export interface QueuedRunInput {
+  store: Store;
+  queues: TierQueues;
+  experimentId: string;
+  tier: Tier;
+  code: { gitSha: string | null; gitDirty: boolean | null; codeHash: string };
+  snapshotIds: string[];
+  /** Params as the store records them (see storedParams). */
+  params: Record<string, string | number | boolean>;
+  tags: Record<string, string>;
+  name?: string;
+  parentRunId?: string;
+  job?: JobSettings;
+}
+
+/** Creates a run `queued` with its code bundle, snapshot and params, then enqueues its id (the job id). */
+export async function createQueuedRun(i: QueuedRunInput): Promise<Run> {
+  const run = await i.store.createRun({
+    experimentId: i.experimentId,
+    status: 'queued',
+    tier: i.tier,
+    ...(i.name ? { name: i.name } : {}),
+    ...(i.parentRunId ? { parentRunId: i.parentRunId } : {}),
+    code: i.code,
+    snapshotIds: i.snapshotIds,
+    params: i.params,
+    tags: i.tags,
+  });
+  await i.queues.enqueue(i.tier, run.id, bullJobOptions(i.job));
+  return run;
+}
+
 /**
  * Queues a training run: checks the module and its params here (a bad submission never
  * reaches a worker), bundles the code into a content-addressed blob, pins the data to a
@@ -47,32 +109,20 @@ export function storedParams(params: Record<string, unknown>): Record<string, st
 export async function submitRun(o: SubmitOptions): Promise<Submitted> {
   const loaded = await loadDefinition(o.file);
   const params = resolveParams(loaded.definition, o.params ?? {});
-  let snapshotId: string;
-  if (o.snapshot) snapshotId = await o.store.resolveSnapshotId(o.snapshot);
-  else if (o.dataset) {
-    const latest = await o.store.latestSnapshot(o.dataset);
-    if (!latest) throw new NotFoundError('snapshot of dataset', o.dataset);
-    snapshotId = latest.id;
-  } else throw new ValidationError('a queued run needs its data pinned: give a dataset or a snapshot');
-
-  const bundle = await bundleTraining(o.file);
-  const codeHash = await o.blobs.put(bundle);
-  const git = await gitState(path.dirname(loaded.path));
+  const snapshotId = await pinSnapshot(o.store, o);
+  const code = await storeCodeBundle(o.blobs, o.file, path.dirname(loaded.path));
   const experiment = await o.store.ensureExperiment({ name: o.experiment ?? loaded.definition.name });
-  const run = await o.store.createRun({
+  const run = await createQueuedRun({
+    store: o.store,
+    queues: o.queues,
     experimentId: experiment.id,
-    status: 'queued',
     tier: o.tier,
     ...(o.parentRunId ? { parentRunId: o.parentRunId } : {}),
-    code: { gitSha: git.sha, gitDirty: git.dirty, codeHash },
+    code,
     snapshotIds: [snapshotId],
     params: storedParams(params),
     tags: { definition: loaded.definition.name, module: path.relative(process.cwd(), loaded.path), ...(o.tags ?? {}) },
+    ...(o.job ? { job: o.job } : {}),
   });
-  await o.queues.enqueue(o.tier, run.id, {
-    ...(o.job?.priority !== undefined ? { priority: o.job.priority } : {}),
-    ...(o.job?.attempts !== undefined ? { attempts: o.job.attempts } : {}),
-    ...(o.job?.backoffMs !== undefined ? { backoff: { type: 'exponential', delay: o.job.backoffMs } } : {}),
-  });
-  return { runId: run.id, codeHash, snapshotId, params };
+  return { runId: run.id, codeHash: code.codeHash, snapshotId, params };
 }

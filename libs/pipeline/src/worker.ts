@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CairnError } from '@cairn/schema';
 import { TIERS, loadDefinition, runTraining, type BackendName, type Tier, type TrainResult } from '@cairn/engine';
@@ -11,6 +11,7 @@ import { DEFAULT_QUEUE_PREFIX, queueName, type JobData, type TierQueues } from '
 import { definitionForTier, type PipelineConfig, type TierConfig } from './config.ts';
 import { applyGate, type GateResult } from './gates.ts';
 import { lastCheckpoint, trackingReporter } from './reporter.ts';
+import { advanceRunningSweeps, advanceSweepOf, cancelSweep, isSweepParent, isSweepTrial, sweepTrialSettings, type TrialSettings } from './sweep-runner.ts';
 
 export interface WorkerDeps {
   store: Store;
@@ -83,7 +84,7 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
   if (!snapshotId) return failHard('the run names no data snapshot');
   let dataDir: string;
   try {
-    dataDir = await materialiseSnapshot(snapshotId, blobs, deps.home);
+    dataDir = await oneAtATime(() => materialiseSnapshot(snapshotId, blobs, deps.home));
   } catch (e) {
     return failHard(`snapshot ${snapshotId.slice(0, 12)} cannot be checked out: ${(e as Error).message}`);
   }
@@ -93,24 +94,48 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
   } catch (e) {
     return failHard((e as Error).message);
   }
+  // A sweep trial trains against the sweep's objective with its policies, its ended siblings as peers.
+  let sweep: TrialSettings | null = null;
+  if (isSweepTrial(run)) {
+    try {
+      sweep = await sweepTrialSettings(store, run, { peers: false });
+    } catch (e) {
+      return failHard(`the trial's sweep ${run.tags.sweep} cannot be read: ${(e as Error).message}`);
+    }
+    if (sweep.sweepEnded) {
+      const reason = `its sweep ended ${sweep.sweepEnded.status} before the trial started`;
+      await store.endRun(runId, 'cancelled', reason).catch(() => undefined);
+      return { runId, status: 'cancelled', reason };
+    }
+  }
+  const definition = definitionForTier(loaded.definition, deps.config, tier);
 
-  const tracked = await startRun({ store, runId, captureEnvironment: true, cwd: deps.root ?? process.cwd() });
-  const resume = ctx.attempt > 1 ? await lastCheckpoint(store, runId) : null;
-  const outcome = await runTraining({
-    // The operator's tier settings under the definition's own (config.ts says how they combine).
-    definition: definitionForTier(loaded.definition, deps.config, tier),
-    params: paramsFromStore(run.params),
-    dataDir,
-    snapshotId,
-    tier,
-    evaluateTest: runtime.evaluateTest,
-    ...(deps.backend ? { backend: deps.backend } : {}),
-    reporter: trackingReporter(tracked, store),
-    store: blobs,
-    checkpointEveryEpochs: 1,
-    ...(resume ? { resumeFrom: resume } : {}),
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-    code: { path: run.tags.module ?? definitionFile, hash: run.codeHash },
+  // No process hooks: a worker process must not end its runs on a signal (`cancelled`) or
+  // when its event loop empties (`finished`): shutdown hands them back to the queue instead.
+  const tracked = await startRun({ store, runId, captureEnvironment: true, cwd: deps.root ?? process.cwd(), processHooks: false });
+  // A run already `running` was started by an earlier pickup (a retry, a hand-back, a stalled job).
+  const resume = ctx.attempt > 1 || run.status === 'running' ? await lastCheckpoint(store, runId) : null;
+  const codeHash = run.codeHash;
+  const outcome = await oneAtATime(async () => {
+    // The sweep's ended trials as of now (more may have ended while this job waited its turn).
+    if (sweep) sweep = await sweepTrialSettings(store, run).catch(() => sweep);
+    return runTraining({
+      // The operator's tier settings under the definition's own (config.ts says how they combine).
+      definition: sweep ? { ...definition, objective: { ...definition.objective, ...sweep.objective } } : definition,
+      params: paramsFromStore(run.params),
+      dataDir,
+      snapshotId,
+      tier,
+      evaluateTest: runtime.evaluateTest,
+      ...(deps.backend ? { backend: deps.backend } : {}),
+      reporter: trackingReporter(tracked, store),
+      store: blobs,
+      checkpointEveryEpochs: 1,
+      ...(resume ? { resumeFrom: resume } : {}),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(sweep ? { policies: sweep.policies, extraPolicies: sweep.extraPolicies, peers: sweep.peers } : {}),
+      code: { path: run.tags.module ?? definitionFile, hash: codeHash },
+    });
   });
   const r = outcome.result;
 
@@ -133,8 +158,22 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
   if (r.status !== 'finished' || !runtime.gate) return result;
 
   result.gate = await applyGate(store, runId, runtime.gate, tier);
-  if (result.gate.passed && runtime.promotesTo) result.promoted = await promote(run, runtime.promotesTo, deps);
+  // Sweep trials are not promoted one by one: the sweep's leaderboard says which is best.
+  if (result.gate.passed && runtime.promotesTo && !sweep) result.promoted = await promote(run, runtime.promotesTo, deps);
   return result;
+}
+
+/**
+ * One training (and one snapshot checkout) at a time in this process: the engine seeds
+ * Math.random for the run it trains and refuses a second at once, and checkouts of the
+ * same snapshot share a temporary folder. Jobs beyond the first wait their turn here;
+ * more trainings at once take more worker processes.
+ */
+let slot: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+  const turn = slot.then(fn, fn);
+  slot = turn.catch(() => undefined);
+  return turn;
 }
 
 /** The next tier's run: same code, data and params; the lineage records the chain. */
@@ -178,31 +217,73 @@ export function cancelChannel(prefix = DEFAULT_QUEUE_PREFIX): string {
  * One BullMQ Worker per tier in this process. Cancellation requests arrive on a Redis
  * channel and abort the run's job through its AbortSignal.
  */
-export async function startWorkers(deps: WorkerDeps & { connection: Redis; tierList?: Tier[]; concurrency?: number; prefix?: string; onResult?: (r: ProcessResult) => void; onError?: (runId: string, e: Error) => void }): Promise<WorkerPool> {
+export async function startWorkers(
+  deps: WorkerDeps & {
+    connection: Redis;
+    tierList?: Tier[];
+    concurrency?: number;
+    prefix?: string;
+    onResult?: (r: ProcessResult) => void;
+    onError?: (runId: string, e: Error) => void;
+    /**
+     * Sweeps: every sweep of this prefix is advanced when the pool starts and then every
+     * this many ms (default 30 s; 0: only when one of its trials ends here).
+     */
+    sweepIntervalMs?: number;
+    /** A sweep could not be advanced (the trial's job is not failed for it). */
+    onSweepError?: (parentId: string, e: Error) => void;
+  },
+): Promise<WorkerPool> {
   const prefix = deps.prefix ?? DEFAULT_QUEUE_PREFIX;
+  const sweepDeps = { store: deps.store, queues: deps.queues };
   let shuttingDown = false;
   const workers: Worker<JobData>[] = [];
+  // BullMQ never closes a connection it was handed (it treats it as shared): close() does.
+  const connections: Redis[] = [];
   for (const tier of deps.tierList ?? [...TIERS]) {
     const runtime = deps.config.tiers[tier];
     const worker = new Worker<JobData>(
       queueName(tier, prefix),
-      async (job: Job<JobData>, _token?: string, signal?: AbortSignal) => {
+      async (job: Job<JobData>, token?: string, signal?: AbortSignal) => {
         const data = job.data as Partial<JobData> | undefined;
         if (!data || typeof data.runId !== 'string') throw new UnrecoverableError('malformed job: it carries no run id');
-        const result = await processRun(data.runId, deps, {
-          attempt: job.attemptsMade + 1,
-          maxAttempts: job.opts.attempts ?? 1,
-          ...(signal ? { signal } : {}),
-          shuttingDown: () => shuttingDown,
-        });
+        const runId = data.runId;
+        let result: ProcessResult;
+        let handedBack = false;
+        try {
+          result = await processRun(runId, deps, {
+            attempt: job.attemptsMade + 1,
+            maxAttempts: job.opts.attempts ?? 1,
+            ...(signal ? { signal } : {}),
+            shuttingDown: () => shuttingDown,
+          });
+        } catch (e) {
+          // Handed back: straight to waiting for the next worker, without spending an attempt
+          // (thrown as a failure it would use one, and on the last it would fail the job for good
+          // while the run stays `running`).
+          if (e instanceof HandedBackError && token) {
+            handedBack = true;
+            await job.moveToWait(token);
+            throw new WaitingError();
+          }
+          throw e;
+        } finally {
+          // A sweep trial that ended here makes room for the next: advance its sweep (never failing this job for it).
+          if (!handedBack) await advanceSweepOf(runId, sweepDeps).catch((e: Error) => deps.onSweepError?.(runId, e));
+        }
         deps.onResult?.(result);
         return result;
       },
-      { connection: deps.connection.duplicate({ maxRetriesPerRequest: null }), concurrency: deps.concurrency ?? runtime.concurrency, lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 3 },
+      { connection: track(deps.connection.duplicate({ maxRetriesPerRequest: null })), concurrency: deps.concurrency ?? runtime.concurrency, lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 3 },
     );
     worker.on('failed', (job, e) => job && deps.onError?.(job.data.runId, e));
     worker.on('error', () => undefined);
     workers.push(worker);
+  }
+  function track(c: Redis): Redis {
+    c.on('error', () => undefined);
+    connections.push(c);
+    return c;
   }
   const sub = deps.connection.duplicate();
   sub.on('error', () => undefined);
@@ -210,13 +291,32 @@ export async function startWorkers(deps: WorkerDeps & { connection: Redis; tierL
   sub.on('message', (_channel, runId: string) => {
     for (const w of workers) w.cancelJob(runId, 'cancelled by request');
   });
+  // Sweeps carry on after a restart: advance this prefix's sweeps now and now and then.
+  const sweepIntervalMs = deps.sweepIntervalMs ?? 30_000;
+  let sweeping: Promise<void> | null = null;
+  const sweepAll = () => {
+    sweeping ??= advanceRunningSweeps(sweepDeps)
+      .then((results) => {
+        for (const r of results) if (r.error) deps.onSweepError?.(r.parentId, r.error);
+      })
+      .catch((e: Error) => deps.onSweepError?.('*', e))
+      .finally(() => {
+        sweeping = null;
+      });
+  };
+  sweepAll();
+  const sweepTimer = sweepIntervalMs > 0 ? setInterval(sweepAll, sweepIntervalMs) : null;
+  sweepTimer?.unref();
   return {
     workers,
     async close() {
+      if (sweepTimer) clearInterval(sweepTimer);
+      await sweeping;
       shuttingDown = true;
       for (const w of workers) w.cancelAllJobs('worker shutting down');
       await Promise.all(workers.map((w) => w.close()));
       await sub.quit().catch(() => undefined);
+      for (const c of connections) c.disconnect();
     },
   };
 }
@@ -224,11 +324,17 @@ export async function startWorkers(deps: WorkerDeps & { connection: Redis; tierL
 /**
  * Cancels a run: a waiting job is removed and the run ends `cancelled`; a running one is
  * stopped through its AbortSignal by whichever worker holds it (it checkpoints and ends
- * `cancelled`).
+ * `cancelled`). A sweep's parent cancels the sweep (cancelSweep): it ends `cancelled`
+ * at once ('removed'), its queued trials are removed and its running ones signalled.
  */
 export async function cancelRun(runId: string, deps: { store: Store; queues: TierQueues; connection: Redis; prefix?: string }): Promise<'removed' | 'signalled' | 'already-ended'> {
   const run = await deps.store.getRun(runId);
   if (run.status !== 'queued' && run.status !== 'running') return 'already-ended';
+  // A sweep: its parent ends cancelled and its trials are cancelled (queued removed, running signalled).
+  if (isSweepParent(run)) {
+    await cancelSweep(run.id, { store: deps.store, queues: deps.queues });
+    return 'removed';
+  }
   if (run.status === 'queued') {
     for (const q of deps.queues.all()) {
       const job = await q.getJob(runId);

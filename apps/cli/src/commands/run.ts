@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { NotFoundError, nameSchema } from '@cairn/schema';
-import { TIERS, loadDefinition, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type MetricPoint, type PeerCurve, type PolicySpec, type Reporter, type Tier } from '@cairn/engine';
+import { TIERS, loadDefinition, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type MetricPoint, type PeerCurve, type PolicySpec, type Reporter, type RunOutcome, type Tier } from '@cairn/engine';
+import type { PipelineConfig } from '@cairn/pipeline';
 import { LocalBlobStore, checkout, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
 import { startRun } from '@cairn/tracking';
@@ -11,22 +12,13 @@ import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { formatDuration, formatNumber, oneLine } from '../output/format.ts';
 import { colors, info, out, outJson } from '../output/io.ts';
+import { pipelineLib, workerLib } from '../pipeline.ts';
 import { dataLocation } from './data.ts';
 
 const BACKENDS: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
-interface RunCmdOptions {
-  param: string[];
-  tier?: Tier;
-  dataset?: string;
-  snapshot?: string;
-  data?: string;
-  backend?: BackendName;
-  resume?: string;
-  seed?: number;
-  experiment?: string;
-  checkpointEvery: number;
-  policy: string[];
+interface RunCmdOptions extends InlineOptions {
+  config?: string;
   json?: boolean;
 }
 
@@ -79,101 +71,160 @@ export function registerRun(program: Command): void {
       (v: string, acc: string[]) => [...acc, v],
       [],
     )
+    .option('--config <file>', 'pipeline config whose tier settings --tier uses (default: cairn.config.ts here, else the defaults)')
     .option('--json', 'print the outcome as JSON')
     .action(async (file: string, opts: RunCmdOptions, cmd: Command) => {
-      const sources = [opts.dataset, opts.snapshot, opts.data].filter((x) => x !== undefined).length;
-      if (sources > 1 && !(opts.data && opts.dataset && !opts.snapshot)) throw new UsageError('give one of --dataset, --snapshot, --data (or --data with --dataset to name the dataset it is recorded in)');
-      const g = globalOptions(cmd);
-      assertStoreExists(storeOptions(g));
-      const loc = dataLocation(cmd);
-      const blobs = new LocalBlobStore(loc.blobs);
-      quietTfjs();
-      const policies = parsePolicyArgs(opts.policy);
-      const loaded = await loadDefinition(file);
-      const def = loaded.definition;
-
-      const store = await openStore(storeOptions(g));
-      try {
-        // Resume: the earlier run's params, seed and data, unless given again.
-        let resume: { ref: CheckpointRef; runId: string; params: Record<string, unknown>; snapshotId?: string } | undefined;
-        if (opts.resume) resume = await findCheckpoint(store, opts.resume);
-
-        const data = await resolveData(store, blobs, loc, opts, def.name, resume?.snapshotId);
-        const raw = { ...(resume?.params ?? {}), ...paramValues(opts.param) };
-        const run = await startRun({
-          store,
-          experiment: opts.experiment ?? def.name,
-          ...(opts.tier ? { tier: opts.tier } : {}),
-          ...(data.snapshotId ? { snapshotIds: [data.snapshotId] } : {}),
-          tags: { definition: def.name, ...(resume ? { resumed_from: resume.runId } : {}) },
-          code: { codeHash: loaded.hash },
-          cwd: path.dirname(loaded.path),
-        });
-        const peers = await peerCurves(store, run.experimentId, run.id, def.objective.metric);
-        const stop = new AbortController();
-        const onSigint = () => stop.abort(new Error('interrupted (SIGINT)'));
-        process.once('SIGINT', onSigint);
-        const bar = trainingBar();
-        try {
-          let resolved: Record<string, unknown>;
-          try {
-            resolved = resolveParams(def, raw);
-          } catch (e) {
-            await run.end('failed', (e as Error).message);
-            throw e;
-          }
-          await run.logParams(primitives(resolved));
-          const reporter: Reporter = {
-            metrics: (points) => logPoints(run, points),
-            artifact: (a) => run.logArtifact({ path: a.path, hash: a.hash, size: a.size, ...(a.mediaType ? { mediaType: a.mediaType } : {}) }),
-            environment: async (facts) => void (await store.mergeEnvironment(run.id, facts)),
-          };
-          const outcome = await runTraining({
-            definition: def,
-            params: resolved,
-            dataDir: data.dir,
-            ...(data.snapshotId ? { snapshotId: data.snapshotId } : {}),
-            ...(opts.tier ? { tier: opts.tier } : {}),
-            ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-            ...(opts.backend ? { backend: opts.backend } : {}),
-            reporter,
-            store: blobs,
-            ...(opts.checkpointEvery > 0 ? { checkpointEveryEpochs: opts.checkpointEvery } : {}),
-            ...(resume ? { resumeFrom: resume.ref } : {}),
-            policies,
-            peers,
-            signal: stop.signal,
-            code: { path: path.relative(process.cwd(), loaded.path), hash: loaded.hash },
-            onBatch: (p) => bar.update(p),
-            onStage: (stage, detail) => bar.stage(stage, detail),
-          });
-          bar.stop();
-          const r = outcome.result;
-          await run.end(r.status, r.reason ?? null);
-          if (opts.json) {
-            outJson({ runId: run.id, status: r.status, reason: r.reason ?? null, metrics: r.metrics, epochs: r.epochs, steps: r.steps, best: r.best ?? null, backend: outcome.backend ?? null, settings: outcome.settings ?? null, snapshotId: data.snapshotId ?? null, artifacts: outcome.exported });
-          } else {
-            const status = r.status === 'finished' ? colors.green(r.status) : r.status === 'failed' ? colors.red(r.status) : colors.yellow(r.status);
-            out(`Run ${colors.yellow(run.id)} (${run.name}) ${status}${r.reason ? `: ${oneLine(r.reason)}` : ''}`);
-            if (outcome.backend) out(`  backend   ${outcome.backend.name}${outcome.backend.skipped.length ? colors.dim(` (skipped: ${outcome.backend.skipped.map((s: { name: string; reason: string }) => `${s.name}: ${s.reason}`).join('; ')})`) : ''}`);
-            if (data.snapshotId) out(`  data      snapshot ${data.snapshotId.slice(0, 12)} (${data.dir})`);
-            out(`  trained   ${r.epochs} epochs, ${r.steps} steps in ${formatDuration(Math.round(r.elapsedMs))}`);
-            const shown = Object.entries(r.metrics).map(([k, v]) => `${k}=${formatNumber(v)}`);
-            if (shown.length) out(`  metrics   ${shown.join('  ')}`);
-            if (outcome.exported.length) out(`  model     ${outcome.exported.map((f) => `${f.path} ${f.hash.slice(0, 12)}`).join(', ')}`);
-          }
-          if (r.status === 'failed') process.exitCode = 1;
-        } catch (e) {
-          bar.stop();
-          if (run.status === 'running') await run.fail(e);
-          throw e;
-        } finally {
-          process.off('SIGINT', onSigint);
-        }
-      } finally {
-        await store.close();
-      }
+      // With a tier, the operator's settings for it (cairn.config.ts) apply, as on a worker.
+      const config = opts.tier ? await (await workerLib()).loadConfig(opts.config) : undefined;
+      await trainInline(cmd, file, opts, { ...(config ? { config } : {}) }, async (_store, r) => {
+        printOutcome(r, Boolean(opts.json));
+        if (r.outcome.result.status === 'failed') process.exitCode = 1;
+      });
     });
+}
+
+/** What `cairn run` and `cairn ci` (without a worker) share: the options that pick the training and its data. */
+export interface InlineOptions {
+  param: string[];
+  tier?: Tier;
+  dataset?: string;
+  snapshot?: string;
+  data?: string;
+  backend?: BackendName;
+  resume?: string;
+  seed?: number;
+  experiment?: string;
+  checkpointEvery: number;
+  policy: string[];
+}
+
+export interface InlineRun {
+  runId: string;
+  runName: string;
+  outcome: RunOutcome;
+  data: { dir: string; snapshotId?: string };
+}
+
+/** Refuses more than one data source (except --data with --dataset naming where it is recorded). */
+export function checkDataSources(opts: { dataset?: string | undefined; snapshot?: string | undefined; data?: string | undefined }): void {
+  const sources = [opts.dataset, opts.snapshot, opts.data].filter((x) => x !== undefined).length;
+  if (sources > 1 && !(opts.data && opts.dataset && !opts.snapshot)) throw new UsageError('give one of --dataset, --snapshot, --data (or --data with --dataset to name the dataset it is recorded in)');
+}
+
+/**
+ * Trains a definition in this process, tracked in the store (the `cairn run` path): the
+ * data snapshotted or checked out, a run started, params checked, runTraining with a
+ * progress bar on a terminal, the run ended with the outcome. With `config` and a tier,
+ * the config's settings for the tier apply (definitionForTier, as a worker does) and its
+ * `evaluateTest`. `after` runs with the store still open (the store is closed after it).
+ */
+export async function trainInline<T>(
+  cmd: Command,
+  file: string,
+  opts: InlineOptions,
+  extra: { config?: PipelineConfig; onRun?: (runId: string, runName: string) => void },
+  after: (store: Store, r: InlineRun) => Promise<T>,
+): Promise<T> {
+  checkDataSources(opts);
+  const g = globalOptions(cmd);
+  assertStoreExists(storeOptions(g));
+  const loc = dataLocation(cmd);
+  const blobs = new LocalBlobStore(loc.blobs);
+  quietTfjs();
+  const policies = parsePolicyArgs(opts.policy);
+  const loaded = await loadDefinition(file);
+  const def = extra.config && opts.tier ? (await pipelineLib()).definitionForTier(loaded.definition, extra.config, opts.tier) : loaded.definition;
+
+  const store = await openStore(storeOptions(g));
+  try {
+    // Resume: the earlier run's params, seed and data, unless given again.
+    let resume: { ref: CheckpointRef; runId: string; params: Record<string, unknown>; snapshotId?: string } | undefined;
+    if (opts.resume) resume = await findCheckpoint(store, opts.resume);
+
+    const data = await resolveData(store, blobs, loc, opts, def.name, resume?.snapshotId);
+    const raw = { ...(resume?.params ?? {}), ...paramValues(opts.param) };
+    const run = await startRun({
+      store,
+      experiment: opts.experiment ?? def.name,
+      ...(opts.tier ? { tier: opts.tier } : {}),
+      ...(data.snapshotId ? { snapshotIds: [data.snapshotId] } : {}),
+      tags: { definition: def.name, ...(resume ? { resumed_from: resume.runId } : {}) },
+      code: { codeHash: loaded.hash },
+      cwd: path.dirname(loaded.path),
+    });
+    extra.onRun?.(run.id, run.name);
+    const peers = await peerCurves(store, run.experimentId, run.id, def.objective.metric);
+    const stop = new AbortController();
+    const onSigint = () => stop.abort(new Error('interrupted (SIGINT)'));
+    process.once('SIGINT', onSigint);
+    const bar = trainingBar();
+    let outcome: RunOutcome;
+    try {
+      let resolved: Record<string, unknown>;
+      try {
+        resolved = resolveParams(def, raw);
+      } catch (e) {
+        await run.end('failed', (e as Error).message);
+        throw e;
+      }
+      await run.logParams(primitives(resolved));
+      const reporter: Reporter = {
+        metrics: (points) => logPoints(run, points),
+        artifact: (a) => run.logArtifact({ path: a.path, hash: a.hash, size: a.size, ...(a.mediaType ? { mediaType: a.mediaType } : {}) }),
+        environment: async (facts) => void (await store.mergeEnvironment(run.id, facts)),
+      };
+      const evaluateTest = extra.config && opts.tier ? extra.config.tiers[opts.tier].evaluateTest : undefined;
+      outcome = await runTraining({
+        definition: def,
+        params: resolved,
+        dataDir: data.dir,
+        ...(data.snapshotId ? { snapshotId: data.snapshotId } : {}),
+        ...(opts.tier ? { tier: opts.tier } : {}),
+        ...(evaluateTest !== undefined ? { evaluateTest } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        reporter,
+        store: blobs,
+        ...(opts.checkpointEvery > 0 ? { checkpointEveryEpochs: opts.checkpointEvery } : {}),
+        ...(resume ? { resumeFrom: resume.ref } : {}),
+        policies,
+        peers,
+        signal: stop.signal,
+        code: { path: path.relative(process.cwd(), loaded.path), hash: loaded.hash },
+        onBatch: (p) => bar.update(p),
+        onStage: (stage, detail) => bar.stage(stage, detail),
+      });
+      bar.stop();
+      await run.end(outcome.result.status, outcome.result.reason ?? null);
+    } catch (e) {
+      bar.stop();
+      if (run.status === 'running') await run.fail(e);
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    return await after(store, { runId: run.id, runName: run.name, outcome, data });
+  } finally {
+    await store.close();
+  }
+}
+
+/** `cairn run`'s report of an outcome: JSON, or a few aligned lines. */
+export function printOutcome(r: InlineRun, json: boolean): void {
+  const { outcome, data } = r;
+  const res = outcome.result;
+  if (json) {
+    outJson({ runId: r.runId, status: res.status, reason: res.reason ?? null, metrics: res.metrics, epochs: res.epochs, steps: res.steps, best: res.best ?? null, backend: outcome.backend ?? null, settings: outcome.settings ?? null, snapshotId: data.snapshotId ?? null, artifacts: outcome.exported });
+    return;
+  }
+  const status = res.status === 'finished' ? colors.green(res.status) : res.status === 'failed' ? colors.red(res.status) : colors.yellow(res.status);
+  out(`Run ${colors.yellow(r.runId)} (${r.runName}) ${status}${res.reason ? `: ${oneLine(res.reason)}` : ''}`);
+  if (outcome.backend) out(`  backend   ${outcome.backend.name}${outcome.backend.skipped.length ? colors.dim(` (skipped: ${outcome.backend.skipped.map((s: { name: string; reason: string }) => `${s.name}: ${s.reason}`).join('; ')})`) : ''}`);
+  if (data.snapshotId) out(`  data      snapshot ${data.snapshotId.slice(0, 12)} (${data.dir})`);
+  out(`  trained   ${res.epochs} epochs, ${res.steps} steps in ${formatDuration(Math.round(res.elapsedMs))}`);
+  const shown = Object.entries(res.metrics).map(([k, v]) => `${k}=${formatNumber(v)}`);
+  if (shown.length) out(`  metrics   ${shown.join('  ')}`);
+  if (outcome.exported.length) out(`  model     ${outcome.exported.map((f) => `${f.path} ${f.hash.slice(0, 12)}`).join(', ')}`);
 }
 
 function parsePolicyArgs(args: string[]): PolicySpec[] {
@@ -232,25 +283,39 @@ async function findCheckpoint(store: Store, runRef: string): Promise<{ ref: Chec
   return { ref: { id: last.hash, epoch: 0, step }, runId: run.id, params, ...(run.snapshotIds[0] ? { snapshotId: run.snapshotIds[0] } : {}) };
 }
 
+/**
+ * Snapshots a data folder into the blob store and records it as the newest version of
+ * `dataset` (default `<definition>-data`), so a run names the exact bytes it trained on.
+ */
+export async function snapshotFolder(
+  store: Store,
+  blobs: LocalBlobStore,
+  loc: { state: string },
+  folder: string,
+  dataset: string | undefined,
+  defName: string,
+  usedBy: string,
+): Promise<{ dir: string; snapshotId: string; dataset: string }> {
+  const dir = path.resolve(folder);
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new NotFoundError('directory', folder);
+  const name = dataset ?? `${defName}-data`;
+  const parsed = nameSchema.safeParse(name);
+  if (!parsed.success) throw new UsageError(`invalid dataset name '${oneLine(name)}'`);
+  const snap = await snapshotDir(dir, { store: blobs, statCacheDir: loc.state });
+  await store.recordSnapshot({ dataset: name, id: snap.id, fileCount: snap.files, bytes: snap.bytes, message: `used by ${usedBy} ${defName}` });
+  return { dir, snapshotId: snap.id, dataset: name };
+}
+
 /** The folder to train on and the snapshot that names its bytes. */
 async function resolveData(
   store: Store,
   blobs: LocalBlobStore,
   loc: { home: string; state: string },
-  opts: RunCmdOptions,
+  opts: Pick<InlineOptions, 'data' | 'dataset' | 'snapshot'>,
   defName: string,
   resumeSnapshot: string | undefined,
 ): Promise<{ dir: string; snapshotId?: string }> {
-  if (opts.data) {
-    const dir = path.resolve(opts.data);
-    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new NotFoundError('directory', opts.data);
-    const dataset = opts.dataset ?? `${defName}-data`;
-    const name = nameSchema.safeParse(dataset);
-    if (!name.success) throw new UsageError(`invalid dataset name '${oneLine(dataset)}'`);
-    const snap = await snapshotDir(dir, { store: blobs, statCacheDir: loc.state });
-    await store.recordSnapshot({ dataset, id: snap.id, fileCount: snap.files, bytes: snap.bytes, message: `used by cairn run ${defName}` });
-    return { dir, snapshotId: snap.id };
-  }
+  if (opts.data) return snapshotFolder(store, blobs, loc, opts.data, opts.dataset, defName, 'cairn run');
   let id: string | undefined;
   if (opts.snapshot) id = await store.resolveSnapshotId(opts.snapshot);
   else if (opts.dataset) {

@@ -1,0 +1,181 @@
+import { Option, type Command } from 'commander';
+import type { Tier } from '@cairn/engine';
+import type { GateResult, PipelineConfig, ProcessResult, TierQueues, connectRedis } from '@cairn/pipeline';
+import type { RunDetail, Store } from '@cairn/store';
+import { UsageError } from './errors.ts';
+import { formatNumber, oneLine } from './output/format.ts';
+import { colors, info, out } from './output/io.ts';
+
+/** Options the queue commands share: the config file, and the BullMQ prefix (hidden: tests and several projects on one Redis). */
+/**
+ * The queue libraries (BullMQ, ioredis, esbuild) load when a queue command runs, not at
+ * every CLI start.
+ */
+export const pipelineLib = () => import('@cairn/pipeline');
+export const workerLib = () => import('@cairn/worker');
+
+export interface PipelineCmdOptions {
+  config?: string;
+  queuePrefix?: string;
+}
+
+export function pipelineOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'pipeline config (default: cairn.config.ts in the working directory, else the defaults)')
+    .addOption(new Option('--queue-prefix <prefix>', 'BullMQ key prefix (default: $CAIRN_QUEUE_PREFIX, else the config\'s queuePrefix)').hideHelp());
+}
+
+/** The Redis connection connectRedis gives (ioredis), without depending on ioredis here. */
+export type RedisConnection = Awaited<ReturnType<typeof connectRedis>>;
+
+export interface PipelineContext {
+  config: PipelineConfig;
+  prefix: string;
+  redisUrl: string;
+}
+
+export async function pipelineContext(opts: PipelineCmdOptions): Promise<PipelineContext> {
+  const { loadConfig, queuePrefixFor, redisUrlFor } = await workerLib();
+  const config = await loadConfig(opts.config);
+  return { config, prefix: queuePrefixFor(config, opts.queuePrefix), redisUrl: redisUrlFor(config) };
+}
+
+/**
+ * Connects to Redis (failing fast with how to get one: RedisUnavailableError, exit 1),
+ * runs `fn` with the connection and the tier queues, and always disconnects.
+ */
+export async function withQueues<T>(ctx: PipelineContext, fn: (redis: RedisConnection, queues: TierQueues) => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
+  const { connectRedis, TierQueues } = await pipelineLib();
+  const redis = await connectRedis(ctx.redisUrl, { timeoutMs: options.timeoutMs ?? 2_000 });
+  const queues = new TierQueues(redis, ctx.prefix);
+  try {
+    return await fn(redis, queues);
+  } finally {
+    await queues.close().catch(() => undefined);
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/** `--timeout S`: seconds ≥ 0 (0: no limit). */
+export function parseSeconds(option: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\s*\d+(\.\d+)?\s*$/.test(v) || !Number.isFinite(n) || n < 0) throw new UsageError(`${option} takes a number of seconds ≥ 0, got '${oneLine(v)}'`);
+    return n;
+  };
+}
+
+const ENDED = ['finished', 'failed', 'abandoned', 'cancelled'];
+
+export interface Waited {
+  run: RunDetail;
+  /** The run had not ended when the time ran out. */
+  timedOut: boolean;
+  /** The job failed for good while the run never ended (the reason BullMQ recorded). */
+  jobFailure?: string;
+}
+
+/**
+ * Polls the store until the run ends (every `pollMs`), printing its status changes to
+ * stderr. Stops early when the run's BullMQ job has failed for good while the run is
+ * still queued or running (nothing will end it then), and after `timeoutMs` (0: never).
+ */
+export async function waitForRun(store: Store, queues: TierQueues, runId: string, tier: Tier, options: { timeoutMs: number; pollMs?: number; quiet?: boolean }): Promise<Waited> {
+  const deadline = options.timeoutMs > 0 ? Date.now() + options.timeoutMs : Number.POSITIVE_INFINITY;
+  const pollMs = options.pollMs ?? 1_000;
+  let last = '';
+  let failedSeen = 0;
+  for (;;) {
+    const run = await store.getRun(runId);
+    if (run.status !== last) {
+      if (!options.quiet && !ENDED.includes(run.status)) info(colors.dim(`run ${runId} ${run.status}${run.status === 'queued' ? ' (waiting for a worker)' : ''}`));
+      last = run.status;
+    }
+    if (ENDED.includes(run.status)) return { run, timedOut: false };
+    const job = await queues.get(tier).getJob(runId).catch(() => undefined);
+    if (job && (await job.getState().catch(() => 'unknown')) === 'failed') {
+      // Give the worker a moment to end the run after failing the job.
+      if (++failedSeen >= 3) return { run, timedOut: false, jobFailure: job.failedReason || 'the job failed' };
+    } else failedSeen = 0;
+    if (Date.now() >= deadline) return { run, timedOut: true };
+    await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
+  }
+}
+
+export interface Verdict {
+  gate: GateResult | null;
+  /** Who evaluated it: the worker that trained the run, or this command. */
+  by: 'worker' | 'cli' | null;
+  /** Recorded on the run (tags and note). */
+  recorded: boolean;
+  promoted?: string;
+}
+
+/**
+ * The verdict of a tier's gate on an ended run. A worker evaluates and records the gate
+ * when the run finishes: its verdict is taken from the job's result, else from the note
+ * it wrote. Without one (the run did not finish, or the worker's config has no gate), the
+ * gate of `config` is evaluated here: recorded when the run finished (like a worker
+ * would), only shown otherwise. Null when the tier has no gate at all.
+ */
+export async function verdictFor(store: Store, run: RunDetail, config: PipelineConfig, tier: Tier, queues?: TierQueues): Promise<Verdict> {
+  if (queues) {
+    const job = await queues.get(tier).getJob(run.id).catch(() => undefined);
+    const result = job?.returnvalue as ProcessResult | undefined;
+    if (result?.gate) return { gate: result.gate, by: 'worker', recorded: true, ...(result.promoted ? { promoted: result.promoted } : {}) };
+    const noted = await notedGate(store, run.id, tier);
+    if (noted) return { gate: noted, by: 'worker', recorded: true };
+  }
+  const { applyGate, evaluateGate } = await pipelineLib();
+  const expression = config.tiers[tier].gate;
+  if (!expression) return { gate: null, by: null, recorded: false };
+  if (run.status === 'finished') return { gate: await applyGate(store, run.id, expression, tier), by: 'cli', recorded: true };
+  return { gate: evaluateGate(expression, run), by: 'cli', recorded: false };
+}
+
+/** The newest gate verdict recordGate noted on the run for `tier` (its JSON comment), or null. */
+async function notedGate(store: Store, runId: string, tier: Tier): Promise<GateResult | null> {
+  const notes = await store.listNotes({ kind: 'run', id: runId });
+  for (const note of [...notes].reverse()) {
+    const m = /<!-- cairn-gate (\{.*\}) -->\s*$/s.exec(note.body);
+    if (!m) continue;
+    try {
+      const parsed = JSON.parse(m[1]!) as GateResult & { tier?: string };
+      if (parsed.tier !== tier) continue;
+      return { passed: parsed.passed, expression: parsed.expression, values: parsed.values, missing: parsed.missing };
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
+/** The gate's verdict with one line per value it read. */
+export function printVerdict(tier: Tier, v: Verdict): void {
+  if (!v.gate) {
+    out(colors.dim(`No ${tier} gate is configured: the run's status decides.`));
+    return;
+  }
+  const g = v.gate;
+  const head = g.passed ? colors.green('passed') : colors.red('failed');
+  out(`Gate ${tier} ${head}: ${g.expression}${v.by === 'cli' && !v.recorded ? colors.dim(' (evaluated here, not recorded: the run did not finish)') : ''}`);
+  const entries = Object.entries(g.values);
+  const w = Math.max(0, ...entries.map(([k]) => k.length));
+  for (const [k, value] of entries) {
+    const missing = g.missing.includes(k);
+    out(`  ${k.padEnd(w)}  ${showValue(value)}${missing ? colors.red('  (missing: a gate fails when a metric it names is missing or NaN)') : ''}`);
+  }
+}
+
+export function showValue(v: number | string | null): string {
+  if (v === null) return 'missing';
+  if (typeof v === 'number') return formatNumber(v, 6);
+  return oneLine(v);
+}
+
+/** The embedded store cannot be shared with a worker process: say so before queueing anything that would need it. */
+export function requireSharedStore(engine: 'pglite' | 'postgres', what: string): void {
+  if (engine === 'pglite') {
+    throw new UsageError(`${what} needs a shared store: the embedded store (CAIRN_HOME) allows one process and a worker holds it while it runs; use PostgreSQL (--db or DATABASE_URL) for the store of the CLI and the workers`);
+  }
+}

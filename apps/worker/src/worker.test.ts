@@ -1,0 +1,290 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TierQueues, cancelChannel, resolvePipelineConfig, submitRun } from '@cairn/pipeline';
+import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
+import { openStore, type Store } from '@cairn/store';
+import { testRedis, type TestRedis } from '../../../libs/pipeline/src/testing/redis.ts';
+import { fireSchedule, listSchedules, registerSchedules, scheduleQueue } from './schedules.ts';
+import { listWorkerBeats } from './heartbeat.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const BIN = path.join(ROOT, 'apps/worker/bin/cairn-worker.js');
+const IRIS = path.join(ROOT, 'examples/iris-mlp');
+
+/** A `cairn-worker` process with its stderr collected; `waitFor` watches it for a line. */
+function startWorkerProcess(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; stderr: () => string; waitFor(re: RegExp, ms?: number): Promise<RegExpExecArray>; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
+  delete e.DATABASE_URL;
+  const proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    proc,
+    stderr: () => err,
+    async waitFor(re, ms = 60_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const m = re.exec(err);
+        if (m) return m;
+        if (proc.exitCode !== null) throw new Error(`worker exited (${proc.exitCode}) before ${re}: ${err}`);
+        if (Date.now() > deadline) throw new Error(`no ${re} within ${ms} ms: ${err}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    exited,
+  };
+}
+
+/**
+ * The worker process end to end on an embedded store (which it must hold alone): a run
+ * is submitted while no worker runs, then a `cairn-worker` process trains it, serves
+ * Prometheus metrics that count it, and exits 0 on SIGTERM.
+ */
+describe('cairn-worker process', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-worker-'));
+  const home = path.join(tmp, 'home');
+  const configFile = path.join(tmp, 'cairn.config.ts');
+  let redis: TestRedis;
+  let runId = '';
+
+  beforeAll(async () => {
+    redis = await testRedis();
+    fs.writeFileSync(configFile, `export default { tiers: { ci: { gate: "status = 'finished' and metrics.val_acc >= 0.5", promotesTo: null } } };\n`);
+    const store = await openStore({ home });
+    try {
+      const blobs = new LocalBlobStore(path.join(home, 'blobs'));
+      const snap = await snapshotDir(path.join(IRIS, 'data'), { store: blobs });
+      await store.recordSnapshot({ dataset: 'iris', id: snap.id, fileCount: snap.files, bytes: snap.bytes });
+      const queues = new TierQueues(redis.connection, redis.prefix);
+      runId = (await submitRun({ store, blobs, queues, file: path.join(IRIS, 'train.ts'), tier: 'ci', dataset: 'iris' })).runId;
+      await queues.close();
+    } finally {
+      await store.close();
+    }
+  });
+  afterAll(async () => {
+    await redis?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const env = () => ({ REDIS_URL: redis.url, CAIRN_QUEUE_PREFIX: redis.prefix, CAIRN_HOME: home, CAIRN_BLOBS: '', CAIRN_BACKEND: '' });
+
+  it('trains the queued run, counts it in /metrics, and exits 0 on SIGTERM', async () => {
+    const w = startWorkerProcess(['--tiers', 'ci', '--metrics-port', '0', '--config', configFile], env());
+    try {
+      const [, url] = await w.waitFor(/metrics (http:\/\/\S+)/);
+      await w.waitFor(new RegExp(`\\[ci\\] run ${runId} finished in [\\d.]+ s; gate passed: status=finished, metrics\\.val_acc=`), 120_000);
+      expect(w.stderr()).toMatch(new RegExp(`\\[ci\\] run ${runId} started \\(attempt 1/1\\)`));
+
+      const res = await fetch(url!);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+      const body = await res.text();
+      expect(body).toMatch(/^# TYPE cairn_worker_jobs_total counter$/m);
+      expect(body).toMatch(/^cairn_worker_jobs_total\{tier="ci",status="finished"\} 1$/m);
+      expect(body).toMatch(/^cairn_worker_job_duration_seconds_count\{tier="ci",status="finished"\} 1$/m);
+      expect(body).toMatch(/^cairn_worker_gates_total\{tier="ci",verdict="passed"\} 1$/m);
+      expect(body).toMatch(/^cairn_worker_jobs_running\{tier="ci"\} 0$/m);
+      expect(body).toMatch(/^cairn_worker_examples_per_second\{tier="ci"\} \d+(\.\d+)?(e[+-]?\d+)?$/m);
+      expect(body).toMatch(/^cairn_queue_jobs\{tier="ci",state="completed"\} 1$/m);
+      expect(body).toMatch(/^cairn_worker_process_resident_memory_bytes /m);
+      expect((await fetch(url!.replace(/\/metrics$/, '/nope'))).status).toBe(404);
+
+      // Its heartbeat names it and what it consumes.
+      const beats = await listWorkerBeats(redis.connection, redis.prefix);
+      expect(beats).toHaveLength(1);
+      expect(beats[0]).toMatchObject({ tiers: ['ci'], pid: w.proc.pid, running: [] });
+
+      w.proc.kill('SIGTERM');
+      expect(await w.exited).toEqual({ code: 0, signal: null });
+      expect(w.stderr()).toMatch(/SIGTERM: taking no more jobs.*\n.*stopped\n$/);
+      expect(await listWorkerBeats(redis.connection, redis.prefix)).toEqual([]);
+    } finally {
+      w.proc.kill('SIGKILL');
+    }
+    const store = await openStore({ home });
+    try {
+      const run = await store.getRun(runId);
+      expect(run.status).toBe('finished');
+      expect(run.tags.gate).toBe('passed');
+    } finally {
+      await store.close();
+    }
+  }, 180_000);
+
+  it('exits 0 on SIGTERM while idle, and registers the schedules of the tiers it consumes', async () => {
+    const w = startWorkerProcess(['--tiers', 'ci,nightly', '--config', configFile], env());
+    try {
+      await w.waitFor(/schedules nightly '0 2 \* \* \*' UTC/);
+      const q = scheduleQueue(redis.connection, redis.prefix);
+      const registered = await listSchedules(q);
+      await q.close();
+      expect(registered).toEqual([{ tier: 'nightly', pattern: '0 2 * * *', timezone: 'UTC', next: expect.any(Date), iterations: expect.any(Number) }]);
+      w.proc.kill('SIGTERM');
+      expect(await w.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      w.proc.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('on SIGTERM mid-run hands the job back (checkpointed, the run still running); the next worker resumes it', async () => {
+    // A long nightly run of the Iris MLP (2000 epochs of 8 steps).
+    let longRun = '';
+    let store = await openStore({ home });
+    try {
+      const blobs = new LocalBlobStore(path.join(home, 'blobs'));
+      const queues = new TierQueues(redis.connection, redis.prefix);
+      longRun = (await submitRun({ store, blobs, queues, file: path.join(IRIS, 'train.ts'), tier: 'nightly', dataset: 'iris', params: { epochs: 2000 }, job: { attempts: 1 } })).runId;
+      await queues.close();
+    } finally {
+      await store.close();
+    }
+    const first = startWorkerProcess(['--tiers', 'nightly', '--config', configFile], env());
+    try {
+      await first.waitFor(new RegExp(`\\[nightly\\] run ${longRun} started \\(attempt 1/1\\)`), 60_000);
+      await new Promise((r) => setTimeout(r, 4_000));
+      first.proc.kill('SIGTERM');
+      expect(await first.exited).toEqual({ code: 0, signal: null });
+      expect(first.stderr()).toMatch(new RegExp(`\\[nightly\\] run ${longRun} handed back to the queue; it resumes from its last checkpoint\\n.*stopped \\(1 job handed back\\)\\n$`));
+    } finally {
+      first.proc.kill('SIGKILL');
+    }
+    // Back in the queue without spending its only attempt; the run stays running with a checkpoint.
+    const queues = new TierQueues(redis.connection, redis.prefix);
+    const job = await queues.get('nightly').getJob(longRun);
+    await queues.close();
+    expect(await job?.getState()).toBe('waiting');
+    expect(job?.attemptsMade).toBe(0);
+    store = await openStore({ home });
+    let firstEpochs: number[];
+    try {
+      expect((await store.getRun(longRun)).status).toBe('running');
+      expect((await store.listArtifacts(longRun)).some((a) => a.path.startsWith('checkpoints/'))).toBe(true);
+      firstEpochs = (await store.getMetricSeries(longRun, 'epoch', { maxPoints: 100_000 })).points.map((p) => p.value);
+    } finally {
+      await store.close();
+    }
+    expect(firstEpochs.length).toBeGreaterThan(0);
+
+    const second = startWorkerProcess(['--tiers', 'nightly', '--config', configFile], env());
+    try {
+      await second.waitFor(new RegExp(`\\[nightly\\] run ${longRun} started`), 60_000);
+      await new Promise((r) => setTimeout(r, 3_000));
+      // cairn cancel, without the store (this worker holds it): the cancel channel.
+      await redis.connection.publish(cancelChannel(redis.prefix), longRun);
+      await second.waitFor(new RegExp(`\\[nightly\\] run ${longRun} cancelled`), 60_000);
+      second.proc.kill('SIGTERM');
+      expect((await second.exited).code).toBe(0);
+    } finally {
+      second.proc.kill('SIGKILL');
+    }
+    store = await openStore({ home });
+    try {
+      const run = await store.getRun(longRun);
+      expect(run.status).toBe('cancelled');
+      const epochs = (await store.getMetricSeries(longRun, 'epoch', { maxPoints: 100_000 })).points.map((p) => p.value);
+      // Resumed, not restarted: the second worker's epochs carry on from the checkpoint.
+      expect(epochs.filter((e) => e === 1)).toHaveLength(1);
+      expect(epochs.length).toBeGreaterThan(firstEpochs.length);
+      expect(Math.max(...epochs)).toBeGreaterThan(Math.max(...firstEpochs));
+    } finally {
+      await store.close();
+    }
+  }, 240_000);
+
+  it('fails fast with what to do when Redis does not answer, and refuses a bad tier', async () => {
+    const t = Date.now();
+    const w = startWorkerProcess([], { ...env(), REDIS_URL: 'redis://127.0.0.1:1' });
+    expect((await w.exited).code).toBe(1);
+    expect(w.stderr()).toMatch(/^cairn-worker: Redis at redis:\/\/127\.0\.0\.1:1 is not answering .*start one/m);
+    expect(Date.now() - t).toBeLessThan(20_000);
+    const bad = startWorkerProcess(['--tiers', 'ci,hourly'], env());
+    expect((await bad.exited).code).toBe(2);
+    expect(bad.stderr()).toMatch(/unknown tier 'hourly': the tiers are ci, extended, nightly, weekly/);
+  }, 60_000);
+});
+
+/**
+ * Scheduled tiers fire by queueing a run for the newest code whose run of candidatesFrom
+ * passed its gate, per experiment, on the snapshot the tier asks for.
+ */
+describe('fireSchedule', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-schedule-'));
+  let redis: TestRedis;
+  let store: Store;
+  let queues: TierQueues;
+  const config = resolvePipelineConfig({});
+  const code = (n: number) => n.toString(16).padStart(64, '0');
+
+  beforeAll(async () => {
+    redis = await testRedis();
+    store = await openStore({ home: path.join(tmp, 'home') });
+    queues = new TierQueues(redis.connection, redis.prefix);
+  });
+  afterAll(async () => {
+    await queues?.close();
+    await store?.close();
+    await redis?.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function candidate(experiment: string, codeHash: string, snapshot: string, gate: 'passed' | 'failed'): Promise<string> {
+    const exp = await store.ensureExperiment({ name: experiment });
+    const run = await store.createRun({ experimentId: exp.id, tier: 'extended', code: { codeHash }, snapshotIds: [snapshot], params: { lr: 0.1 }, tags: { definition: experiment, module: 'train.ts' } });
+    await store.endRun(run.id, 'finished');
+    await store.setTags(run.id, { gate, 'gate.tier': 'extended' });
+    return run.id;
+  }
+
+  it('queues the newest passing candidate of each experiment once, pinned or on the latest snapshot', async () => {
+    const s1 = 'a'.repeat(64);
+    const s2 = 'b'.repeat(64);
+    await store.recordSnapshot({ dataset: 'iris', id: s1, fileCount: 1, bytes: 1 });
+    const older = await candidate('iris-mlp', code(1), s1, 'passed');
+    await new Promise((r) => setTimeout(r, 20));
+    const newest = await candidate('iris-mlp', code(2), s1, 'passed');
+    await new Promise((r) => setTimeout(r, 20));
+    await candidate('iris-mlp', code(3), s1, 'failed');
+    const other = await candidate('digits', code(4), s1, 'passed');
+
+    const fired = await fireSchedule('nightly', { store, queues, config });
+    expect(fired.created.map((c) => c.candidate).sort()).toEqual([newest, other].sort());
+    expect(fired.created.every((c) => c.snapshotId === s1)).toBe(true);
+    const created = await store.getRun(fired.created.find((c) => c.candidate === newest)!.runId);
+    expect(created).toMatchObject({ status: 'queued', tier: 'nightly', codeHash: code(2), snapshotIds: [s1], params: { lr: '0.1' } });
+    expect(created.tags).toMatchObject({ promoted_from: newest, scheduled: 'true', definition: 'iris-mlp' });
+    expect((await queues.get('nightly').getJob(created.id))?.opts).toMatchObject({ attempts: 3, priority: 3 });
+    expect(older).not.toBe(newest);
+
+    // Firing again without new code or data trains nothing twice.
+    const again = await fireSchedule('nightly', { store, queues, config });
+    expect(again.created).toEqual([]);
+    expect(again.skipped.map((s) => s.reason)).toEqual([expect.stringMatching(/^already trained on this data by run /), expect.stringMatching(/^already trained/)]);
+
+    // weekly trains on the dataset's newest snapshot.
+    await store.recordSnapshot({ dataset: 'iris', id: s2, fileCount: 2, bytes: 2 });
+    const weekly = await fireSchedule('weekly', { store, queues, config });
+    expect(weekly.created.map((c) => c.snapshotId)).toEqual([s2, s2]);
+
+    // A tier that takes no candidates says so.
+    expect((await fireSchedule('ci', { store, queues, config })).note).toMatch(/takes no candidates/);
+  });
+
+  it('registers and removes job schedulers as the config says', async () => {
+    const q = scheduleQueue(redis.connection, redis.prefix);
+    try {
+      expect(await registerSchedules(q, config, ['ci', 'nightly', 'weekly'])).toEqual({ registered: ['nightly', 'weekly'], removed: [] });
+      const off = resolvePipelineConfig({ tiers: { weekly: { schedule: null, candidatesFrom: null } } });
+      expect(await registerSchedules(q, off, ['weekly'])).toEqual({ registered: [], removed: ['weekly'] });
+      expect((await listSchedules(q)).map((s) => [s.tier, s.pattern, s.timezone])).toEqual([['nightly', '0 2 * * *', 'UTC']]);
+    } finally {
+      await q.close();
+    }
+  });
+});
