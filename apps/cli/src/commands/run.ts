@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { NotFoundError, nameSchema } from '@cairn/schema';
-import { TIERS, loadDefinition, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type MetricPoint, type PeerCurve, type PolicySpec, type Reporter, type RunOutcome, type Tier } from '@cairn/engine';
+import { TIERS, loadDefinition, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type PeerCurve, type PolicySpec, type Reporter, type RunOutcome, type Tier } from '@cairn/engine';
 import type { PipelineConfig } from '@cairn/pipeline';
 import { LocalBlobStore, checkout, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
@@ -168,11 +168,7 @@ export async function trainInline<T>(
         throw e;
       }
       await run.logParams(primitives(resolved));
-      const reporter: Reporter = {
-        metrics: (points) => logPoints(run, points),
-        artifact: (a) => run.logArtifact({ path: a.path, hash: a.hash, size: a.size, ...(a.mediaType ? { mediaType: a.mediaType } : {}) }),
-        environment: async (facts) => void (await store.mergeEnvironment(run.id, facts)),
-      };
+      const reporter: Reporter = (await pipelineLib()).trackingReporter(run, store);
       const evaluateTest = extra.config && opts.tier ? extra.config.tiers[opts.tier].evaluateTest : undefined;
       outcome = await runTraining({
         definition: def,
@@ -254,17 +250,6 @@ async function peerCurves(store: Store, experimentId: string, self: string, metr
   return curves;
 }
 
-/** Metric points grouped by step, one log() per step (the tracker buffers and batches them). */
-function logPoints(run: { log(m: Record<string, number>, o?: { step?: number }): void }, points: MetricPoint[]): void {
-  const bySteps = new Map<number, Record<string, number>>();
-  for (const p of points) {
-    const row = bySteps.get(p.step) ?? {};
-    row[p.key] = p.value;
-    bySteps.set(p.step, row);
-  }
-  for (const [step, values] of bySteps) run.log(values, { step });
-}
-
 function primitives(params: Record<string, unknown>): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(params)) out[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : JSON.stringify(v);
@@ -272,15 +257,11 @@ function primitives(params: Record<string, unknown>): Record<string, string | nu
 }
 
 async function findCheckpoint(store: Store, runRef: string): Promise<{ ref: CheckpointRef; runId: string; params: Record<string, unknown>; snapshotId?: string }> {
+  const { lastCheckpoint, paramsFromStore } = await pipelineLib();
   const run = await store.getRun(await store.resolveRunId(runRef));
-  const ckpts = (await store.listArtifacts(run.id)).filter((a) => a.path.startsWith('checkpoints/')).sort((a, b) => a.path.localeCompare(b.path));
-  const last = ckpts.at(-1);
-  if (!last) throw new NotFoundError('checkpoint of run', runRef);
-  const step = Number(/step-(\d+)/.exec(last.path)?.[1] ?? 0);
-  const params: Record<string, unknown> = {};
-  // Params are stored as text; numbers and booleans come back typed, as --param parses them.
-  for (const [k, v] of Object.entries(run.params)) Object.assign(params, paramValues([`${k}=${v}`]));
-  return { ref: { id: last.hash, epoch: 0, step }, runId: run.id, params, ...(run.snapshotIds[0] ? { snapshotId: run.snapshotIds[0] } : {}) };
+  const ref = await lastCheckpoint(store, run.id);
+  if (!ref) throw new NotFoundError('checkpoint of run', runRef);
+  return { ref, runId: run.id, params: paramsFromStore(run.params), ...(run.snapshotIds[0] ? { snapshotId: run.snapshotIds[0] } : {}) };
 }
 
 /**
