@@ -1,7 +1,7 @@
 /**
  * Cairn store benchmarks.
  *
- *   npm run bench -- [ingest|search|series|snapshot|engine|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
+ *   npm run bench -- [ingest|search|series|snapshot|engine|pipeline|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
  *
  * Every figure is printed next to a baseline measured in the same process and run,
  * and as a ratio to it: absolute numbers from a shared, noisy machine mean little alone.
@@ -14,6 +14,7 @@ import type { BenchContext, BenchResult } from './context.ts';
 import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostgres, type BenchEngine } from './engines.ts';
 import { engineBench } from './engine.ts';
 import { ingestBench } from './ingest.ts';
+import { pipelineBench } from './pipeline.ts';
 import { searchBench } from './search.ts';
 import { seriesBench } from './series.ts';
 import { snapshotBench } from './snapshot.ts';
@@ -27,6 +28,7 @@ type LocalBenchFn = (ctx: BenchContext & { big: boolean }) => Promise<BenchResul
 const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
   engine: { what: '@cairn/engine tfjs training ex/s per backend (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
+  pipeline: { what: '@cairn/pipeline enqueue-to-start latency, empty-job throughput and 1,000-trial sweep enqueue vs raw BullMQ (REDIS_URL, embedded store)', run: pipelineBench },
 };
 
 const BENCHES: Record<string, { what: string; run: BenchFn }> = {

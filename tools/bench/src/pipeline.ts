@@ -1,0 +1,197 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { LocalBlobStore } from '@cairn/snapshot';
+import { openStore, type Store } from '@cairn/store';
+import { TierQueues, connectRedis, planSweep, processRun, queueName, redisUrl, resolvePipelineConfig, type JobData, type SearchSpace } from '@cairn/pipeline';
+import { progress, type BenchContext, type BenchResult } from './context.ts';
+import type { ResultRow } from './report.ts';
+import { formatInt, formatMs, median, percentile } from './stats.ts';
+
+/**
+ * pipeline: the queue path's own overhead against raw BullMQ on the same Redis, in the
+ * same run — enqueue-to-start latency with an idle worker, empty-job throughput, and
+ * planning plus enqueuing a 1,000-trial sweep. No training runs: the jobs are empty, or
+ * name runs that already ended (Cairn's worker skips them after reading the run).
+ */
+export const PIPELINE_TARGETS = { latencyP50Ms: 20, throughputRatio: 0.5, sweepMs: 1_000 } as const;
+
+const CONCURRENCY = 50;
+
+export async function pipelineBench(ctx: BenchContext): Promise<BenchResult> {
+  const rows: ResultRow[] = [];
+  const notes: string[] = [];
+  const url = redisUrl();
+  const redis = await connectRedis(url);
+  const prefix = `cairn-bench-${randomBytes(4).toString('hex')}`;
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-bench-pipeline-'));
+  const closers: (() => Promise<unknown>)[] = [];
+  let store: Store | undefined;
+  try {
+    store = await openStore({ home });
+    const queues = new TierQueues(redis, prefix);
+    closers.push(() => queues.close());
+    const rawQueue = (name: string) => {
+      const q = new Queue(`${prefix}-raw-${name}`, { connection: redis });
+      closers.push(() => q.close());
+      return q;
+    };
+    const worker = (name: string, fn: (job: Job) => Promise<unknown>, concurrency: number) => {
+      const conn = redis.duplicate({ maxRetriesPerRequest: null });
+      conn.on('error', () => undefined);
+      const w = new Worker(name, fn, { connection: conn, concurrency });
+      w.on('error', () => undefined);
+      closers.push(async () => {
+        await w.close();
+        conn.disconnect();
+      });
+      return w;
+    };
+
+    // --- 1. Enqueue-to-start latency, idle worker, jobs one at a time ----------------------------
+    const latencyJobs = ctx.quick ? 50 : 200;
+    const latency = async (name: string, enqueue: (id: string) => Promise<unknown>): Promise<number[]> => {
+      let started: ((t: number) => void) | null = null;
+      const w = worker(name, async () => started?.(performance.now()), 1);
+      await w.waitUntilReady();
+      await new Promise((r) => setTimeout(r, 200)); // let it reach its blocking wait: idle
+      const samples: number[] = [];
+      for (let i = 0; i < latencyJobs + 5; i++) {
+        const done = new Promise<number>((r) => (started = r));
+        const t0 = performance.now();
+        await enqueue(randomUUID());
+        const t1 = await done;
+        if (i >= 5) samples.push(t1 - t0); // the first few warm the connections
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return samples;
+    };
+    progress(`pipeline: enqueue-to-start latency, ${latencyJobs} jobs one at a time`);
+    const rawLatQ = rawQueue('latency');
+    const rawLat = await latency(rawLatQ.name, (id) => rawLatQ.add('train', { runId: id }));
+    const cairnLat = await latency(queueName('ci', prefix), (id) => queues.enqueue('ci', id));
+    const rawP50 = median(rawLat);
+    rows.push({
+      bench: 'pipeline', engine: 'redis', case: `raw BullMQ Queue.add → idle Worker start, ${latencyJobs} jobs`, value: rawP50, unit: 'ms',
+      stat: `p50 of ${latencyJobs}`, extra: `p95 ${formatMs(percentile(rawLat, 95))}`, baseline: true,
+    });
+    rows.push({
+      bench: 'pipeline', engine: 'redis', case: `TierQueues.enqueue('ci') → idle Worker start (empty processor), ${latencyJobs} jobs`, value: median(cairnLat), unit: 'ms',
+      stat: `p50 of ${latencyJobs}`, extra: `p95 ${formatMs(percentile(cairnLat, 95))}`,
+      target: { op: '<=', value: PIPELINE_TARGETS.latencyP50Ms }, ratios: [{ vs: 'raw add', value: median(cairnLat) / rawP50 }],
+    });
+
+    // --- 2. Empty-job throughput, concurrency 50 ----------------------------------------------------
+    const n = ctx.quick ? 500 : 3_000;
+    const drain = async (name: string, fn: (job: Job) => Promise<unknown>, enqueueAll: () => Promise<unknown>): Promise<number> => {
+      let completed = 0;
+      let finish!: (t: number) => void;
+      const finished = new Promise<number>((r) => (finish = r));
+      const w = worker(name, fn, CONCURRENCY);
+      w.on('completed', () => {
+        if (++completed === n) finish(performance.now());
+      });
+      w.on('failed', (_job, e) => notes.push(`throughput job failed: ${e.message}`));
+      await w.waitUntilReady();
+      const t0 = performance.now();
+      await enqueueAll();
+      return n / (((await finished) - t0) / 1000);
+    };
+    progress(`pipeline: raw BullMQ throughput, ${formatInt(n)} empty jobs`);
+    const rawTpQ = rawQueue('throughput');
+    const rawRate = await drain(rawTpQ.name, async () => undefined, () => rawTpQ.addBulk(Array.from({ length: n }, () => ({ name: 'train', data: { runId: randomUUID() } }))));
+
+    progress(`pipeline: creating ${formatInt(n)} ended runs in the embedded store`);
+    const experiment = await store.ensureExperiment({ name: 'bench-pipeline' });
+    const runIds: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const run = await store.createRun({ experimentId: experiment.id, status: 'queued', tier: 'ci' });
+      await store.endRun(run.id, 'finished');
+      runIds.push(run.id);
+    }
+    const deps = { store, blobs: new LocalBlobStore(path.join(home, 'blobs')), home, queues, config: resolvePipelineConfig({}) };
+    let skipped = 0;
+    progress(`pipeline: Cairn throughput, ${formatInt(n)} jobs of ended runs`);
+    const tpQueue = queues.get('extended');
+    const cairnRate = await drain(
+      tpQueue.name,
+      async (job: Job) => {
+        const r = await processRun((job.data as JobData).runId, deps, { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 });
+        if (r.status === 'skipped') skipped++;
+        return r;
+      },
+      () => Promise.all(runIds.map((id) => queues.enqueue('extended', id))),
+    );
+    if (skipped !== n) notes.push(`expected every Cairn job to be skipped, ${skipped} of ${n} were`);
+    rows.push({
+      bench: 'pipeline', engine: 'redis', case: `raw BullMQ addBulk ${formatInt(n)} empty jobs, Worker ×${CONCURRENCY} empty processor`, value: rawRate, unit: 'jobs/s',
+      stat: 'jobs/s, first add → last done', baseline: true,
+    });
+    rows.push({
+      bench: 'pipeline', engine: 'redis',
+      case: `TierQueues.enqueue ×${formatInt(n)} (jobId = run id) + Worker ×${CONCURRENCY} running processRun on ended runs (getRun → skipped, no training)`,
+      value: cairnRate, unit: 'jobs/s', stat: 'jobs/s, first add → last done',
+      target: { op: '>=', value: PIPELINE_TARGETS.throughputRatio * rawRate },
+      ratios: [{ vs: 'raw BullMQ', value: cairnRate / rawRate }],
+      note: `target is ${PIPELINE_TARGETS.throughputRatio}× the raw figure of this run; the real worker also advances the run's sweep per job (advanceSweepOf), not included here`,
+    });
+
+    // --- 3. A 1,000-trial sweep planned and enqueued ------------------------------------------------
+    const trials = 1_000;
+    const space: SearchSpace = {
+      lr: { type: 'loguniform', min: 1e-5, max: 1e-1 },
+      dropout: { type: 'uniform', min: 0, max: 0.5 },
+      hidden: { type: 'int', min: 8, max: 512, step: 8 },
+      optimizer: { type: 'choice', values: ['adam', 'sgd', 'rmsprop'] },
+    };
+    const reps = ctx.quick ? 2 : 3;
+    const rawSweep: number[] = [];
+    const cairnSweep: number[] = [];
+    progress(`pipeline: 1,000-trial sweep plan + enqueue, ${reps} times each`);
+    for (let rep = 0; rep < reps; rep++) {
+      const sq = rawQueue(`sweep-${rep}`);
+      let t = performance.now();
+      const rawPlan = planSweep({ space, strategy: 'random', maxTrials: trials, seed: rep });
+      await sq.addBulk(rawPlan.initial.map(() => ({ name: 'train', data: { runId: randomUUID() } })));
+      rawSweep.push(performance.now() - t);
+
+      const sweepQueues = new TierQueues(redis, `${prefix}-sweep${rep}`);
+      closers.push(() => sweepQueues.close());
+      t = performance.now();
+      const plan = planSweep({ space, strategy: 'random', maxTrials: trials, seed: rep });
+      await Promise.all(plan.initial.map(() => sweepQueues.enqueue('ci', randomUUID())));
+      cairnSweep.push(performance.now() - t);
+    }
+    rows.push({
+      bench: 'pipeline', engine: 'redis', case: `planSweep 1,000 random trials (4 params) + raw Queue.addBulk of 1,000 jobs`, value: median(rawSweep), unit: 'ms',
+      stat: `median of ${reps}`, baseline: true,
+    });
+    rows.push({
+      bench: 'pipeline', engine: 'redis',
+      case: `planSweep 1,000 random trials (4 params) + 1,000 TierQueues.enqueue at once (no runs created)`, value: median(cairnSweep), unit: 'ms',
+      stat: `median of ${reps}`, target: { op: '<=', value: PIPELINE_TARGETS.sweepMs }, ratios: [{ vs: 'raw addBulk', value: median(cairnSweep) / median(rawSweep) }],
+      note: 'excludes creating the 1,000 trial runs in the store (startSweep does that too); not measured here',
+    });
+    notes.push(`Redis ${url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}, queue prefix ${prefix}; store: embedded (PGlite) in a temp CAIRN_HOME`);
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    await deleteKeys(redis, prefix).catch((e: unknown) => notes.push(`could not delete the bench's Redis keys: ${String(e)}`));
+    redis.disconnect();
+    await store?.close().catch(() => undefined);
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+  return { rows, notes };
+}
+
+/** Deletes every BullMQ key of this run's queues (`bull:<prefix>-…`). */
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `bull:${prefix}-*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
