@@ -5,6 +5,7 @@ import { ValidationError } from '@cairn/schema';
 import { NATIVE_PACKAGES, engineCore, packageEntry, packageInfo } from './backends/packages.ts';
 import { probeDawn, registerWebgpu, releaseWebgpu } from './backends/webgpu.ts';
 import type { BackendName, Batch, CompileSpec } from './types.ts';
+import { Rng } from './random.ts';
 
 /**
  * The tfjs backend ladder, best first: native TensorFlow (tfjs-node-gpu / tfjs-node, optional,
@@ -334,17 +335,6 @@ export async function missingKernels(backend: BackendName, names: readonly strin
   return lacking(backend, names);
 }
 
-/** A small deterministic generator standing in for Math.random while the probe step runs. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A fresh optimizer of the same kind and settings, so the probe step leaves the caller's untouched. */
 function freshOptimizer(o: CompileSpec['optimizer']): CompileSpec['optimizer'] {
@@ -370,7 +360,8 @@ export function requiredKernels(model: LayersModel, sample: Batch, compile: Comp
     await loadModule('cpu');
     await tf.setBackend('cpu');
     const random = Math.random;
-    Math.random = mulberry32(0x5eed);
+    const rng = new Rng(0x5eed);
+    Math.random = () => rng.next();
     let copy: LayersModel | null = null;
     const optimizer = freshOptimizer(compile.optimizer);
     try {

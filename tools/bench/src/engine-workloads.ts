@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { CompileSpec } from '@cairn/engine';
+import { Rng } from '@cairn/engine';
 
 /**
  * The engine benchmark's two reference models and how their training throughput is timed.
@@ -59,22 +60,12 @@ export const COMPILE_BY_NAME: CompileSpec = { optimizer: 'adam', loss: 'categori
 /** Distinct synthetic batches cycled through, so no step sees the batch of the step before. */
 const DISTINCT_BATCHES = 4;
 
-/** mulberry32: a small seeded generator. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs `f` with Math.random drawn from `seed` (tfjs's initialisers read Math.random). */
 export function seeded<T>(seed: number, f: () => T): T {
   const random = Math.random;
-  Math.random = mulberry32(seed);
+  const rng = new Rng(seed);
+  Math.random = () => rng.next();
   try {
     return f();
   } finally {
