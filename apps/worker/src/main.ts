@@ -8,7 +8,7 @@ import { CairnError, ValidationError, isCairnError } from '@cairn/schema';
 import { TIERS, quietTfjs, type BackendName, type Tier } from '@cairn/engine';
 import { TierQueues, connectRedis, startWorkers, type JobData, type PipelineConfig, type ProcessResult, type WorkerPool } from '@cairn/pipeline';
 import { LocalBlobStore } from '@cairn/snapshot';
-import { cairnHome, openStore, redactUrl, resolveLocation, type OpenStoreOptions, type Store } from '@cairn/store';
+import { cairnHome, openStore, redactUrl, resolveLocation, retryUnreachable, type OpenStoreOptions, type Store } from '@cairn/store';
 import { startHeartbeat, workerId, type WorkerBeat } from './heartbeat.ts';
 import { WorkerMetrics, serveMetrics, type JobOutcome } from './metrics.ts';
 import { registerSchedules, scheduleQueue, startScheduleWorker } from './schedules.ts';
@@ -35,6 +35,10 @@ export interface WorkerOptions {
   queuePrefix?: string;
   /** Force a tfjs backend (default: $CAIRN_BACKEND, else the best usable). */
   backend?: BackendName;
+  /** How long a job's lock lasts unrenewed: how soon a dead worker's job goes to another (default 60 s). */
+  lockMs?: number;
+  /** How long to keep retrying when PostgreSQL cannot be reached, before a job fails for it (default 120 s). */
+  storeRetryMs?: number;
   /** One line per event (default: stderr). */
   log?: (line: string) => void;
 }
@@ -85,14 +89,45 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
   try {
     const redis: Redis = await connectRedis(url);
     cleanups.push(() => redis.quit());
+    // Redis going away (a restart, a failover): every connection reconnects by itself and
+    // jobs carry on; say so once each way rather than once per failed command.
+    let redisLost = false;
+    let stopping = false;
+    redis.on('close', () => {
+      if (redisLost || stopping) return;
+      redisLost = true;
+      log(`${stamp()} Redis connection lost; reconnecting (running jobs carry on)`);
+    });
+    redis.on('ready', () => {
+      if (!redisLost) return;
+      redisLost = false;
+      log(`${stamp()} Redis reconnected`);
+    });
+    cleanups.push(async () => {
+      stopping = true;
+    });
 
     const storeOptions = o.store ?? {};
     const location = resolveLocation(storeOptions);
     if (location.engine === 'pglite' && !fs.existsSync(path.join(location.dataDir, 'PG_VERSION'))) {
       throw new CairnError('NOT_FOUND', `no Cairn store in ${location.home}: run 'cairn init' to create one, or point --home (CAIRN_HOME) or --db (DATABASE_URL) at your store`);
     }
-    const store: Store = await openStore(storeOptions);
-    cleanups.push(() => store.close());
+    const opened: Store = await openStore(storeOptions);
+    cleanups.push(() => opened.close());
+    // PostgreSQL going away for a while (a restart, a failover) stalls the jobs rather than
+    // failing them: every store call waits for it, metric points stay buffered meanwhile.
+    let outage = false;
+    const store = retryUnreachable(opened, {
+      windowMs: o.storeRetryMs ?? 120_000,
+      onRetry: (method, e, attempt) => {
+        if (attempt === 1 && !outage) log(`${stamp()} store unreachable (${oneLine(e.message)}); retrying ${method} and every call after it`);
+        outage = true;
+      },
+      onRecovered: (method, attempts, waitedMs) => {
+        if (outage) log(`${stamp()} store reachable again (${method} went through after ${attempts} attempts, ${(waitedMs / 1000).toFixed(1)} s)`);
+        outage = false;
+      },
+    });
     const home = location.engine === 'pglite' ? location.home : cairnHome(storeOptions.home);
     const blobs = new LocalBlobStore(path.resolve(o.blobs ?? (process.env.CAIRN_BLOBS || path.join(home, 'blobs'))));
     const queues = new TierQueues(redis, prefix);
@@ -138,6 +173,9 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
       connection: redis,
       prefix,
       tierList: tiers,
+      workerId: id,
+      onRequeued: (ids) => log(`${stamp()} queued again ${ids.length} run${ids.length > 1 ? 's' : ''} whose job Redis had lost: ${ids.join(', ')}`),
+      ...(o.lockMs !== undefined ? { lockDurationMs: o.lockMs } : {}),
       ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
       ...(o.backend ? { backend: o.backend } : {}),
     });
@@ -149,7 +187,8 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
       const tier = tiers[i]!;
       worker.on('active', (job: Job<JobData>) => {
         const runId = job.data.runId;
-        const attempt = `${job.attemptsMade + 1}/${job.opts.attempts || 1}`;
+        // A job taken again after its worker died keeps its attempt number (BullMQ counts that as a stall).
+        const attempt = `${job.attemptsMade + 1}/${job.opts.attempts || 1}${job.stalledCounter > 0 ? `, taken over after ${job.stalledCounter} stalled worker${job.stalledCounter > 1 ? 's' : ''}` : ''}`;
         running.set(String(job.id), { runId, tier, since: Date.now(), attempt });
         metrics.running.inc({ tier });
         log(`${stamp()} [${tier}] run ${runId} started (attempt ${attempt})`);
@@ -341,6 +380,8 @@ Options:
   --concurrency <n>       jobs at once per tier (default: each tier's concurrency in the config)
   --metrics-port <port>   serve Prometheus metrics on http://HOST:PORT/metrics (default: off)
   --metrics-host <host>   interface for the metrics endpoint (default: all)
+  --lock-ms <ms>          a job's lock without renewal: a worker that dies (killed, machine lost)
+                          has its jobs taken by another within about this long (default 60000)
   --config <file>         pipeline config (default: cairn.config.ts in the working directory)
   --home <dir>            Cairn home of the embedded store (default: $CAIRN_HOME, else ./.cairn)
   --db <url>              PostgreSQL URL of a shared store (default: $DATABASE_URL)
@@ -368,6 +409,7 @@ export async function workerMain(argv: string[] = process.argv.slice(2)): Promis
         home: { type: 'string' },
         db: { type: 'string' },
         'queue-prefix': { type: 'string' },
+        'lock-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -390,6 +432,7 @@ export async function workerMain(argv: string[] = process.argv.slice(2)): Promis
       ...(values['metrics-host'] !== undefined ? { metricsHost: values['metrics-host'] } : {}),
       ...(values.config !== undefined ? { configFile: values.config } : {}),
       ...(values['queue-prefix'] !== undefined ? { queuePrefix: values['queue-prefix'] } : {}),
+      ...(values['lock-ms'] !== undefined ? { lockMs: wholeNumber('--lock-ms', values['lock-ms'], 1_000) } : {}),
       store,
     });
   } catch (e) {

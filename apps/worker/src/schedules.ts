@@ -19,7 +19,9 @@ export function scheduleQueueName(prefix: string): string {
 }
 
 export function scheduleQueue(connection: Redis, prefix: string): Queue<ScheduleJobData> {
-  return new Queue<ScheduleJobData>(scheduleQueueName(prefix), { connection });
+  const q = new Queue<ScheduleJobData>(scheduleQueueName(prefix), { connection });
+  q.on('error', () => undefined); // surfaced by the awaited calls; unheard, BullMQ prints each
+  return q;
 }
 
 /** What the scheduler registered for a tier (the listing `cairn schedules` prints). */
@@ -119,7 +121,7 @@ export async function fireSchedule(tier: Tier, deps: { store: Store; queues: Tie
       code: { gitSha: candidate.gitSha, gitDirty: candidate.gitDirty, codeHash: candidate.codeHash },
       snapshotIds: [snapshotId],
       params: candidate.params,
-      tags: { ...pick(candidate.tags, ['definition', 'module', 'sweep']), promoted_from: candidate.id, scheduled: 'true' },
+      tags: { ...pick(candidate.tags, ['definition', 'module', 'sweep']), promoted_from: candidate.id, scheduled: 'true', queue: deps.queues.prefix },
     });
     await store.addLineageEdge({ kind: 'run', id: candidate.id }, { kind: 'run', id: run.id }, 'promoted_to');
     await deps.queues.enqueue(tier, run.id, jobOptions(config.tiers[tier]));

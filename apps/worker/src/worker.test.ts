@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,36 +9,10 @@ import { openStore, type Store } from '@cairn/store';
 import { testRedis, type TestRedis } from '../../../libs/pipeline/src/testing/redis.ts';
 import { fireSchedule, listSchedules, registerSchedules, scheduleQueue } from './schedules.ts';
 import { listWorkerBeats } from './heartbeat.ts';
+import { startWorkerProcess } from './test-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = path.join(ROOT, 'apps/worker/bin/cairn-worker.js');
 const IRIS = path.join(ROOT, 'examples/iris-mlp');
-
-/** A `cairn-worker` process with its stderr collected; `waitFor` watches it for a line. */
-function startWorkerProcess(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; stderr: () => string; waitFor(re: RegExp, ms?: number): Promise<RegExpExecArray>; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
-  delete e.DATABASE_URL;
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  proc.stdout!.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  return {
-    proc,
-    stderr: () => err,
-    async waitFor(re, ms = 60_000) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const m = re.exec(err);
-        if (m) return m;
-        if (proc.exitCode !== null) throw new Error(`worker exited (${proc.exitCode}) before ${re}: ${err}`);
-        if (Date.now() > deadline) throw new Error(`no ${re} within ${ms} ms: ${err}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
-    exited,
-  };
-}
 
 /**
  * The worker process end to end on an embedded store (which it must hold alone): a run
@@ -174,8 +147,16 @@ describe('cairn-worker process', () => {
 
     const second = startWorkerProcess(['--tiers', 'nightly', '--config', configFile], env());
     try {
+      // Blobs are files named by the rest of their hash under a two-hex-digit folder.
+      const blobCount = () => fs.readdirSync(path.join(home, 'blobs'), { recursive: true }).filter((f) => /^[0-9a-f]{2}[/\\][0-9a-f]{62}$/.test(String(f))).length;
+      const blobsBefore = blobCount();
       await second.waitFor(new RegExp(`\\[nightly\\] run ${longRun} started`), 60_000);
-      await new Promise((r) => setTimeout(r, 3_000));
+      // Trained on after resuming: a new checkpoint blob (the store is this worker's alone,
+      // but the blob store is plain files), so the epochs before it are stored too.
+      for (const deadline = Date.now() + 120_000; blobCount() <= blobsBefore; ) {
+        if (Date.now() > deadline) throw new Error(`no new checkpoint from the second worker: ${second.stderr()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
       // cairn cancel, without the store (this worker holds it): the cancel channel.
       await redis.connection.publish(cancelChannel(redis.prefix), longRun);
       await second.waitFor(new RegExp(`\\[nightly\\] run ${longRun} cancelled`), 60_000);

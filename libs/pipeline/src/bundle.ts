@@ -42,14 +42,21 @@ export function codeCacheDir(root = process.cwd()): string {
   return path.join(root, '.cairn', 'code');
 }
 
+/** The code cache's file of a bundle when it is there already (written only whole, by rename), else null. */
+export function cachedCode(id: string, root?: string): string | null {
+  const file = path.join(codeCacheDir(root), `${id}.mjs`);
+  return fs.existsSync(file) ? file : null;
+}
+
 /** Writes a bundle (already verified by its blob id) to the code cache; returns its path. */
 export function materialiseCode(id: string, bytes: Uint8Array, root?: string): string {
   const dir = codeCacheDir(root);
-  const file = path.join(dir, `${id}.mjs`);
-  if (fs.existsSync(file)) return file;
+  const file = cachedCode(id, root);
+  if (file) return file;
+  const target = path.join(dir, `${id}.mjs`);
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${target}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, bytes);
-  fs.renameSync(tmp, file);
-  return file;
+  fs.renameSync(tmp, target);
+  return target;
 }

@@ -4,7 +4,7 @@ export { bundleTraining, codeCacheDir, materialiseCode } from './bundle.ts';
 export { materialiseSnapshot } from './materialise.ts';
 export { trackingReporter, lastCheckpoint } from './reporter.ts';
 export { submitRun, storedParams, createQueuedRun, pinSnapshot, storeCodeBundle, bullJobOptions, type SubmitOptions, type Submitted, type QueuedRunInput, type JobSettings } from './submit.ts';
-export { processRun, startWorkers, cancelRun, cancelChannel, paramsFromStore, jobOptions, HandedBackError, type WorkerDeps, type WorkerPool, type ProcessResult } from './worker.ts';
+export { processRun, startWorkers, requeueLostJobs, cancelRun, cancelChannel, paramsFromStore, jobOptions, HandedBackError, type WorkerDeps, type WorkerPool, type ProcessResult } from './worker.ts';
 export * from './config.ts';
 export { evaluateGate, recordGate, applyGate, gateFields, type GateResult } from './gates.ts';
 export * from './sweep/index.ts';

@@ -29,6 +29,8 @@ export class TierQueues {
     let q = this.queues.get(tier);
     if (!q) {
       q = new Queue<JobData>(queueName(tier, this.prefix), { connection: this.connection });
+      // Connection errors surface through the awaited calls; unheard, BullMQ prints each one.
+      q.on('error', () => undefined);
       this.queues.set(tier, q);
     }
     return q;
@@ -40,10 +42,19 @@ export class TierQueues {
 
   /** The job id is the run id, so a run is never queued twice. */
   async enqueue(tier: Tier, runId: string, options: Pick<JobsOptions, 'priority' | 'attempts' | 'backoff'> = {}): Promise<void> {
-    await this.get(tier).add('train', { runId }, { jobId: runId, removeOnComplete: 1000, removeOnFail: 5000, ...options });
+    await this.get(tier).add('train', { runId }, jobOpts(runId, options));
+  }
+
+  /** Many runs in one round trip (BullMQ addBulk), same options each. */
+  async enqueueMany(tier: Tier, runIds: readonly string[], options: Pick<JobsOptions, 'priority' | 'attempts' | 'backoff'> = {}): Promise<void> {
+    if (runIds.length) await this.get(tier).addBulk(runIds.map((runId) => ({ name: 'train', data: { runId }, opts: jobOpts(runId, options) })));
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
+}
+
+function jobOpts(runId: string, options: Pick<JobsOptions, 'priority' | 'attempts' | 'backoff'>): JobsOptions {
+  return { jobId: runId, removeOnComplete: 1000, removeOnFail: 5000, ...options };
 }

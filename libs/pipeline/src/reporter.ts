@@ -18,7 +18,12 @@ export function trackingReporter(run: TrackedRun, store: Store): Reporter {
       }
       for (const [step, values] of bySteps) run.log(values, { step });
     },
-    artifact: (a) => run.logArtifact({ path: a.path, hash: a.hash, size: a.size, ...(a.mediaType ? { mediaType: a.mediaType } : {}) }),
+    artifact: async (a) => {
+      // A checkpoint is only recorded once the metrics logged before it are stored: a run
+      // resumed from it (its worker killed) then carries on with no gap in its series.
+      if (a.path.startsWith('checkpoints/')) await run.flush();
+      await run.logArtifact({ path: a.path, hash: a.hash, size: a.size, ...(a.mediaType ? { mediaType: a.mediaType } : {}) });
+    },
     environment: async (facts) => void (await store.mergeEnvironment(run.id, facts)),
   };
 }

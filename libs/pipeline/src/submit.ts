@@ -63,9 +63,8 @@ export async function pinSnapshot(store: Store, o: { dataset?: string | undefine
 
 /** Bundles a training module into the blob store: its content id, and the git state of its folder. */
 export async function storeCodeBundle(blobs: LocalBlobStore, file: string, dir = path.dirname(path.resolve(file))): Promise<{ codeHash: string; gitSha: string | null; gitDirty: boolean | null }> {
-  const bundle = await bundleTraining(file);
-  const codeHash = await blobs.put(bundle);
-  const git = await gitState(dir);
+  // git's answer takes as long as the bundle: ask both at once.
+  const [codeHash, git] = await Promise.all([bundleTraining(file).then((bundle) => blobs.put(bundle)), gitState(dir)]);
   return { codeHash, gitSha: git.sha, gitDirty: git.dirty };
 }
 
@@ -95,7 +94,8 @@ export async function createQueuedRun(i: QueuedRunInput): Promise<Run> {
     code: i.code,
     snapshotIds: i.snapshotIds,
     params: i.params,
-    tags: i.tags,
+    // The queue prefix it went to: a worker of that prefix queues it again if Redis loses the job.
+    tags: { ...i.tags, queue: i.queues.prefix },
   });
   await i.queues.enqueue(i.tier, run.id, bullJobOptions(i.job));
   return run;
@@ -109,8 +109,9 @@ export async function createQueuedRun(i: QueuedRunInput): Promise<Run> {
 export async function submitRun(o: SubmitOptions): Promise<Submitted> {
   const loaded = await loadDefinition(o.file);
   const params = resolveParams(loaded.definition, o.params ?? {});
-  const snapshotId = await pinSnapshot(o.store, o);
-  const code = await storeCodeBundle(o.blobs, o.file, path.dirname(loaded.path));
+  // Independent, so at once: the data pin and the code bundle (with git state). Nothing is
+  // created in the store until both are known good.
+  const [snapshotId, code] = await Promise.all([pinSnapshot(o.store, o), storeCodeBundle(o.blobs, o.file, path.dirname(loaded.path))]);
   const experiment = await o.store.ensureExperiment({ name: o.experiment ?? loaded.definition.name });
   const run = await createQueuedRun({
     store: o.store,

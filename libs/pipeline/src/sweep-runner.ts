@@ -537,6 +537,7 @@ async function advanceLocked(parentId: string, deps: SweepDeps, options: { repai
         'sweep.kind': 'trial',
         trial: String(index),
         'sweep.params': JSON.stringify(params),
+        queue: queues.prefix,
       },
     });
     await queues.enqueue(tier, run.id, jobOptions);

@@ -1,11 +1,12 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CairnError } from '@cairn/schema';
+import { CairnError, type RunEnvironment } from '@cairn/schema';
 import { TIERS, loadDefinition, runTraining, type BackendName, type Tier, type TrainResult } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
 import type { RunDetail, Store } from '@cairn/store';
-import { startRun } from '@cairn/tracking';
-import { materialiseCode } from './bundle.ts';
+import { captureContext, startRun } from '@cairn/tracking';
+import { cachedCode, materialiseCode } from './bundle.ts';
+import { RunHeadLoader } from './run-heads.ts';
 import { materialiseSnapshot } from './materialise.ts';
 import { DEFAULT_QUEUE_PREFIX, queueName, type JobData, type TierQueues } from './queues.ts';
 import { definitionForTier, type PipelineConfig, type TierConfig } from './config.ts';
@@ -24,10 +25,16 @@ export interface WorkerDeps {
   backend?: BackendName;
   /** Project root the code cache lives under (default cwd). */
   root?: string;
+  /** Who is running the job (host:pid…), recorded with each attempt. */
+  workerId?: string;
+  /** Batches the first read of each job's run (startWorkers makes one per pool). */
+  heads?: RunHeadLoader;
 }
 
 export interface ProcessResult {
   runId: string;
+  /** The run's parent (a sweep trial's sweep), so the caller knows whom to tell. */
+  parentRunId?: string;
   status: TrainResult['status'] | 'skipped';
   reason?: string;
   gate?: GateResult;
@@ -57,13 +64,20 @@ export function paramsFromStore(stored: Record<string, string>): Record<string, 
  */
 export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt: number; maxAttempts: number; signal?: AbortSignal; shuttingDown?: () => boolean }): Promise<ProcessResult> {
   const { store, blobs } = deps;
+  const unreadable = (e: unknown) => {
+    // The store being down is not the job's fault: a plain error, so BullMQ retries it.
+    if (e instanceof CairnError && e.code === 'STORE_UNREACHABLE') return e;
+    return new UnrecoverableError(`job names run ${runId}, which ${e instanceof CairnError && e.code === 'NOT_FOUND' ? 'does not exist' : `cannot be read (${(e as Error).message})`}`);
+  };
+  // The run's row first (one query): a job whose run already ended costs no more than that.
+  const head = await (deps.heads ? deps.heads.load(runId) : store.getRunHead(runId)).catch((e: unknown) => Promise.reject(unreadable(e)));
+  if (head.status !== 'queued' && head.status !== 'running') return { runId, status: 'skipped', reason: `run already ${head.status}`, ...(head.parentRunId ? { parentRunId: head.parentRunId } : {}) };
   let run: RunDetail;
   try {
     run = await store.getRun(runId);
   } catch (e) {
-    throw new UnrecoverableError(`job names run ${runId}, which ${e instanceof CairnError && e.code === 'NOT_FOUND' ? 'does not exist' : `cannot be read (${(e as Error).message})`}`);
+    throw unreadable(e);
   }
-  if (run.status !== 'queued' && run.status !== 'running') return { runId, status: 'skipped', reason: `run already ${run.status}` };
   const tier = (TIERS as readonly string[]).includes(run.tier ?? '') ? (run.tier as Tier) : 'ci';
   const runtime = deps.config.tiers[tier];
 
@@ -76,7 +90,7 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
   if (!run.codeHash || !/^[0-9a-f]{64}$/.test(run.codeHash)) return failHard('the run has no code bundle to run (submit it with cairn submit)');
   let definitionFile: string;
   try {
-    definitionFile = materialiseCode(run.codeHash, await blobs.get(run.codeHash), deps.root);
+    definitionFile = cachedCode(run.codeHash, deps.root) ?? materialiseCode(run.codeHash, await blobs.get(run.codeHash), deps.root);
   } catch (e) {
     return failHard(`code bundle ${run.codeHash.slice(0, 12)} is not usable: ${(e as Error).message}`);
   }
@@ -112,9 +126,17 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
 
   // No process hooks: a worker process must not end its runs on a signal (`cancelled`) or
   // when its event loop empties (`finished`): shutdown hands them back to the queue instead.
-  const tracked = await startRun({ store, runId, captureEnvironment: true, cwd: deps.root ?? process.cwd(), processHooks: false });
+  // The worker's environment (machine, Node, its lock file), captured once per process. Its
+  // git state is not asked: the run's code reference is what was submitted, and stays.
+  const tracked = await startRun({ store, runId, captureEnvironment: false, environment: await workerEnvironment(deps.root ?? process.cwd()), processHooks: false });
   // A run already `running` was started by an earlier pickup (a retry, a hand-back, a stalled job).
   const resume = ctx.attempt > 1 || run.status === 'running' ? await lastCheckpoint(store, runId) : null;
+  // Every pickup is an attempt on the run's record: a retry, a hand-back, a stalled job taken
+  // again after its worker died (BullMQ does not count that one in attemptsMade).
+  const attempt = Number(run.tags.attempts ?? 0) + 1;
+  const attemptKey = `attempt.${attempt}`;
+  const attemptText = `${new Date().toISOString()} on ${deps.workerId ?? 'a worker'}${resume ? `, resumed from checkpoint at step ${resume.step}` : ''}`;
+  await store.setTags(runId, { attempts: String(attempt), [attemptKey]: attemptText });
   const codeHash = run.codeHash;
   const outcome = await oneAtATime(async () => {
     // The sweep's ended trials as of now (more may have ended while this job waited its turn).
@@ -148,19 +170,27 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
     const bad = /^invalid params for /.test(r.reason ?? '');
     if (!bad && ctx.attempt < ctx.maxAttempts) {
       await tracked.flush().catch(() => undefined);
+      await store.setTags(runId, { [attemptKey]: `${attemptText} → failed, retried: ${(r.reason ?? '').slice(0, 300)}` }).catch(() => undefined);
       throw new Error(`attempt ${ctx.attempt} of ${ctx.maxAttempts} failed: ${r.reason}`);
     }
     await tracked.end('failed', r.reason ?? null);
     throw new UnrecoverableError(r.reason ?? 'training failed');
   }
   await tracked.end(r.status, r.reason ?? null);
-  const result: ProcessResult = { runId, status: r.status, ...(r.reason ? { reason: r.reason } : {}) };
+  const result: ProcessResult = { runId, status: r.status, ...(r.reason ? { reason: r.reason } : {}), ...(run.parentRunId ? { parentRunId: run.parentRunId } : {}) };
   if (r.status !== 'finished' || !runtime.gate) return result;
 
   result.gate = await applyGate(store, runId, runtime.gate, tier);
   // Sweep trials are not promoted one by one: the sweep's leaderboard says which is best.
   if (result.gate.passed && runtime.promotesTo && !sweep) result.promoted = await promote(run, runtime.promotesTo, deps);
   return result;
+}
+
+const environments = new Map<string, Promise<RunEnvironment>>();
+function workerEnvironment(root: string): Promise<RunEnvironment> {
+  let env = environments.get(root);
+  if (!env) environments.set(root, (env = captureContext({ cwd: root }).then((c) => c.environment)));
+  return env;
 }
 
 /**
@@ -186,7 +216,7 @@ async function promote(run: RunDetail, next: Tier, deps: WorkerDeps): Promise<st
     code: { gitSha: run.gitSha, gitDirty: run.gitDirty, codeHash: run.codeHash },
     snapshotIds: run.snapshotIds,
     params: run.params,
-    tags: { ...pick(run.tags, ['definition', 'module', 'sweep']), promoted_from: run.id },
+    tags: { ...pick(run.tags, ['definition', 'module', 'sweep']), promoted_from: run.id, queue: deps.queues.prefix },
   });
   await deps.store.addLineageEdge({ kind: 'run', id: run.id }, { kind: 'run', id: promoted.id }, 'promoted_to');
   await deps.queues.enqueue(next, promoted.id, jobOptions(nextRuntime));
@@ -230,12 +260,19 @@ export async function startWorkers(
      * this many ms (default 30 s; 0: only when one of its trials ends here).
      */
     sweepIntervalMs?: number;
+    /** How long a job's lock lasts without renewal, so how soon a dead worker's job is taken again (default 60 s). */
+    lockDurationMs?: number;
+    /** How often to look for jobs whose lock expired (default a quarter of the lock). */
+    stalledIntervalMs?: number;
     /** A sweep could not be advanced (the trial's job is not failed for it). */
     onSweepError?: (parentId: string, e: Error) => void;
+    /** Queued runs whose jobs Redis had lost were queued again (see requeueLostJobs). */
+    onRequeued?: (runIds: string[]) => void;
   },
 ): Promise<WorkerPool> {
   const prefix = deps.prefix ?? DEFAULT_QUEUE_PREFIX;
   const sweepDeps = { store: deps.store, queues: deps.queues };
+  const runDeps: WorkerDeps = { ...deps, heads: deps.heads ?? new RunHeadLoader(deps.store) };
   let shuttingDown = false;
   const workers: Worker<JobData>[] = [];
   // BullMQ never closes a connection it was handed (it treats it as shared): close() does.
@@ -248,10 +285,10 @@ export async function startWorkers(
         const data = job.data as Partial<JobData> | undefined;
         if (!data || typeof data.runId !== 'string') throw new UnrecoverableError('malformed job: it carries no run id');
         const runId = data.runId;
-        let result: ProcessResult;
+        let result: ProcessResult | undefined;
         let handedBack = false;
         try {
-          result = await processRun(runId, deps, {
+          result = await processRun(runId, runDeps, {
             attempt: job.attemptsMade + 1,
             maxAttempts: job.opts.attempts ?? 1,
             ...(signal ? { signal } : {}),
@@ -268,13 +305,22 @@ export async function startWorkers(
           }
           throw e;
         } finally {
-          // A sweep trial that ended here makes room for the next: advance its sweep (never failing this job for it).
-          if (!handedBack) await advanceSweepOf(runId, sweepDeps).catch((e: Error) => deps.onSweepError?.(runId, e));
+          // A sweep trial that ended here makes room for the next: advance its sweep (never failing
+          // this job for it). Runs with no parent are no trial; a job that threw is looked up.
+          if (!handedBack && (!result || result.parentRunId)) await advanceSweepOf(runId, sweepDeps).catch((e: Error) => deps.onSweepError?.(runId, e));
         }
-        deps.onResult?.(result);
-        return result;
+        deps.onResult?.(result!);
+        return result!;
       },
-      { connection: track(deps.connection.duplicate({ maxRetriesPerRequest: null })), concurrency: deps.concurrency ?? runtime.concurrency, lockDuration: 60_000, stalledInterval: 15_000, maxStalledCount: 3 },
+      {
+        connection: track(deps.connection.duplicate({ maxRetriesPerRequest: null })),
+        concurrency: deps.concurrency ?? runtime.concurrency,
+        // A job's lock is renewed every lockDuration/2; a worker that dies (SIGKILL, lost
+        // machine) stops renewing, and the stalled-job check hands its jobs to another worker.
+        lockDuration: deps.lockDurationMs ?? 60_000,
+        stalledInterval: deps.stalledIntervalMs ?? Math.max(1_000, Math.round((deps.lockDurationMs ?? 60_000) / 4)),
+        maxStalledCount: 3,
+      },
     );
     worker.on('failed', (job, e) => job && deps.onError?.(job.data.runId, e));
     worker.on('error', () => undefined);
@@ -291,11 +337,16 @@ export async function startWorkers(
   sub.on('message', (_channel, runId: string) => {
     for (const w of workers) w.cancelJob(runId, 'cancelled by request');
   });
-  // Sweeps carry on after a restart: advance this prefix's sweeps now and now and then.
+  // Housekeeping, now and now and then: sweeps carry on after a restart (this prefix's are
+  // advanced), and queued runs whose jobs Redis lost are queued again.
   const sweepIntervalMs = deps.sweepIntervalMs ?? 30_000;
+  const tierList = deps.tierList ?? [...TIERS];
   let sweeping: Promise<void> | null = null;
   const sweepAll = () => {
-    sweeping ??= advanceRunningSweeps(sweepDeps)
+    sweeping ??= requeueLostJobs({ store: deps.store, queues: deps.queues, config: deps.config, tiers: tierList })
+      .then((ids) => ids.length && deps.onRequeued?.(ids))
+      .catch(() => undefined) // Redis or the store away: the next round tries again
+      .then(() => advanceRunningSweeps(sweepDeps))
       .then((results) => {
         for (const r of results) if (r.error) deps.onSweepError?.(r.parentId, r.error);
       })
@@ -305,12 +356,24 @@ export async function startWorkers(
       });
   };
   sweepAll();
+  // Back from a Redis outage: look for lost jobs at once rather than at the next round.
+  let redisLost = false;
+  const onClose = () => void (redisLost = true);
+  const onReady = () => {
+    if (!redisLost) return;
+    redisLost = false;
+    sweepAll();
+  };
+  deps.connection.on('close', onClose);
+  deps.connection.on('ready', onReady);
   const sweepTimer = sweepIntervalMs > 0 ? setInterval(sweepAll, sweepIntervalMs) : null;
   sweepTimer?.unref();
   return {
     workers,
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
+      deps.connection.off('close', onClose);
+      deps.connection.off('ready', onReady);
       await sweeping;
       shuttingDown = true;
       for (const w of workers) w.cancelAllJobs('worker shutting down');
@@ -319,6 +382,31 @@ export async function startWorkers(
       for (const c of connections) c.disconnect();
     },
   };
+}
+
+/**
+ * The store is the record of what should be queued: a run `queued` for this prefix whose
+ * job is not in its tier's queue (Redis restarted without persistence, or failed over and
+ * lost its last writes) is queued again with its tier's retry policy. The job id is the
+ * run id, so a run being submitted at this very moment is never queued twice.
+ */
+export async function requeueLostJobs(deps: { store: Store; queues: TierQueues; config: PipelineConfig; tiers?: readonly Tier[] }): Promise<string[]> {
+  const tiers = deps.tiers ?? TIERS;
+  const requeued: string[] = [];
+  const filter = `status = 'queued' AND tags.queue = '${deps.queues.prefix.replace(/'/g, "''")}'`;
+  let cursor: string | null = null;
+  do {
+    const page = await deps.store.searchRuns({ filter, limit: 500, cursor, includeArchived: true });
+    for (const run of page.runs) {
+      const tier = run.tier as Tier;
+      if (!tiers.includes(tier)) continue;
+      if (await deps.queues.get(tier).getJob(run.id)) continue;
+      await deps.queues.enqueue(tier, run.id, jobOptions(deps.config.tiers[tier]));
+      requeued.push(run.id);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return requeued;
 }
 
 /**

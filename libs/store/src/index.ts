@@ -3,6 +3,7 @@ export { resolveLocation, cairnHome, redactUrl, type OpenStoreOptions, type Stor
 export { DEFAULT_PROJECT } from './experiments.ts';
 export { DEFAULT_SERIES_POINTS } from './series.ts';
 export { lttb } from './lttb.ts';
+export { isConnectionError, retryUnreachable, type RetryOptions } from './connection-errors.ts';
 export { migrationsFolder } from './engine.ts';
 export * from './types.ts';
 export {

@@ -1,6 +1,7 @@
 import { openEngine } from './engine.ts';
 import { resolveLocation, type OpenStoreOptions } from './config.ts';
 import { SqlStore } from './sql-store.ts';
+import { withUnreachableErrors } from './connection-errors.ts';
 import type { Store } from './types.ts';
 
 /**
@@ -15,5 +16,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     poolSize: options.poolSize ?? 8,
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
   });
-  return new SqlStore(opened);
+  const store = new SqlStore(opened);
+  // PGlite has no connection to lose; PostgreSQL's dropped connections become STORE_UNREACHABLE.
+  return opened.engine === 'postgres' ? withUnreachableErrors(store, opened.location) : store;
 }

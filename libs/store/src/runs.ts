@@ -70,6 +70,17 @@ export async function getRun(db: Db, id: string): Promise<RunDetail> {
   return detail!;
 }
 
+/** The run's own row (status, tier, parent…) without params, tags or metrics: one query. */
+export async function getRunHead(db: Db, id: string): Promise<Run> {
+  return getRunRow(db, validateId(id));
+}
+
+/** Several runs' rows in one query, in no particular order; ids not found are left out. */
+export async function getRunHeads(db: Db, ids: readonly string[]): Promise<Run[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(runs).where(inArray(runs.id, ids.map((id) => validateId(id))));
+}
+
 /** Adds params, tags and metric summaries to runs in three queries, whatever the count. */
 export async function attachDetails(db: Db, list: Run[]): Promise<RunDetail[]> {
   if (list.length === 0) return [];

@@ -60,6 +60,12 @@ export class SqlStore implements Store {
   getRun(id: string) {
     return runs.getRun(this.#db, id);
   }
+  getRunHead(id: string) {
+    return runs.getRunHead(this.#db, id);
+  }
+  getRunHeads(ids: readonly string[]) {
+    return runs.getRunHeads(this.#db, ids);
+  }
   resolveRunId(idOrPrefix: string) {
     return runs.resolveRunId(this.#db, idOrPrefix);
   }

@@ -88,3 +88,23 @@ function postgresEngine(baseUrl: string): TestEngine {
     },
   };
 }
+
+/**
+ * A fresh, empty PostgreSQL database for tests that need the real server (fault tests):
+ * next to DATABASE_URL's, else next to the local default; when neither answers, a clear
+ * error naming what to do rather than a skip. `drop()` removes it.
+ */
+export async function testPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const probe = new pg.Client({ connectionString: base, connectionTimeoutMillis: 3_000 });
+  try {
+    await probe.connect();
+  } catch (e) {
+    throw new Error(`these tests need PostgreSQL and none answers at ${base} (${(e as Error).message}): start one (apt-get install -y postgresql) or set DATABASE_URL`);
+  } finally {
+    await probe.end().catch(() => {});
+  }
+  const engine = postgresEngine(base);
+  const { url } = await engine.fresh();
+  return { url: url!, drop: () => engine.cleanup() };
+}

@@ -227,6 +227,10 @@ export interface Store {
   // runs
   createRun(input: CreateRunInput): Promise<Run>;
   getRun(id: string): Promise<RunDetail>;
+  /** The run's row alone (status, tier, parent, code, times): one query, for hot paths. */
+  getRunHead(id: string): Promise<Run>;
+  /** Many runs' rows in one query (ids not found are left out), for callers that batch. */
+  getRunHeads(ids: readonly string[]): Promise<Run[]>;
   /** Resolves a unique id prefix (as git does) to a full run id. */
   resolveRunId(idOrPrefix: string): Promise<string>;
   /** queued → running; records environment and code when given. */

@@ -57,15 +57,15 @@ export function machineEnvironment(): RunEnvironment {
 
 /** HEAD's sha and whether the work tree has changes; null for each when git is absent, slow or not a repo. */
 export async function gitState(cwd: string, timeoutMs = 3000): Promise<{ sha: string | null; dirty: boolean | null }> {
-  const [head, status] = await Promise.all([
-    run('git', ['rev-parse', '--verify', '--quiet', 'HEAD'], cwd, timeoutMs),
-    run('git', ['status', '--porcelain'], cwd, timeoutMs),
-  ]);
-  const sha = head.ok && /^[0-9a-f]{40,64}$/.test(head.stdout.trim()) ? head.stdout.trim() : null;
-  let dirty: boolean | null = null;
-  if (status.ok) dirty = status.stdout.trim().length > 0;
-  else if (status.overflow) dirty = true; // more changes than we care to read
-  return { sha, dirty };
+  // One git process for both (spawning one costs more than git's own work here): the
+  // porcelain v2 header names HEAD's commit, every other line is a change.
+  const status = await run('git', ['status', '--porcelain=v2', '--branch'], cwd, timeoutMs);
+  if (!status.ok && !status.overflow) return { sha: null, dirty: null };
+  const lines = status.stdout.split('\n').filter(Boolean);
+  const oid = /^# branch\.oid ([0-9a-f]{40,64})$/m.exec(status.stdout)?.[1] ?? null; // '(initial)' before the first commit
+  // More changes than we care to read is dirty too.
+  const dirty = status.overflow || lines.some((l) => !l.startsWith('# '));
+  return { sha: oid, dirty };
 }
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<{ ok: boolean; stdout: string; overflow: boolean }> {

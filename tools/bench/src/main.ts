@@ -28,13 +28,13 @@ type LocalBenchFn = (ctx: BenchContext & { big: boolean }) => Promise<BenchResul
 const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
   engine: { what: '@cairn/engine tfjs training ex/s per backend (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
-  pipeline: { what: '@cairn/pipeline enqueue-to-start latency, empty-job throughput and 1,000-trial sweep enqueue vs raw BullMQ (REDIS_URL, embedded store)', run: pipelineBench },
 };
 
 const BENCHES: Record<string, { what: string; run: BenchFn }> = {
   ingest: { what: 'Store.logMetrics points/s vs raw COPY of the same rows', run: ingestBench },
   search: { what: 'Store.searchRuns latency over 100k runs vs unfiltered listing', run: searchBench },
   series: { what: 'Store.getMetricSeries of 1M points to 2,000 vs raw read and in-memory LTTB', run: seriesBench },
+  pipeline: { what: '@cairn/pipeline enqueue-to-start latency, empty-job throughput and 1,000-trial sweep enqueue vs raw BullMQ (REDIS_URL), and per-job overhead submit → training', run: pipelineBench },
 };
 
 const USAGE = `usage: npm run bench -- [${[...Object.keys(BENCHES), ...Object.keys(LOCAL_BENCHES)].join('|')}|all …] [options]

@@ -2,26 +2,35 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { quietTfjs } from '@cairn/engine';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { LocalBlobStore } from '@cairn/snapshot';
-import { openStore, type Store } from '@cairn/store';
-import { TierQueues, connectRedis, planSweep, processRun, queueName, redisUrl, resolvePipelineConfig, type JobData, type SearchSpace } from '@cairn/pipeline';
+import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
+import type { Store } from '@cairn/store';
+import { TierQueues, connectRedis, planSweep, queueName, redisUrl, resolvePipelineConfig, startWorkers, submitRun, type ProcessResult, type SearchSpace, type WorkerPool } from '@cairn/pipeline';
 import { progress, type BenchContext, type BenchResult } from './context.ts';
+import type { BenchEngine } from './engines.ts';
 import type { ResultRow } from './report.ts';
 import { formatInt, formatMs, median, percentile } from './stats.ts';
 
 /**
  * pipeline: the queue path's own overhead against raw BullMQ on the same Redis, in the
- * same run — enqueue-to-start latency with an idle worker, empty-job throughput, and
- * planning plus enqueuing a 1,000-trial sweep. No training runs: the jobs are empty, or
- * name runs that already ended (Cairn's worker skips them after reading the run).
+ * same run, per store engine — enqueue-to-start latency with an idle worker, empty-job
+ * throughput through Cairn's real worker pool (jobs naming runs that already ended: the
+ * pool reads the run's row and skips it), planning plus enqueuing a 1,000-trial sweep,
+ * and the per-job overhead of a real submit up to the moment the training module's data
+ * function is called (bundle, pin, create, enqueue, pick up, code and data from the blob
+ * store, tracking, backend).
  */
-export const PIPELINE_TARGETS = { latencyP50Ms: 20, throughputRatio: 0.5, sweepMs: 1_000 } as const;
+export const PIPELINE_TARGETS = { latencyP50Ms: 20, throughputRatio: 0.5, sweepMs: 1_000, overheadMs: 100 } as const;
+
+const OVERHEAD_MODULE = fileURLToPath(new URL('./fixtures/overhead/train.ts', import.meta.url));
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const CONCURRENCY = 50;
 
-export async function pipelineBench(ctx: BenchContext): Promise<BenchResult> {
+export async function pipelineBench(engine: BenchEngine, ctx: BenchContext): Promise<BenchResult> {
   const rows: ResultRow[] = [];
   const notes: string[] = [];
   const url = redisUrl();
@@ -31,7 +40,7 @@ export async function pipelineBench(ctx: BenchContext): Promise<BenchResult> {
   const closers: (() => Promise<unknown>)[] = [];
   let store: Store | undefined;
   try {
-    store = await openStore({ home });
+    store = (await engine.create()).store;
     const queues = new TierQueues(redis, prefix);
     closers.push(() => queues.close());
     const rawQueue = (name: string) => {
@@ -67,6 +76,7 @@ export async function pipelineBench(ctx: BenchContext): Promise<BenchResult> {
         if (i >= 5) samples.push(t1 - t0); // the first few warm the connections
         await new Promise((r) => setTimeout(r, 5));
       }
+      await w.close(); // or it would take the later sections' jobs of this queue
       return samples;
     };
     progress(`pipeline: enqueue-to-start latency, ${latencyJobs} jobs one at a time`);
@@ -75,11 +85,11 @@ export async function pipelineBench(ctx: BenchContext): Promise<BenchResult> {
     const cairnLat = await latency(queueName('ci', prefix), (id) => queues.enqueue('ci', id));
     const rawP50 = median(rawLat);
     rows.push({
-      bench: 'pipeline', engine: 'redis', case: `raw BullMQ Queue.add → idle Worker start, ${latencyJobs} jobs`, value: rawP50, unit: 'ms',
+      bench: 'pipeline', engine: engine.name, case: `raw BullMQ Queue.add → idle Worker start, ${latencyJobs} jobs`, value: rawP50, unit: 'ms',
       stat: `p50 of ${latencyJobs}`, extra: `p95 ${formatMs(percentile(rawLat, 95))}`, baseline: true,
     });
     rows.push({
-      bench: 'pipeline', engine: 'redis', case: `TierQueues.enqueue('ci') → idle Worker start (empty processor), ${latencyJobs} jobs`, value: median(cairnLat), unit: 'ms',
+      bench: 'pipeline', engine: engine.name, case: `TierQueues.enqueue('ci') → idle Worker start (empty processor), ${latencyJobs} jobs`, value: median(cairnLat), unit: 'ms',
       stat: `p50 of ${latencyJobs}`, extra: `p95 ${formatMs(percentile(cairnLat, 95))}`,
       target: { op: '<=', value: PIPELINE_TARGETS.latencyP50Ms }, ratios: [{ vs: 'raw add', value: median(cairnLat) / rawP50 }],
     });
@@ -104,40 +114,54 @@ export async function pipelineBench(ctx: BenchContext): Promise<BenchResult> {
     const rawTpQ = rawQueue('throughput');
     const rawRate = await drain(rawTpQ.name, async () => undefined, () => rawTpQ.addBulk(Array.from({ length: n }, () => ({ name: 'train', data: { runId: randomUUID() } }))));
 
-    progress(`pipeline: creating ${formatInt(n)} ended runs in the embedded store`);
+    progress(`pipeline: creating ${formatInt(n)} ended runs (${engine.name})`);
     const experiment = await store.ensureExperiment({ name: 'bench-pipeline' });
     const runIds: string[] = [];
     for (let i = 0; i < n; i++) {
-      const run = await store.createRun({ experimentId: experiment.id, status: 'queued', tier: 'ci' });
+      const run = await store.createRun({ experimentId: experiment.id, status: 'queued', tier: 'extended' });
       await store.endRun(run.id, 'finished');
       runIds.push(run.id);
     }
-    const deps = { store, blobs: new LocalBlobStore(path.join(home, 'blobs')), home, queues, config: resolvePipelineConfig({}) };
+    const blobs = new LocalBlobStore(path.join(home, 'blobs'));
+    const config = resolvePipelineConfig({});
+    progress(`pipeline: Cairn throughput, ${formatInt(n)} jobs of ended runs through startWorkers (${engine.name})`);
     let skipped = 0;
-    progress(`pipeline: Cairn throughput, ${formatInt(n)} jobs of ended runs`);
-    const tpQueue = queues.get('extended');
-    const cairnRate = await drain(
-      tpQueue.name,
-      async (job: Job) => {
-        const r = await processRun((job.data as JobData).runId, deps, { attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1 });
+    let done = 0;
+    let finishTp!: (t: number) => void;
+    const tpDone = new Promise<number>((r) => (finishTp = r));
+    const onEnd = () => {
+      if (++done === n) finishTp(performance.now());
+    };
+    const tpPool: WorkerPool = await startWorkers({
+      store, blobs, home, queues, config, connection: redis, prefix, tierList: ['extended'], concurrency: CONCURRENCY, root: ROOT, sweepIntervalMs: 0,
+      onResult: (r: ProcessResult) => {
         if (r.status === 'skipped') skipped++;
-        return r;
+        onEnd();
       },
-      () => Promise.all(runIds.map((id) => queues.enqueue('extended', id))),
-    );
+      onError: (_id, e) => {
+        notes.push(`throughput job failed: ${e.message}`);
+        onEnd();
+      },
+    });
+    closers.push(() => tpPool.close());
+    await Promise.all(tpPool.workers.map((w) => w.waitUntilReady()));
+    const tp0 = performance.now();
+    await queues.enqueueMany('extended', runIds);
+    const cairnRate = n / (((await tpDone) - tp0) / 1000);
     if (skipped !== n) notes.push(`expected every Cairn job to be skipped, ${skipped} of ${n} were`);
     rows.push({
-      bench: 'pipeline', engine: 'redis', case: `raw BullMQ addBulk ${formatInt(n)} empty jobs, Worker ×${CONCURRENCY} empty processor`, value: rawRate, unit: 'jobs/s',
+      bench: 'pipeline', engine: engine.name, case: `raw BullMQ addBulk ${formatInt(n)} empty jobs, Worker ×${CONCURRENCY} empty processor`, value: rawRate, unit: 'jobs/s',
       stat: 'jobs/s, first add → last done', baseline: true,
     });
     rows.push({
-      bench: 'pipeline', engine: 'redis',
-      case: `TierQueues.enqueue ×${formatInt(n)} (jobId = run id) + Worker ×${CONCURRENCY} running processRun on ended runs (getRun → skipped, no training)`,
+      bench: 'pipeline', engine: engine.name,
+      case: `TierQueues.enqueueMany ${formatInt(n)} (jobId = run id) + startWorkers ×${CONCURRENCY} (the worker's own processor: run row read → skipped)`,
       value: cairnRate, unit: 'jobs/s', stat: 'jobs/s, first add → last done',
       target: { op: '>=', value: PIPELINE_TARGETS.throughputRatio * rawRate },
       ratios: [{ vs: 'raw BullMQ', value: cairnRate / rawRate }],
-      note: `target is ${PIPELINE_TARGETS.throughputRatio}× the raw figure of this run; the real worker also advances the run's sweep per job (advanceSweepOf), not included here`,
+      note: `target is ${PIPELINE_TARGETS.throughputRatio}× the raw figure of this run`,
     });
+    await tpPool.close();
 
     // --- 3. A 1,000-trial sweep planned and enqueued ------------------------------------------------
     const trials = 1_000;
@@ -166,16 +190,74 @@ export async function pipelineBench(ctx: BenchContext): Promise<BenchResult> {
       cairnSweep.push(performance.now() - t);
     }
     rows.push({
-      bench: 'pipeline', engine: 'redis', case: `planSweep 1,000 random trials (4 params) + raw Queue.addBulk of 1,000 jobs`, value: median(rawSweep), unit: 'ms',
+      bench: 'pipeline', engine: engine.name, case: `planSweep 1,000 random trials (4 params) + raw Queue.addBulk of 1,000 jobs`, value: median(rawSweep), unit: 'ms',
       stat: `median of ${reps}`, baseline: true,
     });
     rows.push({
-      bench: 'pipeline', engine: 'redis',
+      bench: 'pipeline', engine: engine.name,
       case: `planSweep 1,000 random trials (4 params) + 1,000 TierQueues.enqueue at once (no runs created)`, value: median(cairnSweep), unit: 'ms',
       stat: `median of ${reps}`, target: { op: '<=', value: PIPELINE_TARGETS.sweepMs }, ratios: [{ vs: 'raw addBulk', value: median(cairnSweep) / median(rawSweep) }],
       note: 'excludes creating the 1,000 trial runs in the store (startSweep does that too); not measured here',
     });
-    notes.push(`Redis ${url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}, queue prefix ${prefix}; store: embedded (PGlite) in a temp CAIRN_HOME`);
+    // --- 4. Per-job overhead: submit → the training module's data function ------------------------
+    const jobs = ctx.quick ? 6 : 21;
+    progress(`pipeline: per-job overhead, ${jobs} submits one at a time (${engine.name})`);
+    quietTfjs();
+    const dataDir = path.join(home, 'overhead-data');
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'rows.csv'), `id,x,y\n${Array.from({ length: 40 }, (_, i) => `${i},${i},${2 * i + 1}`).join('\n')}\n`);
+    const snap = await snapshotDir(dataDir, { store: blobs });
+    await store.recordSnapshot({ dataset: 'bench-overhead', id: snap.id, fileCount: snap.files, bytes: snap.bytes });
+    const marks = globalThis as { cairnBenchMark?: (what: string) => void };
+    let reached: ((t: number) => void) | null = null;
+    marks.cairnBenchMark = () => reached?.(performance.now());
+    const ended = new Map<string, () => void>();
+    const ohPool = await startWorkers({
+      store, blobs, home, queues, config: resolvePipelineConfig({ tiers: { ci: { gate: null, promotesTo: null } } }), connection: redis, prefix, tierList: ['ci'], concurrency: 1, root: ROOT, sweepIntervalMs: 0,
+      onResult: (r) => ended.get(r.runId)?.(),
+      onError: (id, e) => {
+        notes.push(`overhead job ${id} failed: ${e.message}`);
+        ended.get(id)?.();
+      },
+    });
+    closers.push(() => ohPool.close());
+    await Promise.all(ohPool.workers.map((w) => w.waitUntilReady()));
+    const total: number[] = [];
+    const submitPart: number[] = [];
+    try {
+      for (let i = 0; i < jobs; i++) {
+        const atData = new Promise<number>((r) => (reached = r));
+        const t0 = performance.now();
+        let endedNow!: () => void;
+        const jobEnded = new Promise<void>((r) => (endedNow = r));
+        const { runId } = await submitRun({ store, blobs, queues, file: OVERHEAD_MODULE, tier: 'ci', dataset: 'bench-overhead', job: { attempts: 1 } });
+        ended.set(runId, endedNow);
+        const t1 = performance.now();
+        // A job that ends without reaching data() failed (its reason is in the notes).
+        const t2 = await Promise.race([atData, jobEnded.then(() => Number.NaN)]);
+        await jobEnded;
+        if (Number.isNaN(t2)) break;
+        // The first job pays once per worker process: backend start, first import of the bundle.
+        if (i === 0) {
+          notes.push(`per-job overhead: the first job (cold worker: backend start, first bundle import) took ${formatMs(t2 - t0)}; it is left out of the median`);
+          continue;
+        }
+        total.push(t2 - t0);
+        submitPart.push(t1 - t0);
+      }
+    } finally {
+      delete marks.cairnBenchMark;
+      await ohPool.close();
+    }
+    if (total.length) rows.push({
+      bench: 'pipeline', engine: engine.name,
+      case: `submitRun (bundle, pin snapshot, create run, enqueue) → worker → training module's data() called, warm worker, ${total.length} jobs`,
+      value: median(total), unit: 'ms', stat: `median of ${total.length}`,
+      extra: `p95 ${formatMs(percentile(total, 95))}; of which submitRun ${formatMs(median(submitPart))}`,
+      target: { op: '<=', value: PIPELINE_TARGETS.overheadMs },
+    });
+
+    notes.push(`Redis ${url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}, queue prefix ${prefix}`);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
     await deleteKeys(redis, prefix).catch((e: unknown) => notes.push(`could not delete the bench's Redis keys: ${String(e)}`));

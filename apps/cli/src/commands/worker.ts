@@ -12,6 +12,7 @@ interface WorkerCmdOptions extends PipelineCmdOptions {
   metricsPort?: number;
   metricsHost?: string;
   backend?: BackendName;
+  lockMs?: number;
 }
 
 /** `ci,extended` → tiers, refusing unknown ones. */
@@ -38,6 +39,7 @@ export function registerWorker(program: Command): void {
     .option('--concurrency <n>', "jobs at once per tier (default: each tier's concurrency in the config)", whole('--concurrency', 1))
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (default: off; 9464 is the usual port)', whole('--metrics-port', 0, 65535))
     .option('--metrics-host <host>', 'interface the metrics endpoint listens on (default: all)')
+    .option('--lock-ms <ms>', "a job's lock without renewal: a worker that dies has its jobs taken by another within about this long (default 60000)", whole('--lock-ms', 1000))
     .addOption(new Option('--backend <name>', 'force a tfjs backend (default: $CAIRN_BACKEND, else the best usable)').choices(['tensorflow', 'webgpu', 'wasm', 'cpu']));
   pipelineOptions(cmd)
     .addHelpText(
@@ -74,6 +76,7 @@ Examples:
         ...(opts.config ? { configFile: opts.config } : {}),
         ...(opts.queuePrefix ? { queuePrefix: opts.queuePrefix } : {}),
         ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(opts.lockMs !== undefined ? { lockMs: opts.lockMs } : {}),
         store: storeOptions(g),
         blobs: dataLocation(c).blobs,
       });

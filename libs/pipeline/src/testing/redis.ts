@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createServer } from 'node:net';
 import type { Redis } from 'ioredis';
 import { connectRedis, redisUrl } from '../redis.ts';
@@ -10,7 +13,7 @@ export interface TestRedis {
   /** A queue prefix of its own, so tests sharing a Redis never see each other's jobs. */
   prefix: string;
   /** The private server, when one was started (tests that restart Redis need it). */
-  server?: { port: number; restart(): Promise<void>; stop(): Promise<void> };
+  server?: { port: number; restart(downMs?: number): Promise<void>; stop(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -19,9 +22,9 @@ export interface TestRedis {
  * `redis-server` on a free port when one is installed; else a clear error naming what to
  * install. Never waits more than a few seconds.
  */
-export async function testRedis(options: { private?: boolean } = {}): Promise<TestRedis> {
+export async function testRedis(options: { private?: boolean; persistent?: boolean } = {}): Promise<TestRedis> {
   const prefix = `cairn-test-${randomBytes(4).toString('hex')}`;
-  if (!options.private) {
+  if (!options.private && !options.persistent) {
     try {
       const connection = await connectRedis(redisUrl(), { timeoutMs: 1_000 });
       return { url: redisUrl(), connection, prefix, close: () => cleanup(connection, prefix) };
@@ -33,13 +36,19 @@ export async function testRedis(options: { private?: boolean } = {}): Promise<Te
     throw new Error(`no Redis answers at ${redisUrl()} and redis-server is not installed: install it (apt-get install -y redis-server) or set REDIS_URL`);
   }
   const port = await freePort();
+  // Persistent: an append-only file synced on every write, as a production queue's Redis
+  // should run, so a restart (even a SIGKILL) loses nothing.
+  const dir = options.persistent ? fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-redis-')) : null;
+  const startServer = (p: number) => spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', ...(dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'])], { stdio: 'ignore' });
   let proc = startServer(port);
   const url = `redis://127.0.0.1:${port}`;
   const connection = await waitFor(url);
   const server = {
     port,
-    async restart() {
+    /** SIGKILLs the server, leaves it down `downMs`, and starts it again on the same port. */
+    async restart(downMs = 0) {
       await stopServer(proc);
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
       proc = startServer(port);
       await (await waitFor(url)).quit();
     },
@@ -53,12 +62,9 @@ export async function testRedis(options: { private?: boolean } = {}): Promise<Te
     async close() {
       connection.disconnect();
       await stopServer(proc);
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function startServer(port: number): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
 }
 
 function stopServer(p: ChildProcess): Promise<void> {

@@ -1,0 +1,103 @@
+import { CairnError, StoreUnreachableError } from '@cairn/schema';
+import type { Store } from './types.ts';
+
+// Socket-level failures: the server is down, restarting, or the network between is cut.
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// SQLSTATE class 08 (connection exception), and the server shutting down or starting up.
+const SQLSTATES = /^(08...|57P0[123])$/;
+// node-postgres reports a dropped connection or a pool that could not connect in words only.
+const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Connection ended unexpectedly|Client has encountered a connection error|the database system is (starting up|shutting down)/i;
+
+/**
+ * Whether an error means PostgreSQL could not be reached (as opposed to a query the
+ * server refused). Walks `cause`, since drizzle wraps driver errors.
+ */
+export function isConnectionError(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    if (cur instanceof CairnError) return cur.code === 'STORE_UNREACHABLE';
+    const { code, message } = cur as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && (SOCKET_CODES.has(code) || SQLSTATES.test(code))) return true;
+    if (typeof message === 'string' && MESSAGES.test(message)) return true;
+  }
+  return false;
+}
+
+/**
+ * The store with its connection failures turned into StoreUnreachableError
+ * (STORE_UNREACHABLE), the one error callers may retry: the tracking client's buffer
+ * keeps metric points through it, and a worker waits for the database to come back.
+ */
+export function withUnreachableErrors(store: Store, where: string): Store {
+  const wrap = (e: unknown): unknown =>
+    !(e instanceof CairnError) && isConnectionError(e)
+      ? new StoreUnreachableError(`PostgreSQL at ${where} cannot be reached (${(e as Error).message || String(e)})`, { cause: e })
+      : e;
+  return new Proxy(store, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      // Bound to the store itself: its methods use private fields a Proxy does not have.
+      if (prop === 'close') return (value as () => unknown).bind(target);
+      return (...args: unknown[]) => {
+        let out: unknown;
+        try {
+          out = (value as (...a: unknown[]) => unknown).apply(target, args);
+        } catch (e) {
+          throw wrap(e);
+        }
+        return out instanceof Promise ? out.catch((e: unknown) => Promise.reject(wrap(e))) : out;
+      };
+    },
+  });
+}
+
+export interface RetryOptions {
+  /** Keep retrying an unreachable store this long before giving up (default 120 s). */
+  windowMs?: number;
+  /** First delay; doubles up to maxDelayMs (defaults 200 ms, 5 s). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Called before each wait: which call, the error, the attempt. */
+  onRetry?: (method: string, e: CairnError, attempt: number) => void;
+  /** Called when a call that had to be retried went through: after how many attempts and ms. */
+  onRecovered?: (method: string, attempts: number, waitedMs: number) => void;
+}
+
+// Calls that would do their work twice if a commit's acknowledgement was lost and they
+// were sent again; everything else the store does is idempotent (upserts, first write
+// wins for metric points, status changes guarded by the current status).
+const NOT_RETRIED = new Set(['createRun', 'createExperiment', 'addNote', 'close']);
+
+/**
+ * The store for a long-lived process (a worker): a call that finds PostgreSQL
+ * unreachable is retried with backoff for up to `windowMs` instead of failing the
+ * training it serves. Interactive commands keep the plain store and fail fast.
+ */
+export function retryUnreachable(store: Store, o: RetryOptions = {}): Store {
+  const windowMs = o.windowMs ?? 120_000;
+  const base = o.baseDelayMs ?? 200;
+  const max = o.maxDelayMs ?? 5_000;
+  return new Proxy(store, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (typeof prop !== 'string' || NOT_RETRIED.has(prop)) return (value as () => unknown).bind(target);
+      return async (...args: unknown[]) => {
+        const started = Date.now();
+        const deadline = started + windowMs;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const out = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            if (attempt > 1) o.onRecovered?.(prop, attempt, Date.now() - started);
+            return out;
+          } catch (e) {
+            if (!(e instanceof CairnError) || e.code !== 'STORE_UNREACHABLE' || Date.now() >= deadline) throw e;
+            o.onRetry?.(prop, e, attempt);
+            const d = Math.min(max, base * 2 ** (attempt - 1));
+            await new Promise((r) => setTimeout(r, Math.min(d / 2 + Math.random() * (d / 2), Math.max(0, deadline - Date.now()))));
+          }
+        }
+      };
+    },
+  });
+}
