@@ -4,6 +4,8 @@ import { Command, Option } from 'commander';
 import { registerBackends } from './commands/backends.ts';
 import { registerData } from './commands/data.ts';
 import { registerExperiments } from './commands/experiments.ts';
+import { registerModels } from './commands/models.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerInit } from './commands/init.ts';
 import { registerCi } from './commands/ci.ts';
 import { registerQueue } from './commands/queue.ts';
@@ -46,6 +48,9 @@ Examples:
   cairn queue --watch
   cairn cancel 019a3f2c
   cairn schedules
+  cairn models register 019a3f2c --name iris-mlp --alias staging
+  cairn models package iris-mlp@production --out ./iris-model
+  cairn serve iris-mlp@production --port 8080
 
 Queues live in Redis: REDIS_URL (default redis://127.0.0.1:6379); nothing answering fails at once.
 Exit status: 0 ok, 1 failure (not found, store locked or unreachable, Redis unreachable, filter syntax, corrupt blobs, a failed ci gate), 2 usage.`,
@@ -54,6 +59,8 @@ Exit status: 0 ok, 1 failure (not found, store locked or unreachable, Redis unre
   registerExperiments(program);
   registerRuns(program);
   registerData(program);
+  registerModels(program);
+  registerServe(program);
   registerBackends(program);
   registerRun(program);
   registerCi(program);

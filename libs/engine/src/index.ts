@@ -9,3 +9,4 @@ export { exportModel, type ExportedFile, type ModelCard } from './export.ts';
 export { Rng, epochOrder } from './random.ts';
 export { BACKENDS, BackendUnavailableError, backendFromEnv, missingKernels, parseBackendName, probeBackends, releaseBackend, requiredKernels, selectBackend, type BackendChoice, type BackendProbe, type SkippedBackend } from './backends.ts';
 export * from './data/index.ts';
+export * from './package/index.ts';

@@ -5,11 +5,12 @@ import * as datasets from './datasets.ts';
 import * as experiments from './experiments.ts';
 import * as lineage from './lineage.ts';
 import * as metrics from './metrics.ts';
+import * as registry from './models.ts';
 import * as runData from './run-data.ts';
 import * as runs from './runs.ts';
 import { searchRuns } from './search.ts';
 import { getMetricSeries } from './series.ts';
-import type { CodeRef, CreateRunInput, EndStatus, MetricPoint, RecordSnapshotInput, SearchRunsInput, Store } from './types.ts';
+import type { CodeRef, CreateRunInput, EndStatus, MetricPoint, RecordSnapshotInput, RegisterModelVersionInput, SearchRunsInput, Store } from './types.ts';
 
 /** The Store over either engine: the SQL is the same, only the driver differs. */
 export class SqlStore implements Store {
@@ -157,5 +158,36 @@ export class SqlStore implements Store {
   }
   lineage(node: LineageNode, options?: { direction?: 'upstream' | 'downstream' | 'both'; depth?: number }) {
     return lineage.lineage(this.#db, node, options);
+  }
+
+  registerModelVersion(input: RegisterModelVersionInput) {
+    return registry.registerModelVersion(this.#db, input);
+  }
+  listModels(project?: string) {
+    return registry.listModels(this.#db, project);
+  }
+  getModel(name: string, project?: string) {
+    return registry.getModel(this.#db, name, project);
+  }
+  resolveModelVersion(name: string, ref?: string | number, project?: string) {
+    return registry.resolveModelVersion(this.#db, name, ref, project);
+  }
+  setModelAlias(name: string, alias: string, version: number | null, project?: string) {
+    return registry.setModelAlias(this.#db, name, alias, version, project);
+  }
+  aliasHistory(name: string, alias?: string, project?: string) {
+    return registry.aliasHistory(this.#db, name, alias, project);
+  }
+  updateModelVersion(name: string, version: number, patch: { description?: string; tags?: Record<string, string> }, project?: string) {
+    return registry.updateModelVersion(this.#db, name, version, patch, project);
+  }
+  recordDeployment(input: { modelVersionId: string; environment: string; host: string }) {
+    return registry.recordDeployment(this.#db, input);
+  }
+  endDeployment(id: string) {
+    return registry.endDeployment(this.#db, id);
+  }
+  listDeployments(filter?: { modelVersionId?: string; active?: boolean }) {
+    return registry.listDeployments(this.#db, filter);
   }
 }

@@ -279,6 +279,21 @@ export interface Store {
   /** What the blob store's gc must keep: snapshot roots, and single blobs named by artifacts and model versions. */
   blobRoots(): Promise<{ snapshots: string[]; blobs: string[] }>;
 
+  // model registry
+  /** The artifact as the next version (1, 2, …) of a named model, created on first use; lineage run → version. */
+  registerModelVersion(input: RegisterModelVersionInput): Promise<ModelVersion>;
+  listModels(project?: string): Promise<ModelSummary[]>;
+  getModel(name: string, project?: string): Promise<ModelDetail>;
+  /** A version number, `latest` (the default) or an alias. */
+  resolveModelVersion(name: string, ref?: string | number, project?: string): Promise<ModelVersion>;
+  /** Moves (or, with `null`, removes) an alias atomically, with a history row. */
+  setModelAlias(name: string, alias: string, version: number | null, project?: string): Promise<AliasMove>;
+  aliasHistory(name: string, alias?: string, project?: string): Promise<AliasMove[]>;
+  updateModelVersion(name: string, version: number, patch: { description?: string; tags?: Record<string, string> }, project?: string): Promise<ModelVersion>;
+  recordDeployment(input: { modelVersionId: string; environment: string; host: string }): Promise<Deployment>;
+  endDeployment(id: string): Promise<Deployment>;
+  listDeployments(filter?: { modelVersionId?: string; active?: boolean }): Promise<Deployment[]>;
+
   // lineage
   addLineageEdge(from: LineageNode, to: LineageNode, relation: string): Promise<void>;
   /** Everything upstream of (what went into) or downstream of (what came out of) a node. */
@@ -286,3 +301,69 @@ export interface Store {
 }
 
 export type { LineageKind, LineageNode, RunStatus, RunEnvironment };
+
+export interface ModelRecord {
+  id: string;
+  projectId: string;
+  name: string;
+  description: string;
+  createdAt: Date;
+}
+
+export interface ModelVersion {
+  id: string;
+  modelId: string;
+  modelName: string;
+  version: number;
+  runId: string | null;
+  /** Content id of the version's file manifest in the blob store. */
+  artifactHash: string;
+  description: string;
+  tags: Record<string, string>;
+  createdAt: Date;
+}
+
+export interface RegisterModelVersionInput {
+  project?: string;
+  name: string;
+  runId?: string;
+  artifactHash: string;
+  description?: string;
+  tags?: Record<string, string>;
+}
+
+export interface ModelSummary {
+  id: string;
+  name: string;
+  description: string;
+  createdAt: Date;
+  versionCount: number;
+  latestVersion: number | null;
+  updatedAt: Date | null;
+  /** alias → version number */
+  aliases: Record<string, number>;
+}
+
+export interface ModelDetail extends ModelRecord {
+  /** Newest first. */
+  versions: ModelVersion[];
+  aliases: Record<string, number>;
+}
+
+export interface AliasMove {
+  model: string;
+  alias: string;
+  /** null: the alias was removed. */
+  version: number | null;
+  previous: number | null;
+  movedAt: Date;
+}
+
+export interface Deployment {
+  id: string;
+  modelVersionId: string;
+  environment: string;
+  host: string;
+  startedAt: Date;
+  stoppedAt: Date | null;
+}

@@ -1,7 +1,7 @@
 /**
  * Cairn store benchmarks.
  *
- *   npm run bench -- [ingest|search|series|snapshot|engine|pipeline|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
+ *   npm run bench -- [ingest|search|series|snapshot|engine|pipeline|serve|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
  *
  * Every figure is printed next to a baseline measured in the same process and run,
  * and as a ratio to it: absolute numbers from a shared, noisy machine mean little alone.
@@ -15,6 +15,7 @@ import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostg
 import { engineBench } from './engine.ts';
 import { ingestBench } from './ingest.ts';
 import { pipelineBench } from './pipeline.ts';
+import { serveBench } from './serve.ts';
 import { searchBench } from './search.ts';
 import { seriesBench } from './series.ts';
 import { snapshotBench } from './snapshot.ts';
@@ -28,6 +29,7 @@ type LocalBenchFn = (ctx: BenchContext & { big: boolean }) => Promise<BenchResul
 const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
   engine: { what: '@cairn/engine tfjs training ex/s per backend (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
+  serve: { what: 'cairn serve POST /predict latency and throughput (Iris MLP, autocannon in another process) vs a minimal http server calling model.predict', run: serveBench },
 };
 
 const BENCHES: Record<string, { what: string; run: BenchFn }> = {
