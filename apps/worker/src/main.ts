@@ -202,6 +202,7 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
         const bits = [`run ${result.runId} ${result.status}${result.reason ? ` (${oneLine(result.reason)})` : ''} in ${seconds.toFixed(1)} s`];
         if (result.gate) bits.push(`gate ${result.gate.passed ? 'passed' : 'failed'}: ${Object.entries(result.gate.values).map(([k, v]) => `${k}=${v}`).join(', ')}${result.gate.missing.length ? ` (missing ${result.gate.missing.join(', ')})` : ''}`);
         if (result.promoted) bits.push(`promoted: queued run ${result.promoted}`);
+        if (result.champion) bits.push(`champion ${result.champion.decision}: ${oneLine(result.champion.detail)}`);
         log(`${stamp()} [${tier}] ${bits.join('; ')}`);
         if (result.status !== 'skipped') {
           void store

@@ -84,6 +84,26 @@ export interface TierConfig {
   snapshot: SnapshotChoice;
   /** Evaluate the test split too (cheap tiers leave it alone so it is not tuned against). */
   evaluateTest: boolean;
+  /** Champion / challenger: off unless set (see ChampionConfig). */
+  champion?: ChampionConfig;
+}
+
+/**
+ * Champion / challenger: a finished run of the tier that passed its gate is compared with
+ * the model version behind `model@alias`; when it is better by at least `minImprovement`
+ * on `metric` (or there is no champion yet), its model is registered as the next version
+ * and the alias moved to it.
+ */
+export interface ChampionConfig {
+  model: string;
+  /** Default 'champion'. */
+  alias: string;
+  /** Default: the training definition's objective metric (its last value on each run). */
+  metric?: string;
+  /** Default: the objective's direction. */
+  direction?: 'maximize' | 'minimize';
+  /** Default 0: any improvement wins. */
+  minImprovement: number;
 }
 
 export interface PipelineConfig {
@@ -111,6 +131,7 @@ export interface TierConfigInput {
   candidatesFrom?: Tier | null;
   snapshot?: SnapshotChoice;
   evaluateTest?: boolean;
+  champion?: { model: string; alias?: string; metric?: string; direction?: 'maximize' | 'minimize'; minImprovement?: number } | null;
 }
 
 /** What cairn.config.ts default-exports. */
@@ -313,6 +334,18 @@ const tierInputShape = {
   candidatesFrom: tierSchema.nullable().optional(),
   snapshot: oneOf(['pinned', 'latest']).optional(),
   evaluateTest: bool().optional(),
+  champion: strict(
+    {
+      model: z.string(must('a model name')).regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, must('a model name: letters, digits, . _ -')),
+      alias: z.string(must('an alias')).regex(/^[a-z][a-z0-9_-]{0,62}$/, must('an alias: lowercase letters, digits, - and _')).refine((a) => a !== 'latest', must("an alias other than 'latest'")).optional(),
+      metric: z.string(must('a metric name')).min(1, must('a metric name')).optional(),
+      direction: oneOf(['maximize', 'minimize']).optional(),
+      minImprovement: num('a number ≥ 0').min(0, must('a number ≥ 0')).optional(),
+    },
+    'champion',
+  )
+    .nullable()
+    .optional(),
 };
 
 const tierInputSchema = strict(tierInputShape, 'a tier');
@@ -399,6 +432,7 @@ function mergeTier(base: TierConfig, input: TierConfigInput | undefined): TierCo
     if (value === undefined) continue;
     if (value === null) delete out[key];
     else if (key === 'resources' || key === 'retry') out[key] = { ...(out[key] as object), ...definedOnly(value as object) };
+    else if (key === 'champion') out[key] = { alias: 'champion', minImprovement: 0, ...definedOnly(value as object) };
     else out[key] = structuredClone(value);
   }
   return out as unknown as TierConfig;

@@ -9,3 +9,4 @@ export * from './config.ts';
 export { evaluateGate, recordGate, applyGate, gateFields, type GateResult } from './gates.ts';
 export * from './sweep/index.ts';
 export * from './sweep-runner.ts';
+export { challengeChampion, type ChampionResult } from './champion.ts';

@@ -11,6 +11,7 @@ import { materialiseSnapshot } from './materialise.ts';
 import { DEFAULT_QUEUE_PREFIX, queueName, type JobData, type TierQueues } from './queues.ts';
 import { definitionForTier, type PipelineConfig, type TierConfig } from './config.ts';
 import { applyGate, type GateResult } from './gates.ts';
+import { challengeChampion, type ChampionResult } from './champion.ts';
 import { lastCheckpoint, trackingReporter } from './reporter.ts';
 import { advanceRunningSweeps, advanceSweepOf, cancelSweep, isSweepParent, isSweepTrial, sweepTrialSettings, type TrialSettings } from './sweep-runner.ts';
 
@@ -39,6 +40,7 @@ export interface ProcessResult {
   reason?: string;
   gate?: GateResult;
   promoted?: string;
+  champion?: ChampionResult;
 }
 
 /** The job was handed back (worker shutting down): BullMQ retries it and the run resumes from its checkpoint. */
@@ -178,11 +180,17 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
   }
   await tracked.end(r.status, r.reason ?? null);
   const result: ProcessResult = { runId, status: r.status, ...(r.reason ? { reason: r.reason } : {}), ...(run.parentRunId ? { parentRunId: run.parentRunId } : {}) };
-  if (r.status !== 'finished' || !runtime.gate) return result;
+  if (r.status !== 'finished') return result;
+  if (!runtime.gate) {
+    // No gate: nothing to promote, but a champion comparison may still be configured.
+    if (runtime.champion && !sweep) result.champion = await challengeChampion({ store, blobs, runId, config: runtime.champion, objective: definition.objective });
+    return result;
+  }
 
   result.gate = await applyGate(store, runId, runtime.gate, tier);
   // Sweep trials are not promoted one by one: the sweep's leaderboard says which is best.
   if (result.gate.passed && runtime.promotesTo && !sweep) result.promoted = await promote(run, runtime.promotesTo, deps);
+  if (result.gate.passed && runtime.champion && !sweep) result.champion = await challengeChampion({ store, blobs, runId, config: runtime.champion, objective: definition.objective });
   return result;
 }
 
