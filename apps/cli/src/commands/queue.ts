@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { InvalidStateError } from '@cairn/schema';
 import { TIERS, type Tier } from '@cairn/engine';
 import type { TierQueues } from '@cairn/pipeline';
-import { openStore } from '@cairn/store';
 import type { RegisteredSchedule, WorkerBeat } from '@cairn/worker';
-import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
+import { globalOptions, withStore } from '../context.ts';
 import { formatDateTime, formatRelative, oneLine } from '../output/format.ts';
 import { colors, info, out, outJson, outputWidth, toJson } from '../output/io.ts';
 import { renderTable, type Cell, type Column } from '../output/table.ts';
@@ -112,9 +111,7 @@ is an error (exit 1). With the embedded store this only works while no worker ho
       const g = globalOptions(c);
       const ctx = await pipelineContext(opts);
       await withQueues(ctx, async (redis, queues) => {
-        assertStoreExists(storeOptions(g));
-        const store = await openStore(storeOptions(g));
-        try {
+        await withStore(g, async (store) => {
           const runId = await store.resolveRunId(ref);
           const run = await store.getRun(runId);
           if (run.status !== 'queued' && run.status !== 'running') throw new InvalidStateError(`run ${runId} already ended (${run.status}): nothing to cancel`);
@@ -143,9 +140,7 @@ is an error (exit 1). With the embedded store this only works while no worker ho
             out(`Asked the worker training run ${colors.yellow(runId)} to stop: it checkpoints and ends the run 'cancelled'`);
             if (!held) info(colors.yellow(`No worker holds its job: if 'cairn run' trains it, press Ctrl-C there; if its process is gone, 'cairn cancel ${runId} --force' ends it.`));
           }
-        } finally {
-          await store.close();
-        }
+        });
       });
     });
 

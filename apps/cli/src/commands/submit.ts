@@ -2,8 +2,8 @@ import { Option, type Command } from 'commander';
 import { TIERS, loadDefinition, type Tier } from '@cairn/engine';
 import type { PipelineConfig, Submitted, TierQueues } from '@cairn/pipeline';
 import { LocalBlobStore } from '@cairn/snapshot';
-import { openStore, resolveLocation, type Store } from '@cairn/store';
-import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
+import { resolveLocation, type Store } from '@cairn/store';
+import { globalOptions, storeOptions, withStore } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { formatNumber, oneLine } from '../output/format.ts';
 import { colors, info, out, outJson } from '../output/io.ts';
@@ -97,9 +97,7 @@ Examples:
       if (opts.wait) requireSharedStore(location.engine, '--wait');
       const ctx = await pipelineContext(opts);
       await withQueues(ctx, async (_redis, queues) => {
-        assertStoreExists(storeOptions(g));
-        const store = await openStore(storeOptions(g));
-        try {
+        await withStore(g, async (store) => {
           const submitted = await submitTo(c, store, queues, ctx.config, file, opts.tier, opts);
           const queue = (await pipelineLib()).queueName(opts.tier, ctx.prefix);
           const workers = await queues.get(opts.tier).getWorkersCount().catch(() => null);
@@ -134,9 +132,7 @@ Examples:
             });
           } else printEnded(waited, verdict, opts.tier, opts.timeout);
           if (!passed(waited, verdict)) process.exitCode = 1;
-        } finally {
-          await store.close();
-        }
+        });
       });
     });
 }

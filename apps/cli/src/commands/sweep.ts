@@ -3,8 +3,8 @@ import { Option, type Command } from 'commander';
 import { TIERS, loadDefinition, type Tier } from '@cairn/engine';
 import type { SweepSpec, SweepState, StartedSweep } from '@cairn/pipeline';
 import { LocalBlobStore } from '@cairn/snapshot';
-import { openStore, resolveLocation, type Store } from '@cairn/store';
-import { assertStoreExists, globalOptions, storeOptions, withStore } from '../context.ts';
+import { resolveLocation, type Store } from '@cairn/store';
+import { globalOptions, storeOptions, withStore } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { formatNumber, oneLine, statusStyle } from '../output/format.ts';
 import { colors, info, out, outJson, outputWidth } from '../output/io.ts';
@@ -158,9 +158,7 @@ Examples:
       if (opts.wait) requireSharedStore(location.engine, '--wait');
       const ctx = await pipelineContext(opts);
       await withQueues(ctx, async (_redis, queues) => {
-        assertStoreExists(storeOptions(g));
-        const store = await openStore(storeOptions(g));
-        try {
+        await withStore(g, async (store) => {
           const loc = dataLocation(c);
           const blobs = new LocalBlobStore(loc.blobs);
           let snapshot = opts.snapshot;
@@ -203,9 +201,7 @@ Examples:
             await printState(store, waited.state);
           }
           if (waited.timedOut || waited.state.parent.status !== 'finished') process.exitCode = 1;
-        } finally {
-          await store.close();
-        }
+        });
       });
     });
 
