@@ -154,14 +154,16 @@ describe('LocalBlobStore', () => {
 describe('LocalBlobStore under failure', () => {
   it('leaves no blob behind when the writer is SIGKILLed mid-put, and the next put succeeds', async () => {
     const root = freshRoot();
-    const size = 512 * 1024 * 1024;
+    const size = 256 * 1024 * 1024;
     const child = spawn(process.execPath, ['--import', 'tsx', fixture, root, String(size), '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<NodeJS.Signals | number | null>((res) => child.on('exit', (code, sig) => res(sig ?? code)));
     // Kill only once a temp file is partly written, so the kill provably lands mid-write.
+    // The child first starts tsx, generates and hashes 256 MiB; under CI load (two test
+    // processes on two cores) that alone took over 30 s once, so the wait is generous.
     let seen = -1;
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 150_000;
     while (Date.now() < deadline && child.exitCode === null) {
       const names = tmpFiles(root);
       const sizeNow = names.length === 1 ? statSync(join(root, 'tmp', names[0]!), { throwIfNoEntry: false })?.size ?? 0 : 0;
@@ -188,7 +190,7 @@ describe('LocalBlobStore under failure', () => {
     expect(await s.cleanupTemp(0)).toBe(1);
     expect(tmpFiles(root)).toEqual([]);
     expect((await s.get(id)).length).toBe(size);
-  });
+  }, 240_000);
 
   it('reports a failed write clearly and leaves nothing behind (real EFBIG from a file-size limit)', async () => {
     const root = freshRoot();

@@ -54,7 +54,7 @@ describe.each(testEngines())('process hooks in a real child process on $name', (
     }
   }
 
-  it.concurrent('an uncaught exception ends the run failed with its message, flushed, and the process still crashes', async ({ expect }) => {
+  it('an uncaught exception ends the run failed with its message, flushed, and the process still crashes', async ({ expect }) => {
     const loc = await engine.fresh();
     const out = await runChild('throw', loc);
     expect(out.runId, out.stderr).not.toBe('');
@@ -63,7 +63,7 @@ describe.each(testEngines())('process hooks in a real child process on $name', (
     expect(await inspect(loc, out.runId)).toEqual({ status: 'failed', reason: 'TypeError: exploded at epoch 3', points: 2 });
   });
 
-  it.concurrent('an unhandled rejection ends the run failed with its message', async ({ expect }) => {
+  it('an unhandled rejection ends the run failed with its message', async ({ expect }) => {
     const loc = await engine.fresh();
     const out = await runChild('reject', loc);
     expect(out.code).toBe(1);
@@ -71,7 +71,7 @@ describe.each(testEngines())('process hooks in a real child process on $name', (
     expect(await inspect(loc, out.runId)).toEqual({ status: 'failed', reason: 'async exploded', points: 2 });
   });
 
-  it.concurrent('SIGTERM ends the run cancelled, then the process dies of the signal', async ({ expect }) => {
+  it('SIGTERM ends the run cancelled, then the process dies of the signal', async ({ expect }) => {
     const loc = await engine.fresh();
     const out = await runChild('signal', loc, (p) => setTimeout(() => p.kill('SIGTERM'), 100));
     expect(out.signal).toBe('SIGTERM');
@@ -81,21 +81,21 @@ describe.each(testEngines())('process hooks in a real child process on $name', (
     expect(r.points).toBeGreaterThanOrEqual(2);
   });
 
-  it.concurrent('a script that forgets finish() ends its run finished when the event loop runs dry', async ({ expect }) => {
+  it('a script that forgets finish() ends its run finished when the event loop runs dry', async ({ expect }) => {
     const loc = await engine.fresh();
     const out = await runChild('forget', loc);
     expect(out.code, out.stderr).toBe(0);
     expect(await inspect(loc, out.runId)).toEqual({ status: 'finished', reason: null, points: 2 });
   });
 
-  it.concurrent('a non-zero process.exitCode ends the run failed', async ({ expect }) => {
+  it('a non-zero process.exitCode ends the run failed', async ({ expect }) => {
     const loc = await engine.fresh();
     const out = await runChild('exitcode', loc);
     expect(out.code).toBe(3);
     expect(await inspect(loc, out.runId)).toEqual({ status: 'failed', reason: 'process exited with code 3', points: 2 });
   });
 
-  it.concurrent("leaves the run alone when the program handles its own errors", async ({ expect }) => {
+  it("leaves the run alone when the program handles its own errors", async ({ expect }) => {
     const loc = await engine.fresh();
     const out = await runChild('handled', loc);
     expect(out.stdout).toContain('HANDLED mine');
