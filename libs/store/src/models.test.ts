@@ -99,4 +99,27 @@ describe.each(testEngines())('model registry on $name', (engine) => {
     expect((await failure(store.recordDeployment({ modelVersionId: v.id, environment: '../prod', host: 'h' }))).code).toBe('INVALID_INPUT');
     expect((await failure(store.recordDeployment({ modelVersionId: '00000000-0000-4000-8000-000000000000', environment: 'prod', host: 'h' }))).code).toBe('NOT_FOUND');
   });
+
+  it('answers "which code and data made what is deployed" with one upstream lineage query', async () => {
+    const store = await engine.open();
+    const snap = await store.recordSnapshot({ dataset: 'iris-data', id: hash('1'), fileCount: 1, bytes: 10 });
+    const exp = await store.ensureExperiment({ name: 'served-lineage' });
+    const run = await store.createRun({ experimentId: exp.id, status: 'queued', snapshotIds: [snap.id], code: { gitSha: 'f'.repeat(40), gitDirty: false, codeHash: hash('2') } });
+    // A code bundle that changes when the job starts (a resubmitted module) is linked too.
+    await store.startRun(run.id, { code: { codeHash: hash('3') } });
+    const v = await store.registerModelVersion({ name: 'lineage-mlp', runId: run.id, artifactHash: hash('4') });
+    const d = await store.recordDeployment({ modelVersionId: v.id, environment: 'production', host: 'web-1' });
+
+    const up = await store.lineage({ kind: 'deployment', id: d.id }, { direction: 'upstream' });
+    const key = (n: { kind: string; id: string }) => `${n.kind}:${n.id}`;
+    expect(up.nodes.map(key).sort()).toEqual(
+      [`deployment:${d.id}`, `model_version:${v.id}`, `model:${v.modelId}`, `run:${run.id}`, `snapshot:${snap.id}`, `dataset:${snap.datasetId}`, `code:${hash('2')}`, `code:${hash('3')}`].sort(),
+    );
+    expect(up.edges).toContainEqual(expect.objectContaining({ relation: 'input_to', from: { kind: 'snapshot', id: snap.id }, to: { kind: 'run', id: run.id } }));
+    expect(up.edges).toContainEqual(expect.objectContaining({ relation: 'ran_in', from: { kind: 'code', id: hash('2') }, to: { kind: 'run', id: run.id } }));
+
+    // And forward from the snapshot: every run and model that used it.
+    const down = await store.lineage({ kind: 'snapshot', id: snap.id }, { direction: 'downstream' });
+    expect(down.nodes.map(key)).toEqual(expect.arrayContaining([`run:${run.id}`, `model_version:${v.id}`, `deployment:${d.id}`]));
+  });
 });

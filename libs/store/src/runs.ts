@@ -18,6 +18,7 @@ import {
 } from '@cairn/schema';
 import { rows, type Db } from './engine.ts';
 import { getExperiment } from './experiments.ts';
+import { addLineageEdge } from './lineage.ts';
 import { randomRunName } from './names.ts';
 import { insertParams, upsertTags } from './run-data.ts';
 import { validate, validateId } from './validate.ts';
@@ -54,6 +55,7 @@ export async function createRun(db: Db, input: CreateRunInput): Promise<Run> {
     if (!run) throw new Error('insert returned no row');
     if (input.params) await insertParams(tx as unknown as Db, run.id, input.params);
     if (input.tags) await upsertTags(tx as unknown as Db, run.id, input.tags);
+    await linkInputs(tx as unknown as Db, run.id, run.snapshotIds, run.codeHash);
     return run;
   });
 }
@@ -110,6 +112,17 @@ export async function resolveRunId(db: Db, idOrPrefix: string): Promise<string> 
   return found[0]!.id;
 }
 
+/**
+ * Lineage edges from what a run consumed: each dataset snapshot (`input_to`) and the
+ * content-addressed code bundle (`ran_in`). With them, an upstream walk from a
+ * deployment reaches version → run → snapshots and code in one query.
+ */
+async function linkInputs(db: Db, runId: string, snapshotIds: readonly string[], codeHash: string | null): Promise<void> {
+  const to = { kind: 'run' as const, id: runId };
+  for (const id of snapshotIds) await addLineageEdge(db, { kind: 'snapshot', id }, to, 'input_to');
+  if (codeHash) await addLineageEdge(db, { kind: 'code', id: codeHash }, to, 'ran_in');
+}
+
 export async function startRun(db: Db, id: string, patch: { environment?: RunEnvironment; code?: CodeRef } = {}): Promise<Run> {
   validateId(id);
   const now = new Date();
@@ -128,7 +141,10 @@ export async function startRun(db: Db, id: string, patch: { environment?: RunEnv
     .set(set)
     .where(and(eq(runs.id, id), inArray(runs.status, ['queued', 'running'])))
     .returning();
-  if (run) return run;
+  if (run) {
+    if (patch.code?.codeHash) await linkInputs(db, run.id, [], run.codeHash);
+    return run;
+  }
   const existing = await getRunRow(db, id);
   throw new InvalidStateError(`run ${id} has ended (${existing.status}); start a new run instead`);
 }
