@@ -25,6 +25,9 @@ const configs = [
 
 const store = await openStore();
 try {
+  // The metric that ranks these runs, for `cairn runs` and the portal's "best run".
+  const experiment = await store.ensureExperiment({ name: 'iris-quickstart' });
+  await store.setExperimentTags(experiment.id, { objective: 'val_accuracy max' });
   for (const config of configs) {
     const { train, validation } = loadIris(config);
     const run = await startRun({

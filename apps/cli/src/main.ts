@@ -6,6 +6,7 @@ import { registerData } from './commands/data.ts';
 import { registerExperiments } from './commands/experiments.ts';
 import { registerModels } from './commands/models.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerPortal } from './commands/portal.ts';
 import { registerInit } from './commands/init.ts';
 import { registerCi } from './commands/ci.ts';
 import { registerQueue } from './commands/queue.ts';
@@ -68,6 +69,7 @@ Exit status: 0 ok, 1 failure (not found, store locked or unreachable, Redis unre
   registerSweep(program);
   registerWorker(program);
   registerQueue(program);
+  registerPortal(program);
   // Every command reports usage errors through main (one line, exit 2) instead of exiting itself.
   const configure = (cmd: Command, path: string) => {
     cmd.exitOverride((err) => {

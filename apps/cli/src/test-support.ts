@@ -16,13 +16,13 @@ export interface CliResult {
  * Runs the real CLI in a child process, as `npm run cairn` does. DATABASE_URL and
  * CAIRN_HOME are removed from its environment so only the arguments pick the store.
  */
-export function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+export function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
   delete env.FORCE_COLOR;
   if (!options.env || !('DATABASE_URL' in options.env)) delete env.DATABASE_URL;
   if (!options.env || !('CAIRN_HOME' in options.env)) delete env.CAIRN_HOME;
   return new Promise((resolve, reject) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, timeout: 60_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, timeout: options.timeoutMs ?? 60_000 }, (error, stdout, stderr) => {
       if (error && typeof error.code !== 'number') return reject(error);
       resolve({ code: typeof error?.code === 'number' ? error.code : 0, stdout, stderr });
     });

@@ -62,8 +62,8 @@ function flags(args: string[]): string[] {
 const FOREIGN = /^(POSTGRES_[A-Z_]+|NODE_MAJOR)$/;
 
 describe('docker/', () => {
-  it('has the CPU worker, the GPU worker, the model server and a compose file', () => {
-    expect(DOCKERFILES.sort()).toEqual(['serve.Dockerfile', 'worker-gpu.Dockerfile', 'worker.Dockerfile']);
+  it('has the portal, the CPU worker, the GPU worker, the model server and a compose file', () => {
+    expect(DOCKERFILES.sort()).toEqual(['portal.Dockerfile', 'serve.Dockerfile', 'worker-gpu.Dockerfile', 'worker.Dockerfile']);
     expect(fs.existsSync(path.join(DOCKER, 'compose.yaml'))).toBe(true);
     expect(fs.existsSync(path.join(ROOT, '.dockerignore'))).toBe(true);
   });
@@ -108,7 +108,7 @@ describe('docker/', () => {
       volumes: Record<string, unknown>;
     };
     const services = compose.services;
-    expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'worker', 'worker-gpu', 'serve']));
+    expect(Object.keys(services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'portal', 'worker', 'worker-gpu', 'serve']));
     const documented = documentedVariables();
     const pg = services.postgres!.environment!;
     for (const [name, s] of Object.entries(services)) {
@@ -136,5 +136,10 @@ describe('docker/', () => {
     for (const name of ['worker', 'worker-gpu']) for (const f of flags(services[name]!.command!)) expect(workerHelp, `${name}: ${f}`).toContain(f);
     const serveHelp = helpText('apps/cli/bin/cairn.js', ['serve']);
     for (const f of flags(services.serve!.command!)) expect(serveHelp, `serve: ${f}`).toContain(f);
+    const uiHelp = helpText('apps/cli/bin/cairn.js', ['ui']);
+    for (const f of flags(services.portal!.command!)) expect(uiHelp, `portal: ${f}`).toContain(f);
+    // The portal image builds the web app it starts.
+    expect(fs.readFileSync(path.join(DOCKER, 'portal.Dockerfile'), 'utf8')).toMatch(/cd apps\/web && .*next build/);
+    expect(fs.existsSync(path.join(ROOT, 'apps/web/package.json'))).toBe(true);
   });
 });

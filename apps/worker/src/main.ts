@@ -8,7 +8,7 @@ import { CairnError, ValidationError, isCairnError } from '@cairn/schema';
 import { TIERS, quietTfjs, type BackendName, type Tier } from '@cairn/engine';
 import { TierQueues, connectRedis, startWorkers, type JobData, type PipelineConfig, type ProcessResult, type WorkerPool } from '@cairn/pipeline';
 import { LocalBlobStore } from '@cairn/snapshot';
-import { cairnHome, openStore, redactUrl, resolveLocation, retryUnreachable, type OpenStoreOptions, type Store } from '@cairn/store';
+import { cairnHome, hostEmbeddedStore, openStore, redactUrl, resolveLocation, retryUnreachable, type OpenStoreOptions, type Store } from '@cairn/store';
 import { startHeartbeat, workerId, type WorkerBeat } from './heartbeat.ts';
 import { WorkerMetrics, serveMetrics, type JobOutcome } from './metrics.ts';
 import { registerSchedules, scheduleQueue, startScheduleWorker } from './schedules.ts';
@@ -112,7 +112,10 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
     if (location.engine === 'pglite' && !fs.existsSync(path.join(location.dataDir, 'PG_VERSION'))) {
       throw new CairnError('NOT_FOUND', `no Cairn store in ${location.home}: run 'cairn init' to create one, or point --home (CAIRN_HOME) or --db (DATABASE_URL) at your store`);
     }
-    const opened: Store = await openStore(storeOptions);
+    // The embedded store is hosted (or joined, when another Cairn process hosts it), not
+    // held alone: cairn commands and the portal use it meanwhile through this process.
+    const hosted = location.engine === 'pglite' ? await hostEmbeddedStore({ home: location.home, migrate: storeOptions.migrate }) : null;
+    const opened: Store = hosted?.store ?? (await openStore(storeOptions));
     cleanups.push(() => opened.close());
     // PostgreSQL going away for a while (a restart, a failover) stalls the jobs rather than
     // failing them: every store call waits for it, metric points stay buffered meanwhile.
@@ -285,7 +288,10 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
     await heartbeat.beatNow();
     cleanups.push(() => heartbeat.stop());
 
-    const storeShown = location.engine === 'postgres' ? redactUrl(location.url) : `${location.home} (embedded: this worker must be its only user)`;
+    const storeShown =
+      location.engine === 'postgres'
+        ? redactUrl(location.url)
+        : `${location.home} (embedded, ${hosted?.hosting ? `shared by this worker on ${redactUrl(hosted.url)}` : 'through the Cairn process hosting it'})`;
     log(`${stamp()} cairn worker ${id} consuming ${tiers.map((t) => `${t} (${concurrency[t]} at once)`).join(', ')} from ${redactUrl(url)}, queue prefix '${prefix}'`);
     log(`${stamp()}   store ${storeShown}; blobs ${blobs.root}`);
     if (registered.length) log(`${stamp()}   schedules ${registered.map((t) => `${t} '${config.tiers[t].schedule}' ${config.tiers[t].timezone}`).join(', ')}`);
@@ -391,9 +397,10 @@ Options:
 Environment: REDIS_URL (default redis://127.0.0.1:6379), DATABASE_URL, CAIRN_HOME,
 CAIRN_BLOBS, CAIRN_BACKEND, CAIRN_QUEUE_PREFIX.
 
-The embedded store (PGlite) allows one process: with it, this worker must be the only
-process using the store (no cairn commands on it while the worker runs). Use PostgreSQL
-(--db or DATABASE_URL) to submit, watch and run several workers at once.`;
+With the embedded store (PGlite in CAIRN_HOME) the worker hosts it, or joins the Cairn
+process that already does: cairn commands, the portal and other workers on this machine
+share it while the host runs. Use PostgreSQL (--db or DATABASE_URL) for workers on
+several machines.`;
 
 /** The `cairn-worker` executable: parses argv, runs the worker, returns the exit code. */
 export async function workerMain(argv: string[] = process.argv.slice(2)): Promise<number> {

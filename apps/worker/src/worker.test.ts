@@ -15,8 +15,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const IRIS = path.join(ROOT, 'examples/iris-mlp');
 
 /**
- * The worker process end to end on an embedded store (which it must hold alone): a run
- * is submitted while no worker runs, then a `cairn-worker` process trains it, serves
+ * The worker process end to end on an embedded store (which it hosts while it runs): a
+ * run is submitted while no worker runs, then a `cairn-worker` process trains it, serves
  * Prometheus metrics that count it, and exits 0 on SIGTERM.
  */
 describe('cairn-worker process', () => {
@@ -74,8 +74,18 @@ describe('cairn-worker process', () => {
       expect(beats).toHaveLength(1);
       expect(beats[0]).toMatchObject({ tiers: ['ci'], pid: w.proc.pid, running: [] });
 
+      // It hosts the embedded store: another process opens it meanwhile, through the worker.
+      expect(w.stderr()).toMatch(/store \S+ \(embedded, shared by this worker on postgres:\/\/cairn:\*\*\*@127\.0\.0\.1:\d+\/cairn\)/);
+      const during = await openStore({ home });
+      try {
+        expect((await during.getRun(runId)).status).toBe('finished');
+      } finally {
+        await during.close();
+      }
+
       w.proc.kill('SIGTERM');
       expect(await w.exited).toEqual({ code: 0, signal: null });
+      expect(fs.existsSync(path.join(home, 'host.json'))).toBe(false);
       expect(w.stderr()).toMatch(/SIGTERM: taking no more jobs.*\n.*stopped\n$/);
       expect(await listWorkerBeats(redis.connection, redis.prefix)).toEqual([]);
     } finally {

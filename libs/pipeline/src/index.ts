@@ -1,4 +1,5 @@
 export { connectRedis, redisUrl, RedisUnavailableError, DEFAULT_REDIS_URL } from './redis.ts';
+export { startRedisServer, redisServerInstalled, freePort, type PrivateRedis } from './redis-server.ts';
 export { TierQueues, queueName, DEFAULT_QUEUE_PREFIX, type JobData } from './queues.ts';
 export { bundleTraining, codeCacheDir, materialiseCode } from './bundle.ts';
 export { materialiseSnapshot } from './materialise.ts';
@@ -10,3 +11,4 @@ export { evaluateGate, recordGate, applyGate, gateFields, type GateResult } from
 export * from './sweep/index.ts';
 export * from './sweep-runner.ts';
 export { challengeChampion, type ChampionResult } from './champion.ts';
+export { recordObjective } from './objective-tag.ts';

@@ -6,6 +6,7 @@ import type { Run, Store } from '@cairn/store';
 import { gitState } from '@cairn/tracking';
 import { bundleTraining } from './bundle.ts';
 import type { TierQueues } from './queues.ts';
+import { recordObjective } from './objective-tag.ts';
 
 export interface SubmitOptions {
   store: Store;
@@ -113,6 +114,7 @@ export async function submitRun(o: SubmitOptions): Promise<Submitted> {
   // created in the store until both are known good.
   const [snapshotId, code] = await Promise.all([pinSnapshot(o.store, o), storeCodeBundle(o.blobs, o.file, path.dirname(loaded.path))]);
   const experiment = await o.store.ensureExperiment({ name: o.experiment ?? loaded.definition.name });
+  await recordObjective(o.store, experiment, loaded.definition.objective);
   const run = await createQueuedRun({
     store: o.store,
     queues: o.queues,

@@ -7,6 +7,7 @@ import type { RunDetail, RunStatus, Store } from '@cairn/store';
 import type { TierQueues } from './queues.ts';
 import { bullJobOptions, pinSnapshot, storeCodeBundle, storedParams, type JobSettings } from './submit.ts';
 import { cancelChannel, cancelRun } from './worker.ts';
+import { recordObjective } from './objective-tag.ts';
 import {
   MAX_TRIALS,
   createStrategy,
@@ -254,6 +255,7 @@ export async function startSweep(o: StartSweepOptions): Promise<StartedSweep> {
   const snapshotId = await pinSnapshot(o.store, o);
   const code = await storeCodeBundle(o.blobs, o.file, path.dirname(loaded.path));
   const experiment = await o.store.ensureExperiment({ name: o.experiment ?? def.name });
+  await recordObjective(o.store, experiment, objective);
   const parent = await o.store.createRun({
     experimentId: experiment.id,
     status: 'running',

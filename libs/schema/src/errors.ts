@@ -12,7 +12,8 @@ export type CairnErrorCode =
   | 'FILTER_SYNTAX'
   | 'STORE_LOCKED'
   | 'STORE_DAMAGED'
-  | 'STORE_UNREACHABLE';
+  | 'STORE_UNREACHABLE'
+  | 'PORTAL_FAILED';
 
 export class CairnError extends Error {
   readonly code: CairnErrorCode;

@@ -27,10 +27,10 @@ export function isConnectionError(e: unknown): boolean {
  * (STORE_UNREACHABLE), the one error callers may retry: the tracking client's buffer
  * keeps metric points through it, and a worker waits for the database to come back.
  */
-export function withUnreachableErrors(store: Store, where: string): Store {
+export function withUnreachableErrors(store: Store, where: string, what = `PostgreSQL at ${where}`): Store {
   const wrap = (e: unknown): unknown =>
     !(e instanceof CairnError) && isConnectionError(e)
-      ? new StoreUnreachableError(`PostgreSQL at ${where} cannot be reached (${(e as Error).message || String(e)})`, { cause: e })
+      ? new StoreUnreachableError(`${what} cannot be reached (${(e as Error).message || String(e)})`, { cause: e })
       : e;
   return new Proxy(store, {
     get(target, prop) {

@@ -9,9 +9,10 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql, type SQL } from 'drizzle-orm';
-import { StoreDamagedError, StoreUnreachableError, tables } from '@cairn/schema';
+import { StoreDamagedError, StoreLockedError, StoreUnreachableError, tables } from '@cairn/schema';
 import { redactUrl, type StoreLocation } from './config.ts';
-import { acquireDirLock } from './lock.ts';
+import { liveHost, removeHostFile, type HostInfo } from './host-file.ts';
+import { acquireDirLock, isAlive, readLock } from './lock.ts';
 import type { Engine } from './types.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof tables>;
@@ -20,8 +21,15 @@ export interface OpenedEngine {
   engine: Engine;
   location: string;
   db: Db;
+  /**
+   * Set when the database is reached over a connection that can be lost: what to call
+   * it when it cannot be reached ("PostgreSQL at …", "the embedded store at …, hosted by …").
+   */
+  remote?: string;
   close(): Promise<void>;
 }
+
+type EngineOptions = { migrate: boolean; poolSize: number; connectTimeoutMs: number };
 
 export const migrationsFolder = fileURLToPath(new URL('../../schema/migrations', import.meta.url));
 
@@ -31,13 +39,68 @@ export async function rows<T>(db: Db, query: SQL): Promise<T[]> {
   return result.rows;
 }
 
-export async function openEngine(loc: StoreLocation, opts: { migrate: boolean; poolSize: number; connectTimeoutMs: number }): Promise<OpenedEngine> {
-  return loc.engine === 'pglite' ? openPglite(loc.home, loc.dataDir, opts.migrate) : openPostgres(loc.url, opts);
+export async function openEngine(loc: StoreLocation, opts: EngineOptions): Promise<OpenedEngine> {
+  return loc.engine === 'pglite' ? openEmbedded(loc.home, loc.dataDir, opts) : openPostgres(loc.url, opts);
 }
 
-async function openPglite(home: string, dataDir: string, migrate: boolean): Promise<OpenedEngine> {
+// How long an opener waits for a hosting process that holds the lock but has not
+// published its address yet (PGlite and migrations take seconds to start), or is stopping.
+const HOST_WAIT_MS = 30_000;
+
+/**
+ * The embedded store: through the process that hosts it when one does (host.ts),
+ * otherwise PGlite in this process, which takes the directory lock. A host file whose
+ * process is gone is ignored; its lock is taken over like any stale lock.
+ */
+async function openEmbedded(home: string, dataDir: string, opts: EngineOptions): Promise<OpenedEngine> {
+  const deadline = Date.now() + HOST_WAIT_MS;
+  for (;;) {
+    const host = liveHost(home);
+    if (host) {
+      try {
+        return await openHosted(host, dataDir, opts);
+      } catch (e) {
+        // Refused: the host is stopping (or its pid now belongs to another program);
+        // the lock decides below whether to wait or take the store over.
+        if (!(e instanceof StoreUnreachableError)) throw e;
+      }
+    }
+    try {
+      const local = await openPgliteClient(home, dataDir, opts.migrate);
+      return pgliteEngine(local);
+    } catch (e) {
+      if (!(e instanceof StoreLockedError)) throw e;
+      const owner = readLock(path.join(home, 'db.lock'));
+      if (owner?.role !== 'host' || !isAlive(owner.pid) || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** A store served by another process (host.ts): `pg`, exactly as PostgreSQL; messages name the directory and the host. */
+async function openHosted(host: HostInfo, dataDir: string, opts: EngineOptions): Promise<OpenedEngine> {
+  const label = `the embedded store at ${dataDir} hosted by process ${host.pid} (${host.command || 'node'}) on ${host.host}:${host.port}`;
+  const opened = await openPostgres(host.url, opts, label);
+  return { ...opened, engine: 'pglite', location: dataDir, remote: label };
+}
+
+/** PGlite open in this process, with its directory lock. */
+export interface LocalPglite {
+  client: PGlite;
+  db: Db;
+  dataDir: string;
+  release: () => void;
+}
+
+/**
+ * Opens PGlite in this process: takes CAIRN_HOME's lock (role 'host' when the caller
+ * will serve it to others), checks and opens the directory, applies migrations.
+ */
+export async function openPgliteClient(home: string, dataDir: string, migrate: boolean, role?: 'host'): Promise<LocalPglite> {
   fs.mkdirSync(home, { recursive: true });
-  const release = acquireDirLock(path.join(home, 'db.lock'), dataDir);
+  const release = acquireDirLock(path.join(home, 'db.lock'), dataDir, role);
+  // Only the lock holder publishes a host file: one left behind is a dead host's.
+  removeHostFile(home);
   let client: PGlite;
   try {
     const fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
@@ -60,16 +123,27 @@ async function openPglite(home: string, dataDir: string, migrate: boolean): Prom
     throw new StoreDamagedError(`the embedded store at ${dataDir} could not be migrated: ${errorText(e)}`, { cause: e });
   }
   await analyzeStaleTables(client);
+  return { client, db, dataDir, release };
+}
+
+/** The engine over a local PGlite; `beforeClose` runs first (the host stops serving). */
+export function pgliteEngine(local: LocalPglite, beforeClose?: () => Promise<void>): OpenedEngine {
+  const { client, db, dataDir, release } = local;
+  let closing: Promise<void> | null = null;
   return {
     engine: 'pglite',
     location: dataDir,
     db,
-    async close() {
-      try {
-        if (!client.closed) await client.close();
-      } finally {
-        release();
-      }
+    close() {
+      closing ??= (async () => {
+        try {
+          await beforeClose?.();
+          if (!client.closed) await client.close();
+        } finally {
+          release();
+        }
+      })();
+      return closing;
     },
   };
 }
@@ -112,7 +186,7 @@ function assertLooksLikePgliteDir(dataDir: string, fresh: boolean): void {
   }
 }
 
-async function openPostgres(url: string, opts: { migrate: boolean; poolSize: number; connectTimeoutMs: number }): Promise<OpenedEngine> {
+async function openPostgres(url: string, opts: EngineOptions, label?: string): Promise<OpenedEngine> {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize,
@@ -131,12 +205,13 @@ async function openPostgres(url: string, opts: { migrate: boolean; poolSize: num
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => {});
   const where = redactUrl(url);
+  const what = label ?? `PostgreSQL at ${where}`;
   try {
     const c = await pool.connect();
     c.release();
   } catch (e) {
     await pool.end().catch(() => {});
-    throw new StoreUnreachableError(`cannot reach PostgreSQL at ${where} (${errorText(e)}): start the server or fix DATABASE_URL`, { cause: e });
+    throw new StoreUnreachableError(`cannot reach ${what} (${errorText(e)}): ${label ? 'is that process still running?' : 'start the server or fix DATABASE_URL'}`, { cause: e });
   }
   const db = drizzlePg(pool, { schema: tables }) as unknown as Db;
   if (opts.migrate) {
@@ -149,7 +224,7 @@ async function openPostgres(url: string, opts: { migrate: boolean; poolSize: num
       await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
       lockClient.release();
       await pool.end().catch(() => {});
-      throw new StoreDamagedError(`could not migrate PostgreSQL at ${where}: ${errorText(e)}`, { cause: e });
+      throw new StoreDamagedError(`could not migrate ${what}: ${errorText(e)}`, { cause: e });
     }
     await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     lockClient.release();
@@ -158,6 +233,7 @@ async function openPostgres(url: string, opts: { migrate: boolean; poolSize: num
   return {
     engine: 'postgres',
     location: where,
+    remote: what,
     db,
     async close() {
       if (closed) return;

@@ -1,10 +1,11 @@
 export { openStore } from './open-store.ts';
+export { hostEmbeddedStore, type HostEmbeddedStoreOptions, type HostedStore } from './host.ts';
 export { resolveLocation, cairnHome, redactUrl, type OpenStoreOptions, type StoreLocation } from './config.ts';
 export { DEFAULT_PROJECT } from './experiments.ts';
 export { DEFAULT_SERIES_POINTS } from './series.ts';
 export { lttb } from './lttb.ts';
 export { isConnectionError, retryUnreachable, type RetryOptions } from './connection-errors.ts';
-export { migrationsFolder } from './engine.ts';
+export { migrationsFolder, type Db } from './engine.ts';
 export * from './types.ts';
 export {
   parseFilter,

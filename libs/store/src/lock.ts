@@ -2,11 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { StoreLockedError } from '@cairn/schema';
 
-interface LockInfo {
+export interface LockInfo {
   pid: number;
   host: string;
   command: string;
   startedAt: string;
+  /** 'host': the holder serves the store to other processes (see host.ts) once it is open. */
+  role?: 'host';
 }
 
 const held = new Set<string>();
@@ -18,7 +20,7 @@ let exitHookInstalled = false;
  * an actionable message. A lock left by a dead process (same host, pid gone) is
  * taken over, so a crash never bricks CAIRN_HOME.
  */
-export function acquireDirLock(lockPath: string, dataDir: string): () => void {
+export function acquireDirLock(lockPath: string, dataDir: string, role?: 'host'): () => void {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(lockPath, 'wx');
@@ -27,6 +29,7 @@ export function acquireDirLock(lockPath: string, dataDir: string): () => void {
         host: os.hostname(),
         command: process.argv.slice(1, 3).join(' '),
         startedAt: new Date().toISOString(),
+        ...(role ? { role } : {}),
       };
       fs.writeSync(fd, JSON.stringify(info));
       fs.closeSync(fd);
@@ -51,9 +54,12 @@ export function acquireDirLock(lockPath: string, dataDir: string): () => void {
         }
       }
       const who = owner ? `process ${owner.pid} on ${owner.host} (${owner.command || 'node'}, since ${owner.startedAt})` : 'another process';
-      throw new StoreLockedError(
-        `the embedded store at ${dataDir} is in use by ${who}; PGlite serves one process at a time: stop that process, or point DATABASE_URL at PostgreSQL to share a store`,
-      );
+      // A hosting process holds the lock too; openStore only gets here when it is starting or stopping.
+      const what =
+        owner?.role === 'host'
+          ? 'which is starting or stopping to share it; try again in a moment'
+          : "which does not share it (PGlite serves one process at a time): wait for it to finish, or keep a long-lived Cairn process running ('cairn ui' or 'cairn worker') so that every Cairn process shares the store through it, or point DATABASE_URL at PostgreSQL";
+      throw new StoreLockedError(`the embedded store at ${dataDir} is in use by ${who}, ${what}`);
     }
   }
   throw new StoreLockedError(`could not lock the embedded store at ${dataDir}; remove ${lockPath} if no Cairn process is running`);
@@ -65,7 +71,7 @@ export function releaseDirLock(lockPath: string): void {
   if (owner?.pid === process.pid) fs.rmSync(lockPath, { force: true });
 }
 
-function readLock(lockPath: string): LockInfo | null {
+export function readLock(lockPath: string): LockInfo | null {
   try {
     const parsed = JSON.parse(fs.readFileSync(lockPath, 'utf8')) as LockInfo;
     return typeof parsed.pid === 'number' ? parsed : null;
@@ -74,7 +80,7 @@ function readLock(lockPath: string): LockInfo | null {
   }
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

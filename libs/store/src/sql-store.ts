@@ -10,7 +10,28 @@ import * as runData from './run-data.ts';
 import * as runs from './runs.ts';
 import { searchRuns } from './search.ts';
 import { getMetricSeries } from './series.ts';
-import type { CodeRef, CreateRunInput, EndStatus, MetricPoint, RecordSnapshotInput, RegisterModelVersionInput, SearchRunsInput, Store } from './types.ts';
+import { bestRuns } from './best-runs.ts';
+import { getExperiments, listExperimentOwners } from './experiments-by-id.ts';
+import { describeLineageNodes } from './lineage-nodes.ts';
+import { listDeploymentsOf } from './model-deployments.ts';
+import { projectsOf } from './owners.ts';
+import { runColumns } from './run-columns.ts';
+import { childRunCounts, countRuns } from './run-counts.ts';
+import { getRunDetails } from './run-details.ts';
+import { resolveRunIdIn } from './run-prefix.ts';
+import { getSnapshots, latestSnapshots } from './snapshot-records.ts';
+import type {
+  CodeRef,
+  CreateRunInput,
+  EndStatus,
+  ExperimentObjective,
+  MetricPoint,
+  OwnedKind,
+  RecordSnapshotInput,
+  RegisterModelVersionInput,
+  SearchRunsInput,
+  Store,
+} from './types.ts';
 
 /** The Store over either engine: the SQL is the same, only the driver differs. */
 export class SqlStore implements Store {
@@ -28,6 +49,9 @@ export class SqlStore implements Store {
 
   close() {
     return this.#opened.close();
+  }
+  drizzle() {
+    return this.#db;
   }
 
   ensureProject(name: string, description?: string) {
@@ -189,5 +213,45 @@ export class SqlStore implements Store {
   }
   listDeployments(filter?: { modelVersionId?: string; active?: boolean }) {
     return registry.listDeployments(this.#db, filter);
+  }
+
+  getRuns(ids: readonly string[]) {
+    return getRunDetails(this.#db, ids);
+  }
+  resolveRunIdIn(idOrPrefix: string, projectIds: readonly string[]) {
+    return resolveRunIdIn(this.#db, idOrPrefix, projectIds);
+  }
+  getExperiments(ids: readonly string[]) {
+    return getExperiments(this.#db, ids);
+  }
+  listExperimentOwners() {
+    return listExperimentOwners(this.#db);
+  }
+  runColumns(input?: { experimentIds?: string[] }) {
+    return runColumns(this.#db, input);
+  }
+  countRuns(input?: Pick<SearchRunsInput, 'experimentIds' | 'filter' | 'includeArchived'>) {
+    return countRuns(this.#db, input);
+  }
+  childRunCounts(parentIds: readonly string[]) {
+    return childRunCounts(this.#db, parentIds);
+  }
+  bestRuns(objectives: readonly ExperimentObjective[]) {
+    return bestRuns(this.#db, objectives);
+  }
+  projectsOf(kind: OwnedKind, ids: readonly string[]) {
+    return projectsOf(this.#db, kind, ids);
+  }
+  describeLineageNodes(nodes: readonly LineageNode[]) {
+    return describeLineageNodes(this.#db, nodes);
+  }
+  getSnapshots(ids: readonly string[]) {
+    return getSnapshots(this.#db, ids);
+  }
+  latestSnapshots(datasetIds?: readonly string[]) {
+    return latestSnapshots(this.#db, datasetIds);
+  }
+  listDeploymentsOf(versionIds: readonly string[]) {
+    return listDeploymentsOf(this.#db, versionIds);
   }
 }

@@ -1,4 +1,5 @@
 import type { LineageKind, LineageNode, RunEnvironment, RunStatus } from '@cairn/schema';
+import type { Db } from './engine.ts';
 
 export type Engine = 'pglite' | 'postgres';
 
@@ -7,6 +8,8 @@ export interface Project {
   name: string;
   description: string;
   createdAt: Date;
+  /** The team owning it in team mode; null: no team (only local mode sees it). */
+  teamId: string | null;
 }
 
 export interface Experiment {
@@ -211,6 +214,12 @@ export interface Store {
   /** Where it is: a PGlite directory or a PostgreSQL URL with the password removed. */
   readonly location: string;
   close(): Promise<void>;
+  /**
+   * The drizzle database under the store, for the few callers that own tables the
+   * store has no methods for: team mode's auth tables (better-auth's drizzle adapter,
+   * API tokens in @cairn/api). Everything Cairn tracks goes through the methods below.
+   */
+  drizzle(): Db;
 
   // projects and experiments
   ensureProject(name: string, description?: string): Promise<Project>;
@@ -298,6 +307,80 @@ export interface Store {
   addLineageEdge(from: LineageNode, to: LineageNode, relation: string): Promise<void>;
   /** Everything upstream of (what went into) or downstream of (what came out of) a node. */
   lineage(node: LineageNode, options?: { direction?: 'upstream' | 'downstream' | 'both'; depth?: number }): Promise<LineageGraph>;
+
+  // batched reads for the portal (each one query or a few, whatever the count)
+  /** Many runs with params, tags and metric summaries, in the order asked; ids not found are left out. */
+  getRuns(ids: readonly string[]): Promise<RunDetail[]>;
+  /** resolveRunId among runs of these projects only (others are neither found nor make a prefix ambiguous). */
+  resolveRunIdIn(idOrPrefix: string, projectIds: readonly string[]): Promise<string>;
+  /** Several experiments by id; ids not found are left out. */
+  getExperiments(ids: readonly string[]): Promise<Experiment[]>;
+  /** Every experiment's id and project (archived ones too), without counting runs. */
+  listExperimentOwners(): Promise<{ id: string; projectId: string }[]>;
+  /** The param, metric and tag keys present on runs (of these experiments, when given), sorted. */
+  runColumns(input?: { experimentIds?: string[] }): Promise<RunColumns>;
+  /** How many runs a search would list over all its pages. */
+  countRuns(input?: Pick<SearchRunsInput, 'experimentIds' | 'filter' | 'includeArchived'>): Promise<number>;
+  /** Children per parent run (a sweep's trials) by status; every parent asked is a key. */
+  childRunCounts(parentIds: readonly string[]): Promise<Record<string, Partial<Record<RunStatus, number>>>>;
+  /** Each experiment's best finished or abandoned run on its objective; experiments without one are left out. */
+  bestRuns(objectives: readonly ExperimentObjective[]): Promise<BestRun[]>;
+  /** The projects owning each object (several for a snapshot or code bundle shared between projects). */
+  projectsOf(kind: OwnedKind, ids: readonly string[]): Promise<Record<string, string[]>>;
+  /** Names, statuses and owners of lineage nodes, for drawing a graph. */
+  describeLineageNodes(nodes: readonly LineageNode[]): Promise<LineageNodeFacts[]>;
+  /** Every recorded row of these snapshot ids (one per dataset that recorded it). */
+  getSnapshots(ids: readonly string[]): Promise<SnapshotRecord[]>;
+  /** Each dataset's newest snapshot, for all datasets or these. */
+  latestSnapshots(datasetIds?: readonly string[]): Promise<SnapshotRecord[]>;
+  /** The deployments of several model versions, newest first. */
+  listDeploymentsOf(versionIds: readonly string[]): Promise<Deployment[]>;
+}
+
+export interface RunColumns {
+  params: string[];
+  metrics: string[];
+  tags: string[];
+}
+
+export interface ExperimentObjective {
+  experimentId: string;
+  metric: string;
+  direction: 'minimize' | 'maximize';
+}
+
+export interface BestRun extends ExperimentObjective {
+  runId: string;
+  value: number;
+}
+
+/** What owns a project-scoped object: every lineage kind, experiments, and projects themselves. */
+export type OwnedKind = LineageKind | 'experiment' | 'project';
+
+/** What a lineage node shows; fields apply to the kinds noted. */
+export interface LineageNodeFacts {
+  kind: LineageKind;
+  id: string;
+  projectIds: string[];
+  /** run, dataset, model */
+  name?: string;
+  /** run */
+  status?: RunStatus;
+  statusReason?: string | null;
+  experiment?: string | null;
+  /** snapshot: the datasets that recorded it */
+  datasets?: string[];
+  /** model_version, deployment */
+  model?: string | null;
+  version?: number;
+  /** deployment */
+  environment?: string | null;
+  host?: string | null;
+  stoppedAt?: Date | null;
+  /** run, code */
+  gitSha?: string | null;
+  gitDirty?: boolean | null;
+  createdAt?: Date | null;
 }
 
 export type { LineageKind, LineageNode, RunStatus, RunEnvironment };

@@ -215,6 +215,8 @@ export function httpStatusForCode(code: CairnErrorCode): number {
     case 'STORE_DAMAGED':
     case 'STORE_UNREACHABLE':
       return 503;
+    case 'PORTAL_FAILED':
+      return 500;
   }
 }
 
@@ -240,6 +242,7 @@ const CODES: ReadonlySet<string> = new Set<CairnErrorCode>([
   'STORE_LOCKED',
   'STORE_DAMAGED',
   'STORE_UNREACHABLE',
+  'PORTAL_FAILED',
 ]);
 
 /**

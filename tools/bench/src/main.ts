@@ -19,6 +19,7 @@ import { serveBench } from './serve.ts';
 import { searchBench } from './search.ts';
 import { seriesBench } from './series.ts';
 import { snapshotBench } from './snapshot.ts';
+import { storeHostBench } from './store-host.ts';
 import { Report, formatRows, header, machineInfo, passes, type EngineName, type ResultRow } from './report.ts';
 import { redactUrl } from '@cairn/store';
 
@@ -30,6 +31,7 @@ const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
   engine: { what: '@cairn/engine tfjs training ex/s per backend (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
   serve: { what: 'cairn serve POST /predict latency and throughput (Iris MLP, autocannon in another process) vs a minimal http server calling model.predict', run: serveBench },
+  'store-host': { what: 'embedded store shared by a hosting process: Store.logMetrics points/s from client processes over the wire protocol vs PGlite in process', run: storeHostBench },
 };
 
 const BENCHES: Record<string, { what: string; run: BenchFn }> = {

@@ -153,6 +153,7 @@ export async function trainInline<T>(
       cwd: path.dirname(loaded.path),
     });
     extra.onRun?.(run.id, run.name);
+    await (await pipelineLib()).recordObjective(store, await store.getExperiment(run.experimentId), def.objective);
     const peers = await peerCurves(store, run.experimentId, run.id, def.objective.metric);
     const stop = new AbortController();
     const onSigint = () => stop.abort(new Error('interrupted (SIGINT)'));

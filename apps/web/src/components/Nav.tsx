@@ -1,0 +1,36 @@
+'use client';
+import Link from 'next/link';
+import { usePathname } from 'next/navigation';
+
+const LINKS = [
+  { href: '/', label: 'Experiments' },
+  { href: '/runs', label: 'Runs' },
+  { href: '/compare', label: 'Compare' },
+  { href: '/datasets', label: 'Datasets' },
+  { href: '/lineage', label: 'Lineage' },
+  { href: '/queues', label: 'Queues' },
+  { href: '/models', label: 'Models' },
+] as const;
+
+function isActive(pathname: string, href: string): boolean {
+  if (href === '/') return pathname === '/' || pathname.startsWith('/experiments');
+  return pathname === href || pathname.startsWith(`${href}/`);
+}
+
+/** The left navigation, the same on every page. */
+export function Nav() {
+  const pathname = usePathname() ?? '/';
+  return (
+    <nav className="nav" aria-label="Main" data-testid="nav">
+      <div className="brand">
+        Cairn<span>experiments · data · models</span>
+      </div>
+      {LINKS.map((l) => (
+        <Link key={l.href} href={l.href} aria-current={isActive(pathname, l.href) ? 'page' : undefined} data-testid={`nav-${l.label.toLowerCase()}`}>
+          {l.label}
+        </Link>
+      ))}
+      <div className="foot">Every run is kept — finished, failed, abandoned or cancelled.</div>
+    </nav>
+  );
+}

@@ -1,0 +1,73 @@
+/**
+ * What the API runs on, opened once per server process and only when the first
+ * request needs it (never at import time, so `next build` opens nothing):
+ *
+ * - the store: DATABASE_URL (PostgreSQL, or the URL of a process that hosts an
+ *   embedded store, as `cairn ui` passes it), else CAIRN_HOME (default ./.cairn) as
+ *   the CLI resolves it. An embedded store is hosted by this process (or joined, when
+ *   another process hosts it already), so CLI commands and workers can use it while
+ *   the portal runs;
+ * - the queues: Redis at REDIS_URL (default redis://127.0.0.1:6379) with the BullMQ
+ *   prefix CAIRN_QUEUE_PREFIX (default `cairn`). When Redis does not answer, the
+ *   portal runs without queues (the API answers PRECONDITION_FAILED for them).
+ *
+ * The promise lives on globalThis so `next dev` reloads do not open a second store.
+ */
+import type { Store } from '@cairn/store';
+import type { ApiQueues } from '@cairn/api';
+
+type OpenQueues = ApiQueues & { close(): Promise<void> };
+
+export interface ServerDeps {
+  store: Store;
+  queues: OpenQueues | null;
+  /** Why the queues are off, for logs and /api/ready. */
+  queuesError: string | null;
+}
+
+const REDIS_TIMEOUT_MS = 1_500;
+
+const slot = globalThis as typeof globalThis & { __cairnWebDeps?: Promise<ServerDeps> };
+
+export function getDeps(): Promise<ServerDeps> {
+  if (!slot.__cairnWebDeps) {
+    slot.__cairnWebDeps = openDeps().catch((e: unknown) => {
+      // A store that failed to open (locked, unreachable) is tried again on the next request.
+      slot.__cairnWebDeps = undefined;
+      throw e;
+    });
+  }
+  return slot.__cairnWebDeps;
+}
+
+async function openDeps(): Promise<ServerDeps> {
+  const { hostEmbeddedStore, openStore, resolveLocation } = await import('@cairn/store');
+  const location = resolveLocation();
+  // hostEmbeddedStore's store.close() also stops serving and releases CAIRN_HOME.
+  const store = location.engine === 'pglite' ? (await hostEmbeddedStore({ home: location.home })).store : await openStore();
+  const { queues, error } = await openQueues();
+  if (error) console.warn(`[cairn web] queues unavailable: ${error}`);
+  closeOnExit(store, queues);
+  return { store, queues, queuesError: error };
+}
+
+async function openQueues(): Promise<{ queues: OpenQueues | null; error: string | null }> {
+  try {
+    const { connectApiQueues } = await import('@cairn/api');
+    // REDIS_URL (else redis://127.0.0.1:6379) and CAIRN_QUEUE_PREFIX (else `cairn`), read by the api lib.
+    return { queues: await connectApiQueues({ timeoutMs: REDIS_TIMEOUT_MS }), error: null };
+  } catch (e) {
+    return { queues: null, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+function closeOnExit(store: Store, queues: OpenQueues | null): void {
+  let closing = false;
+  const close = (signal: NodeJS.Signals) => {
+    if (closing) return;
+    closing = true;
+    void Promise.allSettled([store.close(), queues?.close()]).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGTERM', close);
+  process.once('SIGINT', close);
+}

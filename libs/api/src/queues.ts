@@ -1,0 +1,28 @@
+import type { TierQueues } from '@cairn/pipeline';
+import { pipeline } from './pipeline.ts';
+
+/**
+ * The training queues, for the queue views and cancelling. Built from a TierQueues
+ * (its Redis connection and prefix are the ones workers use); without it the API still
+ * serves everything else and says the queues are unavailable.
+ */
+export interface ApiQueues {
+  tierQueues: TierQueues;
+  /** How long a queue call may take before it is reported as Redis not answering (default 3 s). */
+  timeoutMs?: number;
+}
+
+/** Connects to Redis (REDIS_URL or the local default) and opens the tier queues under `prefix` (CAIRN_QUEUE_PREFIX, else `cairn`). */
+export async function connectApiQueues(options: { url?: string; prefix?: string; timeoutMs?: number } = {}): Promise<ApiQueues & { close(): Promise<void> }> {
+  const p = await pipeline();
+  const connection = await p.connectRedis(options.url ?? p.redisUrl(), { timeoutMs: options.timeoutMs ?? 2_000 });
+  const tierQueues = new p.TierQueues(connection, options.prefix ?? process.env.CAIRN_QUEUE_PREFIX ?? p.DEFAULT_QUEUE_PREFIX);
+  return {
+    tierQueues,
+    timeoutMs: options.timeoutMs,
+    async close() {
+      await tierQueues.close();
+      connection.disconnect();
+    },
+  };
+}

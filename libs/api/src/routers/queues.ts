@@ -1,0 +1,184 @@
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { CairnError, StoreUnreachableError, ValidationError, isUuid } from '@cairn/schema';
+import { authorizeRun, readableRunIds } from '../access.ts';
+import type { Context } from '../context.ts';
+import { runRef } from '../inputs.ts';
+import { pipeline } from '../pipeline.ts';
+import type { ApiQueues } from '../queues.ts';
+import { toRunRows, type RunRow } from '../run-rows.ts';
+import { procedure, router } from '../trpc.ts';
+
+export const QUEUES_UNAVAILABLE = 'the training queues are not available: start Redis or set REDIS_URL';
+const DEFAULT_TIMEOUT_MS = 3_000;
+
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export interface TierCounts {
+  tier: string;
+  /** Jobs waiting for a worker, prioritized ones included (every tier's jobs carry a priority). */
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+  /** Waiting jobs held because the tier's queue is paused (BullMQ keeps no separate count). */
+  paused: number;
+}
+
+export interface QueueCounts {
+  available: boolean;
+  /** The BullMQ key prefix of the queues, when available. */
+  prefix?: string;
+  tiers: TierCounts[];
+  /** Why not available. */
+  reason?: string;
+}
+
+export interface QueueJob {
+  runId: string;
+  /** Null when the job names a run the store does not have. */
+  runName: string | null;
+  tier: string;
+  state: JobState;
+  progress?: number | object;
+  /** Attempts made so far. */
+  attempts: number;
+  enqueuedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  failedReason: string | null;
+}
+
+export interface CancelResult {
+  /** removed: taken off its queue and ended; signalled: its worker was told to stop it; already-ended: nothing to do. */
+  outcome: 'removed' | 'signalled' | 'already-ended';
+  run: RunRow;
+}
+
+/**
+ * Queue calls wait for Redis through an outage (BullMQ needs that); a page must not, so
+ * each call has a deadline, and a connection failure is SERVICE_UNAVAILABLE rather than
+ * an internal error.
+ */
+function withDeadline<T>(q: ApiQueues, work: Promise<T>): Promise<T> {
+  const ms = q.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnreachableError(`Redis did not answer within ${ms} ms: check that it is running (REDIS_URL)`)), ms);
+  });
+  const failed = work.catch((e: unknown) => {
+    throw e instanceof CairnError ? e : new StoreUnreachableError(`the queue operation failed: ${(e as Error).message}`, { cause: e });
+  });
+  return Promise.race([failed, deadline]).finally(() => clearTimeout(timer));
+}
+
+function requireQueues(ctx: Context): ApiQueues {
+  if (!ctx.queues) throw new TRPCError({ code: 'PRECONDITION_FAILED', message: QUEUES_UNAVAILABLE });
+  return ctx.queues;
+}
+
+function tierOf(q: ApiQueues, queueName: string): string {
+  const prefix = `${q.tierQueues.prefix}-`;
+  return queueName.startsWith(prefix) ? queueName.slice(prefix.length) : queueName;
+}
+
+export async function queueCounts(ctx: Context): Promise<QueueCounts> {
+  const q = ctx.queues;
+  if (!q) return { available: false, tiers: [], reason: QUEUES_UNAVAILABLE };
+  try {
+    const tiers = await withDeadline(
+      q,
+      Promise.all(
+        q.tierQueues.all().map(async (queue): Promise<TierCounts> => {
+          const [c, paused] = await Promise.all([queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'), queue.isPaused()]);
+          const n = (k: string) => c[k] ?? 0;
+          const waiting = n('waiting') + n('prioritized');
+          return { tier: tierOf(q, queue.name), waiting, active: n('active'), delayed: n('delayed'), completed: n('completed'), failed: n('failed'), paused: paused ? waiting : 0 };
+        }),
+      ),
+    );
+    return { available: true, prefix: q.tierQueues.prefix, tiers };
+  } catch (e) {
+    return { available: false, prefix: q.tierQueues.prefix, tiers: [], reason: (e as Error).message };
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export const queuesRouter = router({
+  counts: procedure.query(({ ctx }) => queueCounts(ctx)),
+
+  jobs: procedure
+    .input(z.object({ tier: z.string().min(1).max(50), state: z.enum(JOB_STATES), limit: z.number().int().min(1).max(500).default(50) }))
+    .query(async ({ ctx, input }): Promise<QueueJob[]> => {
+      const q = requireQueues(ctx);
+      const queue = q.tierQueues.all().find((x) => tierOf(q, x.name) === input.tier);
+      if (!queue) throw new ValidationError(`unknown tier '${input.tier}' (${q.tierQueues.all().map((x) => tierOf(q, x.name)).join(', ')})`);
+      const types = input.state === 'waiting' ? (['waiting', 'prioritized'] as const) : ([input.state] as const);
+      // Waiting work oldest first (the order it will run in); finished work newest first.
+      const asc = input.state === 'waiting' || input.state === 'delayed' || input.state === 'active';
+      const jobs = (await withDeadline(q, queue.getJobs([...types], 0, input.limit - 1, asc))).filter(Boolean);
+      const runIds = jobs.map((j) => String(j.data?.runId ?? j.id)).filter(isUuid).map((id) => id.toLowerCase());
+      const readable = await readableRunIds(ctx, runIds);
+      const heads = new Map((await ctx.store.getRunHeads([...readable])).map((r) => [r.id, r]));
+      return jobs.flatMap((j): QueueJob[] => {
+        const runId = String(j.data?.runId ?? j.id).toLowerCase();
+        if (!readable.has(runId)) return [];
+        return [
+          {
+            runId,
+            runName: heads.get(runId)?.name ?? null,
+            tier: input.tier,
+            state: input.state,
+            ...(typeof j.progress === 'number' || (typeof j.progress === 'object' && j.progress !== null) ? { progress: j.progress as number | object } : {}),
+            attempts: j.attemptsMade,
+            enqueuedAt: new Date(j.timestamp),
+            startedAt: j.processedOn ? new Date(j.processedOn) : null,
+            finishedAt: j.finishedOn ? new Date(j.finishedOn) : null,
+            failedReason: j.failedReason || null,
+          },
+        ];
+      });
+    }),
+
+  cancel: procedure.input(z.object({ runId: runRef })).mutation(async ({ ctx, input }): Promise<CancelResult> => {
+    const q = requireQueues(ctx);
+    const id = await authorizeRun(ctx, input.runId, 'write');
+    const { cancelRun } = await pipeline();
+    const tq = q.tierQueues;
+    const outcome = await withDeadline(q, cancelRun(id, { store: ctx.store, queues: tq, connection: tq.connection, prefix: tq.prefix }));
+    const [run] = await toRunRows(ctx.store, [await ctx.store.getRun(id)]);
+    return { outcome, run: run! };
+  }),
+
+  /** The counts now, then again whenever they change (polled server side). */
+  events: procedure
+    .input(z.object({ intervalMs: z.number().int().min(200).max(10_000).default(1_000) }).optional())
+    .subscription(async function* ({ ctx, input, signal }) {
+      let last = '';
+      for (;;) {
+        const counts = await queueCounts(ctx);
+        const text = JSON.stringify(counts);
+        if (text !== last) {
+          last = text;
+          yield counts;
+        }
+        if (!ctx.queues || signal?.aborted) return;
+        await sleep(input?.intervalMs ?? 1_000, signal);
+        if (signal?.aborted) return;
+      }
+    }),
+});

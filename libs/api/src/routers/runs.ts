@@ -1,0 +1,204 @@
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '@cairn/schema';
+import type { Artifact, MetricSummary, Note, RunEnvironment } from '@cairn/store';
+import { authorOf, authorizeRun, authorizeRunRefs, experimentScope } from '../access.ts';
+import { gateOf, type GateView } from '../gate.ts';
+import { key, markdown, ref, runRef } from '../inputs.ts';
+import { experimentNames, toRunRow, toRunRows, type ParamValue, type RunRow } from '../run-rows.ts';
+import { procedure, router } from '../trpc.ts';
+
+export const MAX_PAGE = 500;
+export const DEFAULT_PAGE = 200;
+export const MAX_SERIES_KEYS = 50;
+export const MAX_SERIES_POINTS = 20_000;
+export const MAX_COMPARE_RUNS = 100;
+/** Series a comparison reads at most (runs × keys): each is one downsampled read. */
+export const MAX_COMPARE_SERIES = 1_000;
+
+export interface RunPage {
+  runs: RunRow[];
+  nextCursor: string | null;
+  /** Runs over all pages, when asked for with `withTotal` (a count costs a pass over every match). */
+  total?: number;
+}
+
+export interface SeriesOut {
+  steps: number[];
+  values: number[];
+  /** Wall-clock ms since the epoch of each point. */
+  times: number[];
+  /** Points stored; `steps.length` is what was sent after downsampling. */
+  total: number;
+  method: 'none' | 'lttb' | 'minmax';
+}
+
+export interface RunView extends RunRow {
+  projectId: string;
+  environment: RunEnvironment;
+  code: { gitSha: string | null; gitDirty: boolean | null; codeHash: string | null };
+  snapshotIds: string[];
+  attempts: number;
+  heartbeatAt: Date | null;
+  /** Full summaries (last step and wall time too). */
+  summaries: Record<string, MetricSummary>;
+  notes: Note[];
+  artifacts: Artifact[];
+  gate: GateView | null;
+}
+
+export interface ParamDiff {
+  key: string;
+  /** runId → value; null where the run has no such param. */
+  values: Record<string, ParamValue | null>;
+  differs: boolean;
+}
+
+export interface RunComparison {
+  runs: RunRow[];
+  series: Record<string, Record<string, { steps: number[]; values: number[] }>>;
+  paramDiff: ParamDiff[];
+}
+
+const experimentIdsInput = z.array(ref).max(200, 'at most 200 experiments at once').optional();
+
+/** Runs `fn` over `items`, at most `limit` at once. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
+export const runsRouter = router({
+  search: procedure
+    .input(
+      z.object({
+        experimentIds: experimentIdsInput,
+        filter: z.string().max(10_000, 'a filter is at most 10,000 characters').optional(),
+        orderBy: z.array(z.string().min(1).max(300)).max(5, 'sort by at most 5 fields').optional(),
+        limit: z.number().int().min(1).max(MAX_PAGE).default(DEFAULT_PAGE),
+        cursor: z.string().max(10_000).nullish(),
+        /** Runs of archived experiments too (implied when experiments are named). */
+        includeArchived: z.boolean().optional(),
+        withTotal: z.boolean().optional(),
+      }),
+    )
+    .query(async ({ ctx, input }): Promise<RunPage> => {
+      const experimentIds = await experimentScope(ctx, input.experimentIds);
+      if (experimentIds && experimentIds.length === 0) return { runs: [], nextCursor: null, ...(input.withTotal ? { total: 0 } : {}) };
+      const query = {
+        experimentIds: experimentIds ?? undefined,
+        filter: input.filter?.trim() || undefined,
+        includeArchived: input.includeArchived ?? Boolean(input.experimentIds?.length),
+      };
+      const [page, total] = await Promise.all([
+        ctx.store.searchRuns({ ...query, orderBy: input.orderBy, limit: input.limit, cursor: input.cursor ?? null }),
+        input.withTotal ? ctx.store.countRuns(query) : Promise.resolve(undefined),
+      ]);
+      return { runs: await toRunRows(ctx.store, page.runs), nextCursor: page.nextCursor, ...(total !== undefined ? { total } : {}) };
+    }),
+
+  columns: procedure.input(z.object({ experimentIds: experimentIdsInput }).optional()).query(async ({ ctx, input }) => {
+    const experimentIds = await experimentScope(ctx, input?.experimentIds);
+    if (experimentIds && experimentIds.length === 0) return { params: [], metrics: [], tags: [] };
+    return ctx.store.runColumns({ experimentIds: experimentIds ?? undefined });
+  }),
+
+  get: procedure.input(z.object({ id: runRef })).query(async ({ ctx, input }): Promise<RunView> => {
+    const id = await authorizeRun(ctx, input.id, 'read');
+    const [run, notes, artifacts] = await Promise.all([ctx.store.getRun(id), ctx.store.listNotes({ kind: 'run', id }), ctx.store.listArtifacts(id)]);
+    const [experiment] = await ctx.store.getExperiments([run.experimentId]);
+    return {
+      ...toRunRow(run, experiment?.name ?? ''),
+      projectId: experiment?.projectId ?? '',
+      environment: run.environment,
+      code: { gitSha: run.gitSha, gitDirty: run.gitDirty, codeHash: run.codeHash },
+      snapshotIds: run.snapshotIds,
+      attempts: run.attempts,
+      heartbeatAt: run.heartbeatAt,
+      summaries: run.metrics,
+      notes,
+      artifacts,
+      gate: gateOf(run.tags, notes),
+    };
+  }),
+
+  series: procedure
+    .input(
+      z.object({
+        runId: runRef,
+        keys: z.array(key).min(1, 'name at least one metric').max(MAX_SERIES_KEYS, `at most ${MAX_SERIES_KEYS} metrics at once`),
+        maxPoints: z.number().int().min(4).max(MAX_SERIES_POINTS).default(1_000),
+        method: z.enum(['lttb', 'minmax']).optional(),
+      }),
+    )
+    .query(async ({ ctx, input }): Promise<Record<string, SeriesOut>> => {
+      const id = await authorizeRun(ctx, input.runId, 'read');
+      const keys = [...new Set(input.keys)];
+      const series = await mapLimit(keys, 4, (k) => ctx.store.getMetricSeries(id, k, { maxPoints: input.maxPoints, method: input.method }));
+      return Object.fromEntries(
+        series.map((s) => [s.key, { steps: s.points.map((p) => p.step), values: s.points.map((p) => p.value), times: s.points.map((p) => p.wallMs), total: s.total, method: s.method }]),
+      );
+    }),
+
+  compare: procedure
+    .input(
+      z.object({
+        runIds: z.array(runRef).min(1, 'compare at least one run').max(MAX_COMPARE_RUNS, `compare at most ${MAX_COMPARE_RUNS} runs`),
+        keys: z.array(key).max(MAX_SERIES_KEYS).optional(),
+        maxPoints: z.number().int().min(4).max(MAX_SERIES_POINTS).default(500),
+      }),
+    )
+    .query(async ({ ctx, input }): Promise<RunComparison> => {
+      const refs = [...new Set(input.runIds.map((r) => r.toLowerCase()))];
+      const keys = [...new Set(input.keys ?? [])];
+      if (refs.length * keys.length > MAX_COMPARE_SERIES) {
+        throw new ValidationError(`${refs.length} runs × ${keys.length} metrics is more than ${MAX_COMPARE_SERIES} series; compare fewer`);
+      }
+      const resolved = await authorizeRunRefs(ctx, refs, 'read');
+      const ids = [...new Set(resolved.map((r) => r.id))];
+      const details = await ctx.store.getRuns(ids);
+      const missing = resolved.find((r) => !details.some((d) => d.id === r.id));
+      if (missing) throw new NotFoundError('run', missing.ref);
+      const names = await experimentNames(ctx.store, details.map((d) => d.experimentId));
+      const runs = details.map((d) => toRunRow(d, names.get(d.experimentId) ?? ''));
+
+      const pairs = ids.flatMap((runId) => keys.map((k) => ({ runId, key: k })));
+      const read = await mapLimit(pairs, 4, (p) => ctx.store.getMetricSeries(p.runId, p.key, { maxPoints: input.maxPoints }));
+      const series: RunComparison['series'] = Object.fromEntries(ids.map((id) => [id, {}]));
+      for (const s of read) if (s.total > 0) series[s.runId]![s.key] = { steps: s.points.map((p) => p.step), values: s.points.map((p) => p.value) };
+
+      const paramKeys = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
+      const paramDiff = paramKeys.map((k): ParamDiff => {
+        const values = Object.fromEntries(runs.map((r) => [r.id, r.params[k] ?? null]));
+        const distinct = new Set(Object.values(values).map((v) => (v === null ? '\u0000missing' : `${typeof v}:${String(v)}`)));
+        return { key: k, values, differs: distinct.size > 1 };
+      });
+      return { runs, series, paramDiff };
+    }),
+
+  addNote: procedure.input(z.object({ runId: runRef, body: markdown })).mutation(async ({ ctx, input }): Promise<Note> => {
+    const id = await authorizeRun(ctx, input.runId, 'write');
+    return ctx.store.addNote({ kind: 'run', id }, input.body, authorOf(ctx.viewer));
+  }),
+
+  setTags: procedure
+    .input(z.object({ runId: runRef, tags: z.record(key, z.string().max(64 * 1024, 'a tag value is at most 64 KiB')) }))
+    .mutation(async ({ ctx, input }) => {
+      const id = await authorizeRun(ctx, input.runId, 'write');
+      await ctx.store.setTags(id, input.tags);
+      return { runId: id, tags: (await ctx.store.getRun(id)).tags };
+    }),
+
+  deleteTag: procedure.input(z.object({ runId: runRef, key })).mutation(async ({ ctx, input }) => {
+    const id = await authorizeRun(ctx, input.runId, 'write');
+    await ctx.store.deleteTag(id, input.key);
+    return { runId: id, tags: (await ctx.store.getRun(id)).tags };
+  }),
+});

@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isAlive } from './lock.ts';
+
+/**
+ * CAIRN_HOME/host.json: where the process hosting the embedded store serves it (see
+ * host.ts). Written only by the holder of CAIRN_HOME/db.lock, so a host file whose
+ * process is gone is stale, and whoever takes the lock next removes it.
+ */
+export const HOST_FILE = 'host.json';
+
+export interface HostInfo {
+  /** The hosting process. */
+  pid: number;
+  /** The interface it listens on (127.0.0.1 unless asked otherwise). */
+  host: string;
+  port: number;
+  /** postgres://cairn:TOKEN@HOST:PORT/cairn: what `pg` (or DATABASE_URL) connects with. */
+  url: string;
+  startedAt: string;
+  /** The machine it runs on: a pid says nothing about another machine's processes. */
+  hostname: string;
+  /** The data directory it serves, for messages. */
+  dataDir: string;
+  /** What the process is (`cairn worker`, …), for messages. */
+  command: string;
+}
+
+export function hostFilePath(home: string): string {
+  return path.join(home, HOST_FILE);
+}
+
+export function readHostFile(home: string): HostInfo | null {
+  try {
+    const parsed = JSON.parse(fs.readFileSync(hostFilePath(home), 'utf8')) as HostInfo;
+    return typeof parsed.pid === 'number' && typeof parsed.url === 'string' ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The host of `home` if its process runs on this machine now; a stale or foreign file gives null. */
+export function liveHost(home: string): HostInfo | null {
+  const info = readHostFile(home);
+  if (!info || info.hostname !== os.hostname() || !isAlive(info.pid)) return null;
+  return info;
+}
+
+/**
+ * Publishes atomically (temp file, then rename): a reader sees the old file, no file,
+ * or the whole new one. Mode 0600: the URL carries the password that keeps other users
+ * of the machine out of the store.
+ */
+export function writeHostFile(home: string, info: HostInfo): void {
+  const target = hostFilePath(home);
+  const temp = `${target}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(temp, target);
+}
+
+/** Removes the host file if `pid` wrote it (or, with no pid, whatever is there: the caller holds the lock). */
+export function removeHostFile(home: string, pid?: number): void {
+  if (pid !== undefined && readHostFile(home)?.pid !== pid) return;
+  fs.rmSync(hostFilePath(home), { force: true });
+}
