@@ -46,7 +46,6 @@ const nextConfig = {
   },
   serverExternalPackages: [
     '@electric-sql/pglite',
-    '@electric-sql/pglite-socket',
     'pg',
     'bullmq',
     'ioredis',

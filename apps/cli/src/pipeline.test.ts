@@ -25,7 +25,7 @@ function testcases(xml: string): { name: string; inner: string }[] {
 }
 
 /**
- * `cairn ci` without a worker: the embedded store cannot be shared with one, so it trains
+ * `cairn ci` without a worker: nothing hosts the embedded store for one, so it trains
  * inline (never touching Redis: REDIS_URL points at nothing), evaluates and records the ci
  * gate, prints the verdict, writes JUnit and exits by the verdict.
  */
@@ -45,7 +45,7 @@ describe('cairn ci (inline)', () => {
     const junit = path.join(tmp, 'reports', 'pass.xml');
     const r = await cli(['--home', home, 'ci', ...IRIS, '--config', pass, '--junit', junit], { env });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^Training inline \(the embedded store cannot be shared with a worker\)$/m);
+    expect(r.stderr).toMatch(/^Training inline \(no worker shares the embedded store \(start one with cairn worker\)\)$/m);
     const runId = /^Run ([0-9a-f-]{36}) \(\S+\) finished$/m.exec(r.stdout)?.[1];
     expect(runId).toBeDefined();
     expect(r.stdout).toContain(`Gate ci passed: ${PASS_GATE}\n  status           finished\n  metrics.val_acc  0.`);
@@ -212,7 +212,7 @@ describe('queue commands', () => {
   it('refuses --wait on the embedded store (a worker would hold it)', async () => {
     const r = await run('submit', ...IRIS, '--wait');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^cairn: --wait needs a shared store: the embedded store \(CAIRN_HOME\) allows one process/);
+    expect(r.stderr).toMatch(/^cairn: --wait needs a shared store: start 'cairn worker'/);
   }, 120_000);
 
   it('fails fast, with how to get Redis, when nothing answers', async () => {

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { Tier } from '@cairn/engine';
 import type { GateResult, PipelineConfig, ProcessResult, TierQueues, connectRedis } from '@cairn/pipeline';
-import type { RunDetail, Store } from '@cairn/store';
+import { liveHost, type RunDetail, type Store, type StoreLocation } from '@cairn/store';
 import { UsageError } from './errors.ts';
 import { formatNumber, oneLine } from './output/format.ts';
 import { colors, info, out } from './output/io.ts';
@@ -173,9 +173,13 @@ export function showValue(v: number | string | null): string {
   return oneLine(v);
 }
 
-/** The embedded store cannot be shared with a worker process: say so before queueing anything that would need it. */
-export function requireSharedStore(engine: 'pglite' | 'postgres', what: string): void {
-  if (engine === 'pglite') {
-    throw new UsageError(`${what} needs a shared store: the embedded store (CAIRN_HOME) allows one process and a worker holds it while it runs; use PostgreSQL (--db or DATABASE_URL) for the store of the CLI and the workers`);
+/**
+ * A worker must reach the store this command uses. PostgreSQL is shared by nature; the
+ * embedded store is shared only while a long-lived Cairn process hosts it (`cairn worker`,
+ * `cairn ui`, `cairn up`), so say how before queueing anything that would need it.
+ */
+export function requireSharedStore(location: StoreLocation, what: string): void {
+  if (location.engine === 'pglite' && !liveHost(location.home)) {
+    throw new UsageError(`${what} needs a shared store: start 'cairn worker' (or 'cairn up') first, which shares the embedded store in ${location.home} with other cairn commands while it runs, or use PostgreSQL (--db or DATABASE_URL)`);
   }
 }

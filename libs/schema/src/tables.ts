@@ -14,6 +14,11 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { teams } from './auth-tables.ts';
+
+// Team mode's tables live next door; re-exported so drizzle-kit and the store's
+// drizzle instance see one schema.
+export * from './auth-tables.ts';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
@@ -24,12 +29,22 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = ['finished', 'failed', 'a
 export const LINEAGE_KINDS = ['dataset', 'snapshot', 'code', 'run', 'model', 'model_version', 'deployment'] as const;
 export type LineageKind = (typeof LINEAGE_KINDS)[number];
 
-export const projects = pgTable('projects', {
-  id: uuid('id').primaryKey(),
-  name: text('name').notNull().unique(),
-  description: text('description').notNull().default(''),
-  createdAt: createdAt(),
-});
+export const projects = pgTable(
+  'projects',
+  {
+    id: uuid('id').primaryKey(),
+    name: text('name').notNull().unique(),
+    description: text('description').notNull().default(''),
+    createdAt: createdAt(),
+    /**
+     * The team that owns the project (team mode). Null: no team, so only local mode
+     * sees it. No cascade: deleting a team that still owns projects fails instead of
+     * orphaning their runs.
+     */
+    teamId: text('team_id').references(() => teams.id),
+  },
+  (t) => [index('projects_team').on(t.teamId)],
+);
 
 export const experiments = pgTable(
   'experiments',

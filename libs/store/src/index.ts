@@ -1,5 +1,6 @@
 export { openStore } from './open-store.ts';
 export { hostEmbeddedStore, type HostEmbeddedStoreOptions, type HostedStore } from './host.ts';
+export { liveHost, type HostInfo } from './host-file.ts';
 export { resolveLocation, cairnHome, redactUrl, type OpenStoreOptions, type StoreLocation } from './config.ts';
 export { DEFAULT_PROJECT } from './experiments.ts';
 export { DEFAULT_SERIES_POINTS } from './series.ts';

@@ -1,7 +1,7 @@
 /**
  * Cairn store benchmarks.
  *
- *   npm run bench -- [ingest|search|series|snapshot|engine|pipeline|serve|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
+ *   npm run bench -- [ingest|search|series|snapshot|engine|pipeline|portal|serve|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
  *
  * Every figure is printed next to a baseline measured in the same process and run,
  * and as a ratio to it: absolute numbers from a shared, noisy machine mean little alone.
@@ -15,6 +15,7 @@ import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostg
 import { engineBench } from './engine.ts';
 import { ingestBench } from './ingest.ts';
 import { pipelineBench } from './pipeline.ts';
+import { portalBench } from './portal.ts';
 import { serveBench } from './serve.ts';
 import { searchBench } from './search.ts';
 import { seriesBench } from './series.ts';
@@ -39,6 +40,7 @@ const BENCHES: Record<string, { what: string; run: BenchFn }> = {
   search: { what: 'Store.searchRuns latency over 100k runs vs unfiltered listing', run: searchBench },
   series: { what: 'Store.getMetricSeries of 1M points to 2,000 vs raw read and in-memory LTTB', run: seriesBench },
   pipeline: { what: '@cairn/pipeline enqueue-to-start latency, empty-job throughput and 1,000-trial sweep enqueue vs raw BullMQ (REDIS_URL), and per-job overhead submit → training', run: pipelineBench },
+  portal: { what: 'web portal in headless chromium over 100k runs (PostgreSQL only): runs page first paint, filter change, compare of 10 runs × 10k steps and its long tasks', run: portalBench },
 };
 
 const USAGE = `usage: npm run bench -- [${[...Object.keys(BENCHES), ...Object.keys(LOCAL_BENCHES)].join('|')}|all …] [options]

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { BackendName } from '@cairn/engine';
 import type { GateResult, TierQueues } from '@cairn/pipeline';
-import { openStore, redactUrl, resolveLocation, type RunDetail } from '@cairn/store';
+import { liveHost, openStore, redactUrl, resolveLocation, type RunDetail } from '@cairn/store';
 import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
 import { junitXml, type JUnitCase } from '../junit.ts';
 import { formatNumber, oneLine } from '../output/format.ts';
@@ -71,7 +71,7 @@ Examples:
       let queues: TierQueues | null = null;
       let why = '';
       if (opts.inline) why = '--inline';
-      else if (location.engine === 'pglite') why = 'the embedded store cannot be shared with a worker';
+      else if (location.engine === 'pglite' && !liveHost(location.home)) why = 'no worker shares the embedded store (start one with cairn worker)';
       else {
         try {
           redis = await connectRedis(ctx.redisUrl, { timeoutMs: 1_000 });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { LocalBlobStore } from '@cairn/snapshot';
-import { openStore } from '@cairn/store';
+import { hostEmbeddedStore, openStore, resolveLocation } from '@cairn/store';
 import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { oneLine } from '../output/format.ts';
@@ -45,8 +45,8 @@ The server records a deployment (version → environment, host, started, stopped
 store, so lineage reaches what is serving; when the alias moves it loads the new version,
 swaps it in and records the new deployment. Runs until SIGTERM or Ctrl-C.
 
-The embedded store allows one process: with it, the server holds the store while it runs.
-Use PostgreSQL (--db or DATABASE_URL) to register and move aliases while serving.
+On the embedded store the server shares it on a loopback port while it runs, so other
+cairn commands (models alias, ui) keep working; several servers need PostgreSQL.
 
 Examples:
   cairn serve iris-mlp@production --port 8080
@@ -60,7 +60,11 @@ Examples:
       const so = storeOptions(globalOptions(cmd));
       assertStoreExists(so);
       const loc = dataLocation(cmd);
-      const store = await openStore(so);
+      // Long-lived: on the embedded store it hosts (or joins the host), so cairn models
+      // alias and the portal keep working on the same CAIRN_HOME while it serves.
+      const where = resolveLocation(so);
+      const hosted = where.engine === 'pglite' ? await hostEmbeddedStore({ home: where.home }) : null;
+      const store = hosted ? hosted.store : await openStore(so);
       try {
         const server = await startModelServer({
           store,
@@ -83,7 +87,7 @@ Examples:
         info('stopping: the deployment is marked stopped');
         await server.close();
       } finally {
-        await store.close();
+        await (hosted ?? store).close();
       }
     });
 }

@@ -94,7 +94,7 @@ Examples:
       requireData(opts);
       const g = globalOptions(c);
       const location = resolveLocation(storeOptions(g));
-      if (opts.wait) requireSharedStore(location.engine, '--wait');
+      if (opts.wait) requireSharedStore(location, '--wait');
       const ctx = await pipelineContext(opts);
       await withQueues(ctx, async (_redis, queues) => {
         await withStore(g, async (store) => {

@@ -155,7 +155,7 @@ Examples:
       const objective = parseObjective(opts.objective);
       const g = globalOptions(c);
       const location = resolveLocation(storeOptions(g));
-      if (opts.wait) requireSharedStore(location.engine, '--wait');
+      if (opts.wait) requireSharedStore(location, '--wait');
       const ctx = await pipelineContext(opts);
       await withQueues(ctx, async (_redis, queues) => {
         await withStore(g, async (store) => {

@@ -54,9 +54,9 @@ the queues: they need the same Redis, store (PostgreSQL) and blob store (CAIRN_B
 SIGTERM or Ctrl-C: no more jobs are taken, running ones checkpoint and go back to the
 queue (the next worker resumes them), and the worker exits 0. A second signal exits at once.
 
-The embedded store (PGlite) allows one process: with it the worker must be the only
-process using the store, so no cairn command can read or submit to it while the worker
-runs. Use PostgreSQL (--db or DATABASE_URL) to submit, watch and run several workers.
+On the embedded store (PGlite, one process) the worker hosts it on a loopback port while
+it runs, so cairn commands on the same CAIRN_HOME (submit, queue, runs, ui) keep working
+through it. For workers on several machines use PostgreSQL (--db or DATABASE_URL).
 
 Redis: REDIS_URL, else the config's redisUrl, else redis://127.0.0.1:6379. Nothing answering
 is an error at once, never a wait.

@@ -1,6 +1,7 @@
 'use client';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
+import { AccountBox } from './AccountBox.tsx';
 
 const LINKS = [
   { href: '/', label: 'Experiments' },
@@ -30,6 +31,7 @@ export function Nav() {
           {l.label}
         </Link>
       ))}
+      <AccountBox />
       <div className="foot">Every run is kept — finished, failed, abandoned or cancelled.</div>
     </nav>
   );

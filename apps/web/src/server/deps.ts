@@ -11,10 +11,13 @@
  *   prefix CAIRN_QUEUE_PREFIX (default `cairn`). When Redis does not answer, the
  *   portal runs without queues (the API answers PRECONDITION_FAILED for them).
  *
+ * - access: CAIRN_AUTH (unset/local: one user, no login; team: accounts through
+ *   better-auth, CAIRN_AUTH_SECRET required), see libs/api's README.
+ *
  * The promise lives on globalThis so `next dev` reloads do not open a second store.
  */
 import type { Store } from '@cairn/store';
-import type { ApiQueues } from '@cairn/api';
+import type { ApiAccess, ApiQueues } from '@cairn/api';
 
 type OpenQueues = ApiQueues & { close(): Promise<void> };
 
@@ -23,6 +26,8 @@ export interface ServerDeps {
   queues: OpenQueues | null;
   /** Why the queues are off, for logs and /api/ready. */
   queuesError: string | null;
+  /** Local (one user, no login) or team mode (better-auth), from CAIRN_AUTH. */
+  access: ApiAccess;
 }
 
 const REDIS_TIMEOUT_MS = 1_500;
@@ -45,10 +50,19 @@ async function openDeps(): Promise<ServerDeps> {
   const location = resolveLocation();
   // hostEmbeddedStore's store.close() also stops serving and releases CAIRN_HOME.
   const store = location.engine === 'pglite' ? (await hostEmbeddedStore({ home: location.home })).store : await openStore();
+  let access: ApiAccess;
+  try {
+    // CAIRN_AUTH=team needs CAIRN_AUTH_SECRET: a bad setting fails every request with its message.
+    const { apiAccessFromEnv } = await import('@cairn/api');
+    access = apiAccessFromEnv(store);
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
   const { queues, error } = await openQueues();
   if (error) console.warn(`[cairn web] queues unavailable: ${error}`);
   closeOnExit(store, queues);
-  return { store, queues, queuesError: error };
+  return { store, queues, queuesError: error, access };
 }
 
 async function openQueues(): Promise<{ queues: OpenQueues | null; error: string | null }> {

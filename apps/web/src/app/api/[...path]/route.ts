@@ -14,7 +14,7 @@ const slot = globalThis as typeof globalThis & { __cairnWebHandler?: Promise<Han
 function handler(): Promise<Handler> {
   slot.__cairnWebHandler ??= (async () => {
     const [{ createApiHandler }, deps] = await Promise.all([import('@cairn/api'), getDeps()]);
-    return createApiHandler({ store: deps.store, queues: deps.queues });
+    return createApiHandler({ store: deps.store, queues: deps.queues, auth: deps.access.auth });
   })().catch((e: unknown) => {
     slot.__cairnWebHandler = undefined;
     throw e;
