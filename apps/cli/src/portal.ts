@@ -7,8 +7,17 @@ import { CairnError } from '@cairn/schema';
 
 /** The portal's Next.js app in this checkout. */
 export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
-/** Sources a portal build is made from: a build older than any of them is rebuilt. */
-const SOURCE_DIRS = ['apps/web/src', 'apps/web/app', 'libs/api/src'].map((d) => path.join(WEB_DIR, '../..', d));
+const REPO = path.join(WEB_DIR, '../..');
+/**
+ * What a portal build is made from: its own sources and config, every lib it compiles
+ * (next.config.mjs transpilePackages), and the installed packages. A build older than
+ * any of them is rebuilt. Tests are not bundled and do not count.
+ */
+function sourceDirs(): string[] {
+  const libs = fs.readdirSync(path.join(REPO, 'libs')).map((lib) => path.join(REPO, 'libs', lib, 'src'));
+  return [path.join(WEB_DIR, 'src'), path.join(WEB_DIR, 'build'), ...libs];
+}
+const SOURCE_FILES = ['apps/web/next.config.mjs', 'apps/web/package.json', 'apps/web/tsconfig.json', 'package-lock.json', 'tsconfig.base.json'];
 
 export interface PortalOptions {
   port: number;
@@ -34,7 +43,7 @@ function newestMtime(dir: string): number {
   let newest = 0;
   if (!fs.existsSync(dir)) return 0;
   for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile()) continue;
+    if (!e.isFile() || /\.test\.tsx?$/.test(e.name)) continue;
     newest = Math.max(newest, fs.statSync(path.join(e.parentPath, e.name)).mtimeMs);
   }
   return newest;
@@ -45,7 +54,8 @@ export function portalBuildIsCurrent(): boolean {
   const id = path.join(WEB_DIR, '.next', 'BUILD_ID');
   const built = fs.statSync(id, { throwIfNoEntry: false })?.mtimeMs;
   if (built === undefined) return false;
-  return SOURCE_DIRS.every((d) => newestMtime(d) <= built);
+  const files = SOURCE_FILES.map((f) => fs.statSync(path.join(REPO, f), { throwIfNoEntry: false })?.mtimeMs ?? 0);
+  return [...sourceDirs().map(newestMtime), ...files].every((m) => m <= built);
 }
 
 /** `next build` of the portal, once per source change (about 20–60 s on two cores). */
