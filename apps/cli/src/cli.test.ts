@@ -81,7 +81,7 @@ describe('errors and exit codes', () => {
       const [line, ...rest] = lines(r.stderr);
       expect(rest).toEqual([]);
       expect(line).toMatch(/^cairn: the embedded store at .* is in use by process \d+/);
-      expect(line).toMatch(/stop that process, or point DATABASE_URL at PostgreSQL/);
+      expect(line).toMatch(/keep a long-lived Cairn process running \('cairn ui' or 'cairn worker'\).*, or point DATABASE_URL at PostgreSQL$/);
     } finally {
       await store.close();
     }
