@@ -1,21 +1,13 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { runs, type RunStatus } from '@cairn/schema';
 import { rows, type Db } from './engine.ts';
-import { getExperiment } from './experiments.ts';
-import { compileFilter, parseFilter } from './filter/index.ts';
+import { searchConditions } from './search.ts';
 import { validateId } from './validate.ts';
 import type { SearchRunsInput } from './types.ts';
 
 /** How many runs a search would list over all its pages: the same conditions as searchRuns, counted. */
 export async function countRuns(db: Db, input: Pick<SearchRunsInput, 'experimentIds' | 'filter' | 'includeArchived'> = {}): Promise<number> {
-  const where: SQL[] = [];
-  if (input.experimentIds?.length) {
-    const ids = await Promise.all(input.experimentIds.map(async (e) => (await getExperiment(db, e)).id));
-    where.push(sql`${runs.experimentId} IN ${ids}`);
-  }
-  if (!input.includeArchived) where.push(sql`${runs.experimentId} IN (SELECT id FROM experiments WHERE archived_at IS NULL)`);
-  const ast = input.filter ? parseFilter(input.filter) : null;
-  if (ast) where.push(compileFilter(ast));
+  const { where } = await searchConditions(db, input);
   const [row] = await rows<{ n: number | string }>(
     db,
     sql`SELECT count(*)::int AS n FROM ${runs} ${where.length ? sql`WHERE ${sql.join(where, sql` AND `)}` : sql``}`,

@@ -42,9 +42,8 @@ interface PageQuery {
   limit: number;
 }
 
-export async function searchRuns(db: Db, input: SearchRunsInput = {}): Promise<SearchRunsResult> {
-  const limit = input.limit ?? DEFAULT_SEARCH_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT) throw new ValidationError(`limit must be an integer from 1 to ${MAX_SEARCH_LIMIT}`);
+/** The conditions a search lists runs by (experiments, archived ones left out, the filter); countRuns counts by the same. */
+export async function searchConditions(db: Db, input: Pick<SearchRunsInput, 'experimentIds' | 'filter' | 'includeArchived'>): Promise<{ where: SQL[]; ast: ReturnType<typeof parseFilter> | null }> {
   const where: SQL[] = [];
   if (input.experimentIds?.length) {
     const ids = await Promise.all(input.experimentIds.map(async (e) => (await getExperiment(db, e)).id));
@@ -53,6 +52,13 @@ export async function searchRuns(db: Db, input: SearchRunsInput = {}): Promise<S
   if (!input.includeArchived) where.push(sql`${runs.experimentId} IN (SELECT id FROM experiments WHERE archived_at IS NULL)`);
   const ast = input.filter ? parseFilter(input.filter) : null;
   if (ast) where.push(compileFilter(ast));
+  return { where, ast };
+}
+
+export async function searchRuns(db: Db, input: SearchRunsInput = {}): Promise<SearchRunsResult> {
+  const limit = input.limit ?? DEFAULT_SEARCH_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT) throw new ValidationError(`limit must be an integer from 1 to ${MAX_SEARCH_LIMIT}`);
+  const { where, ast } = await searchConditions(db, input);
 
   // A field may sort by more than one expression (params: as a number, then as text).
   const specs = (input.orderBy?.length ? input.orderBy : ['created desc']).map(parseOrderBy);
