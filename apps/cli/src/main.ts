@@ -7,6 +7,7 @@ import { registerExperiments } from './commands/experiments.ts';
 import { registerModels } from './commands/models.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerPortal } from './commands/portal.ts';
+import { registerProjects } from './commands/projects.ts';
 import { registerInit } from './commands/init.ts';
 import { registerCi } from './commands/ci.ts';
 import { registerQueue } from './commands/queue.ts';
@@ -57,6 +58,7 @@ Queues live in Redis: REDIS_URL (default redis://127.0.0.1:6379); nothing answer
 Exit status: 0 ok, 1 failure (not found, store locked or unreachable, Redis unreachable, filter syntax, corrupt blobs, a failed ci gate), 2 usage.`,
     );
   registerInit(program);
+  registerProjects(program);
   registerExperiments(program);
   registerRuns(program);
   registerData(program);

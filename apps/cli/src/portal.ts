@@ -1,23 +1,8 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { CairnError } from '@cairn/schema';
+import { WEB_DIR, ensurePortalBuild, nextBin } from '@cairn/web/build';
 
-/** The portal's Next.js app in this checkout. */
-export const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
-const REPO = path.join(WEB_DIR, '../..');
-/**
- * What a portal build is made from: its own sources and config, every lib it compiles
- * (next.config.mjs transpilePackages), and the installed packages. A build older than
- * any of them is rebuilt. Tests are not bundled and do not count.
- */
-function sourceDirs(): string[] {
-  const libs = fs.readdirSync(path.join(REPO, 'libs')).map((lib) => path.join(REPO, 'libs', lib, 'src'));
-  return [path.join(WEB_DIR, 'src'), path.join(WEB_DIR, 'build'), ...libs];
-}
-const SOURCE_FILES = ['apps/web/next.config.mjs', 'apps/web/package.json', 'apps/web/tsconfig.json', 'package-lock.json', 'tsconfig.base.json'];
+export { WEB_DIR };
 
 export interface PortalOptions {
   port: number;
@@ -35,51 +20,19 @@ export interface StartedPortal {
   stop(): Promise<void>;
 }
 
-function nextBin(): string {
-  return createRequire(path.join(WEB_DIR, 'package.json')).resolve('next/dist/bin/next');
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  if (!fs.existsSync(dir)) return 0;
-  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || /\.test\.tsx?$/.test(e.name)) continue;
-    newest = Math.max(newest, fs.statSync(path.join(e.parentPath, e.name)).mtimeMs);
-  }
-  return newest;
-}
-
-/** Whether `.next` holds a production build made after the last source change. */
-export function portalBuildIsCurrent(): boolean {
-  const id = path.join(WEB_DIR, '.next', 'BUILD_ID');
-  const built = fs.statSync(id, { throwIfNoEntry: false })?.mtimeMs;
-  if (built === undefined) return false;
-  const files = SOURCE_FILES.map((f) => fs.statSync(path.join(REPO, f), { throwIfNoEntry: false })?.mtimeMs ?? 0);
-  return [...sourceDirs().map(newestMtime), ...files].every((m) => m <= built);
-}
-
-/** `next build` of the portal, once per source change (about 20–60 s on two cores). */
-export function buildPortal(log: (line: string) => void): void {
-  log('Building the portal (next build; once per change to its sources)…');
-  const r = spawnSync(process.execPath, [nextBin(), 'build'], {
-    cwd: WEB_DIR,
-    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (r.status !== 0) {
-    const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
-    throw new CairnError('PORTAL_FAILED', `the portal build failed (next build in ${WEB_DIR}):\n${tail}`);
-  }
-}
-
 /**
  * Starts the portal (`next start`) as a child process and resolves once it answers HTTP.
  * The child gets the store and Redis as environment variables, exactly what a portal
  * deployed by itself would be given.
  */
 export async function startPortal(o: PortalOptions): Promise<StartedPortal> {
-  if (o.rebuild || !portalBuildIsCurrent()) buildPortal(o.log);
+  try {
+    // Built once per change to its sources (about 20–60 s on two cores), under a lock
+    // shared with every other command and test that builds it.
+    await ensurePortalBuild((line) => o.log(line.charAt(0).toUpperCase() + line.slice(1)), { force: Boolean(o.rebuild) });
+  } catch (e) {
+    throw new CairnError('PORTAL_FAILED', `the portal build failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const env: NodeJS.ProcessEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production' };
   for (const k of ['DATABASE_URL', 'REDIS_URL', 'CAIRN_HOME', 'CAIRN_QUEUE_PREFIX'] as const) {
     delete env[k];

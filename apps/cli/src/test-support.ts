@@ -104,8 +104,9 @@ export function lines(text: string): string[] {
 export interface CliProcess {
   proc: import('node:child_process').ChildProcess;
   stderr(): string;
-  /** Resolves with the first match of `re` in stderr; rejects when the process exits first or after `ms`. */
-  waitFor(re: RegExp, ms?: number): Promise<RegExpExecArray>;
+  stdout(): string;
+  /** Resolves with the first match of `re` in stderr (or stdout); rejects when the process exits first or after `ms`. */
+  waitFor(re: RegExp, ms?: number, stream?: 'stderr' | 'stdout'): Promise<RegExpExecArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -120,16 +121,18 @@ export function spawnCli(args: string[], options: { env?: NodeJS.ProcessEnv } = 
   if (!options.env || !('CAIRN_HOME' in options.env)) delete env.CAIRN_HOME;
   const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
+  let outText = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  proc.stdout!.resume();
+  proc.stdout!.on('data', (d: Buffer) => (outText += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   return {
     proc,
     stderr: () => err,
-    async waitFor(re, ms = 60_000) {
+    stdout: () => outText,
+    async waitFor(re, ms = 60_000, stream = 'stderr') {
       const deadline = Date.now() + ms;
       for (;;) {
-        const m = re.exec(err);
+        const m = re.exec(stream === 'stderr' ? err : outText);
         if (m) return m;
         if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the process ended (${proc.exitCode ?? proc.signalCode}) before ${re}: ${err}`);
         if (Date.now() > deadline) throw new Error(`no ${re} within ${ms} ms: ${err}`);

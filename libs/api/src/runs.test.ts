@@ -214,6 +214,26 @@ describe.each(testEngines())('experiments and runs on $name', (engine) => {
     expect(none.message).toBe('invalid input: runIds: compare at least one run');
   });
 
+  it("compares with keys 'all': every metric the runs have in one request, the rest named when they do not fit", async () => {
+    const all = await api.runs.compare({ runIds: [runs[0]!.id, long.id], keys: 'all', maxPoints: 100 });
+    expect(all.keys).toEqual(['loss', 'val_acc']);
+    expect(all.moreKeys).toEqual([]);
+    expect(all.series[runs[0]!.id]).toEqual({ val_acc: { steps: [0, 1], values: [0.3, 0.5] }, loss: { steps: [1], values: [1] } });
+    // The spike at step 2500 of the long run survives downsampling to 100 points.
+    expect(all.series[long.id]!.loss!.values).toContain(Math.sin(2500 / 50) + 10);
+    expect(all.series[long.id]!.loss!.steps.length).toBeLessThanOrEqual(100);
+    // 100 runs' worth of series does not fit: runs × keys stays within 1,000, the model's metrics first.
+    const exp = await store.ensureExperiment({ name: 'wide' });
+    const wide = await store.createRun({ experimentId: exp.id, name: 'wide' });
+    const keys = [...Array.from({ length: 55 }, (_, i) => `m${String(i).padStart(2, '0')}`), 'system/cpu'];
+    await store.logMetrics(wide.id, keys.map((key, step) => ({ key, value: step, step })));
+    const capped = await api.runs.compare({ runIds: [wide.id], keys: 'all' });
+    expect(capped.keys).toHaveLength(50);
+    expect(capped.keys[0]).toBe('m00');
+    expect(capped.moreKeys).toEqual(['m50', 'm51', 'm52', 'm53', 'm54', 'system/cpu']);
+    expect(Object.keys(capped.series[wide.id]!).sort()).toEqual(capped.keys);
+  });
+
   it('adds notes and sets and deletes tags', async () => {
     const note = await api.runs.addNote({ runId: runs[2]!.id, body: 'lr too low' });
     expect(note).toMatchObject({ targetKind: 'run', targetId: runs[2]!.id, body: 'lr too low' });

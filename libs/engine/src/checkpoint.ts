@@ -67,7 +67,8 @@ export async function saveCheckpoint(store: ArtifactStore, model: LayersModel, s
   const optSpecs: TensorSpec[] = [];
   const optimizer = model.optimizer as tf.Optimizer | undefined;
   if (optimizer) for (const w of await optimizer.getWeights()) optSpecs.push(await add(w.tensor, w.name));
-  const scalars = optimizer ? Object.fromEntries(optimizerScalars(optimizer).map(([k, v]) => [k, v.dataSync()[0]!])) : {};
+  // data(), not dataSync(): webgpu has no synchronous read in Node.
+  const scalars = optimizer ? Object.fromEntries(await Promise.all(optimizerScalars(optimizer).map(async ([k, v]) => [k, (await v.data())[0]!] as const))) : {};
   const header: Header = { version: 1, ...state, model: modelSpecs, optimizer: optSpecs, scalars };
   const head = new TextEncoder().encode(JSON.stringify(header));
   const out = new Uint8Array(MAGIC.length + 4 + head.length + offset);

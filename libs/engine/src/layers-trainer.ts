@@ -18,9 +18,24 @@ function rowsOf(s: Split, fallback: number): number {
   return isTensorSplit(s) ? s.xs.shape[0]! : fallback;
 }
 
-function scalars(out: tf.Scalar | tf.Scalar[] | number | number[]): number[] {
+/**
+ * The values a fit or an evaluation returns. Tensors are read with `data()`, never
+ * `dataSync()`: the webgpu backend has no synchronous read in Node (its dataSync goes
+ * through an OffscreenCanvas, which Node lacks), so a sync read failed every validation
+ * pass on a GPU (found on an H200: "OffscreenCanvas is not defined").
+ */
+async function scalars(out: tf.Scalar | tf.Scalar[] | number | number[]): Promise<number[]> {
   const list = Array.isArray(out) ? out : [out];
-  return list.map((v) => (typeof v === 'number' ? v : v.dataSync()[0]!));
+  return Promise.all(list.map(async (v) => (typeof v === 'number' ? v : (await v.data())[0]!)));
+}
+
+/** Reads an evaluation's scalars, then frees them. */
+async function evaluated(out: tf.Scalar | tf.Scalar[]): Promise<number[]> {
+  try {
+    return await scalars(out);
+  } finally {
+    tf.dispose(out);
+  }
 }
 
 /**
@@ -87,20 +102,11 @@ export class LayersTrainer implements Trainer {
       lastCheckpointAt = performance.now();
       await reporter.artifact({ path: `checkpoints/step-${String(step).padStart(8, '0')}.ckpt`, hash: saved.id, size: saved.size, mediaType: 'application/x-cairn-checkpoint' });
     };
-    const evaluate = (split: Split, prefix: string): Record<string, number> => {
+    const evaluateAsync = async (split: Split, prefix: string): Promise<Record<string, number>> => {
       const out = isTensorSplit(split)
         ? model.evaluate(split.xs, split.ys, { batchSize: Math.max(batchSize, 256) })
-        : null;
-      if (out === null) return {};
-      const values = scalars(out as tf.Scalar | tf.Scalar[]);
-      tf.dispose(out as tf.Scalar | tf.Scalar[]);
-      return Object.fromEntries(names.map((n, i) => [`${prefix}${n}`, values[i]!]));
-    };
-    const evaluateAsync = async (split: Split, prefix: string): Promise<Record<string, number>> => {
-      if (isTensorSplit(split)) return evaluate(split, prefix);
-      const out = await model.evaluateDataset(split as Dataset<Batch>, {});
-      const values = scalars(out as tf.Scalar | tf.Scalar[]);
-      tf.dispose(out as tf.Scalar | tf.Scalar[]);
+        : await model.evaluateDataset(split as Dataset<Batch>, {});
+      const values = await evaluated(out as tf.Scalar | tf.Scalar[]);
       return Object.fromEntries(names.map((n, i) => [`${prefix}${n}`, values[i]!]));
     };
     /** Records an evaluation, reports it, and asks the policies. */
@@ -131,7 +137,7 @@ export class LayersTrainer implements Trainer {
           const rows = batch.xs.shape[0]!;
           const out = await model.trainOnBatch(batch.xs, batch.ys);
           tf.dispose([batch.xs, batch.ys]);
-          const values = scalars(out as number | number[]);
+          const values = await scalars(out as number | number[]);
           step++;
           stepInEpoch++;
           seen += rows;

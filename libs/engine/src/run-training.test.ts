@@ -132,6 +132,28 @@ describe('runTraining', () => {
     expect(resumed.reporter.series('val_loss')).toEqual(whole.reporter.series('val_loss').slice(3));
   });
 
+  it('never reads a tensor synchronously: validation, checkpoints and export work where dataSync cannot (webgpu in Node)', async () => {
+    // The webgpu backend's dataSync needs OffscreenCanvas, which Node lacks; a sync read
+    // anywhere in a fit failed it on an H200. Here every sync read throws the same way.
+    const proto = tf.Tensor.prototype as unknown as { dataSync: () => unknown; arraySync: () => unknown };
+    const [dataSync, arraySync] = [proto.dataSync, proto.arraySync];
+    const refuse = () => {
+      throw new ReferenceError('OffscreenCanvas is not defined');
+    };
+    proto.dataSync = refuse;
+    proto.arraySync = refuse;
+    try {
+      const { outcome, reporter } = await train({ store: freshStore(), params: { epochs: 2 }, checkpointEveryEpochs: 1 });
+      expect(outcome.result.status, outcome.result.reason).toBe('finished');
+      expect(reporter.series('val_acc')).toHaveLength(2);
+      expect(outcome.result.lastCheckpoint).toBeDefined();
+      expect(reporter.artifacts.some((a) => a.path.startsWith('model/'))).toBe(true);
+    } finally {
+      proto.dataSync = dataSync;
+      proto.arraySync = arraySync;
+    }
+  });
+
   it('resumes from a mid-epoch checkpoint to the same metrics', async () => {
     const whole = await train({ seed: 4, params: { epochs: 3 } });
     const store = freshStore();

@@ -199,7 +199,7 @@ export const metricRollups = pgTable(
 );
 
 /** Block widths of metric_rollups, in steps. */
-export const ROLLUP_LEVELS = [64, 256, 1024, 4096, 16384, 65536] as const;
+export const ROLLUP_LEVELS = [16, 64, 256, 1024, 4096, 16384, 65536] as const;
 
 export const runTags = pgTable(
   'run_tags',

@@ -1,5 +1,5 @@
-import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import { NotFoundError, ConflictError, experiments, experimentTags, isUuid, nameSchema, newId, projects, tagsSchema } from '@cairn/schema';
+import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
+import { NotFoundError, ConflictError, ValidationError, experiments, experimentTags, isUuid, nameSchema, newId, projects, tagsSchema, teams } from '@cairn/schema';
 import type { RunStatus } from '@cairn/schema';
 import { rows, type Db } from './engine.ts';
 import { validate, validateId } from './validate.ts';
@@ -17,6 +17,24 @@ export async function ensureProject(db: Db, name: string, description = ''): Pro
 
 export async function listProjects(db: Db): Promise<Project[]> {
   return db.select().from(projects).orderBy(asc(projects.name));
+}
+
+/**
+ * Gives a project (by name) to a team (by id or slug), or takes it from its team with
+ * null: how a project made before team mode was switched on gets an owner. In team mode
+ * a project without a team is visible to nobody, so this is the operator's way in.
+ */
+export async function setProjectTeam(db: Db, name: string, team: string | null): Promise<Project & { team: { id: string; slug: string; name: string } | null }> {
+  validate(nameSchema, name, 'project name');
+  let owner: { id: string; slug: string; name: string } | null = null;
+  if (team !== null) {
+    if (typeof team !== 'string' || !team.trim() || team.length > 100) throw new ValidationError('a team is its id or slug');
+    [owner = null] = await db.select({ id: teams.id, slug: teams.slug, name: teams.name }).from(teams).where(or(eq(teams.id, team), eq(teams.slug, team)));
+    if (!owner) throw new NotFoundError('team', team);
+  }
+  const [p] = await db.update(projects).set({ teamId: owner?.id ?? null }).where(eq(projects.name, name)).returning();
+  if (!p) throw new NotFoundError('project', name);
+  return { ...p, team: owner };
 }
 
 async function projectByName(db: Db, name: string | undefined, create: boolean): Promise<Project> {

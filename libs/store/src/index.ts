@@ -3,7 +3,7 @@ export { hostEmbeddedStore, type HostEmbeddedStoreOptions, type HostedStore } fr
 export { liveHost, type HostInfo } from './host-file.ts';
 export { resolveLocation, cairnHome, redactUrl, type OpenStoreOptions, type StoreLocation } from './config.ts';
 export { DEFAULT_PROJECT } from './experiments.ts';
-export { DEFAULT_SERIES_POINTS } from './series.ts';
+export { DEFAULT_SERIES_POINTS, MAX_SERIES_PER_READ } from './series.ts';
 export { lttb } from './lttb.ts';
 export { isConnectionError, retryUnreachable, type RetryOptions } from './connection-errors.ts';
 export { migrationsFolder, type Db } from './engine.ts';

@@ -9,7 +9,7 @@ import * as registry from './models.ts';
 import * as runData from './run-data.ts';
 import * as runs from './runs.ts';
 import { searchRuns } from './search.ts';
-import { getMetricSeries } from './series.ts';
+import { getMetricSeries, getMetricSeriesMany } from './series.ts';
 import { bestRuns } from './best-runs.ts';
 import { getExperiments, listExperimentOwners } from './experiments-by-id.ts';
 import { describeLineageNodes } from './lineage-nodes.ts';
@@ -30,6 +30,8 @@ import type {
   RecordSnapshotInput,
   RegisterModelVersionInput,
   SearchRunsInput,
+  SeriesOptions,
+  SeriesRequest,
   Store,
 } from './types.ts';
 
@@ -59,6 +61,9 @@ export class SqlStore implements Store {
   }
   listProjects() {
     return experiments.listProjects(this.#db);
+  }
+  setProjectTeam(project: string, team: string | null) {
+    return experiments.setProjectTeam(this.#db, project, team);
   }
   createExperiment(input: { project?: string; name: string; description?: string }) {
     return experiments.createExperiment(this.#db, input);
@@ -141,8 +146,11 @@ export class SqlStore implements Store {
   getMetricSummaries(runId: string) {
     return metrics.getMetricSummaries(this.#db, runId);
   }
-  getMetricSeries(runId: string, key: string, options?: { maxPoints?: number; method?: 'lttb' | 'minmax' }) {
+  getMetricSeries(runId: string, key: string, options?: SeriesOptions) {
     return getMetricSeries(this.#db, runId, key, options);
+  }
+  getMetricSeriesMany(requests: readonly SeriesRequest[], options?: SeriesOptions) {
+    return getMetricSeriesMany(this.#db, requests, options);
   }
 
   searchRuns(input?: SearchRunsInput) {

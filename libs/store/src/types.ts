@@ -86,6 +86,18 @@ export interface SeriesPoint {
   wallMs: number;
 }
 
+/** One series to read: a run's metric. */
+export interface SeriesRequest {
+  runId: string;
+  key: string;
+}
+
+export interface SeriesOptions {
+  /** Points per series at most (default 2,000); longer series are downsampled keeping their extremes. */
+  maxPoints?: number;
+  method?: 'lttb' | 'minmax';
+}
+
 export interface MetricSeries {
   runId: string;
   key: string;
@@ -224,6 +236,8 @@ export interface Store {
   // projects and experiments
   ensureProject(name: string, description?: string): Promise<Project>;
   listProjects(): Promise<Project[]>;
+  /** Gives a project to a team (id or slug), or null to take it from its team (see experiments.ts). */
+  setProjectTeam(project: string, team: string | null): Promise<Project & { team: { id: string; slug: string; name: string } | null }>;
   createExperiment(input: { project?: string; name: string; description?: string }): Promise<Experiment>;
   /** Returns the experiment with this name in the project, creating it if needed. */
   ensureExperiment(input: { project?: string; name: string; description?: string }): Promise<Experiment>;
@@ -266,11 +280,13 @@ export interface Store {
   logMetrics(runId: string, points: MetricPoint[]): Promise<{ inserted: number }>;
   getMetricSummaries(runId: string): Promise<Record<string, MetricSummary>>;
   /** The series, downsampled on the server to at most `maxPoints` points (spikes kept). */
-  getMetricSeries(
-    runId: string,
-    key: string,
-    options?: { maxPoints?: number; method?: 'lttb' | 'minmax' },
-  ): Promise<MetricSeries>;
+  getMetricSeries(runId: string, key: string, options?: SeriesOptions): Promise<MetricSeries>;
+  /**
+   * Many series at once (at most 1,000), in a few queries whatever their number; the
+   * results in the order asked, each as getMetricSeries would give it. NOT_FOUND names
+   * the first run id that is no run.
+   */
+  getMetricSeriesMany(requests: readonly SeriesRequest[], options?: SeriesOptions): Promise<MetricSeries[]>;
 
   // search
   searchRuns(input?: SearchRunsInput): Promise<SearchRunsResult>;

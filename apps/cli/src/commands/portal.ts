@@ -55,11 +55,35 @@ async function servePortal(services: Services, o: PortalCmdOptions, prefix: stri
   });
 }
 
-/** Runs `fn` on the services, then keeps them up until Ctrl-C, then closes everything in reverse. */
-async function holdUntilSignal(stoppers: (() => Promise<unknown>)[]): Promise<void> {
+type Stoppers = (() => Promise<unknown>)[];
+
+/**
+ * Opens the store and Redis, lets `start` bring up what the command runs (each thing
+ * it starts pushes its stop), then keeps it all up until Ctrl-C. Everything stops in
+ * reverse order: after the signal, on a failure in `start`, or when `start` returns
+ * 'done' (a command that had nothing to keep running).
+ */
+async function runUntilSignal(
+  o: PortalCmdOptions,
+  c: Command,
+  open: { privateRedis?: boolean },
+  start: (services: Services, ctx: Awaited<ReturnType<typeof pipelineContext>>, stoppers: Stoppers) => Promise<'done' | void>,
+): Promise<void> {
+  const ctx = await pipelineContext(o);
+  const services = await openServices(globalOptions(c), ctx, { log, ...open });
+  const stoppers: Stoppers = [() => services.close()];
+  const stopAll = async () => {
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    if ((await start(services, ctx, stoppers)) === 'done') return await stopAll();
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
   const signal = await untilSignal();
   info(colors.dim(`${signal}: stopping`));
-  for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+  await stopAll();
 }
 
 export function registerPortal(program: Command): void {
@@ -78,21 +102,14 @@ Examples:
   cairn ui
   cairn --db postgres://cairn@db/cairn ui --host 0.0.0.0 --port 8080`,
       ),
-  ).action(async (o: PortalCmdOptions, c: Command) => {
-    const ctx = await pipelineContext(o);
-    const services = await openServices(globalOptions(c), ctx, { log });
-    const stoppers: (() => Promise<unknown>)[] = [() => services.close()];
-    try {
+  ).action((o: PortalCmdOptions, c: Command) =>
+    runUntilSignal(o, c, {}, async (services, ctx, stoppers) => {
       const portal = await servePortal(services, o, ctx.prefix);
       stoppers.push(() => portal.stop());
       out(`Cairn portal: ${colors.bold(portal.url)}   (${services.storeLabel}${services.redis ? '' : `; queues off: ${services.noRedis}`})`);
       out(colors.dim('Ctrl-C stops it.'));
-    } catch (e) {
-      for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
-      throw e;
-    }
-    await holdUntilSignal(stoppers);
-  });
+    }),
+  );
 
   portalOptions(
     program
@@ -108,12 +125,10 @@ Examples:
   cairn up
   cairn up --port 8080`,
       ),
-  ).action(async (o: PortalCmdOptions, c: Command) => {
-    const ctx = await pipelineContext(o);
-    const services = await openServices(globalOptions(c), ctx, { log, privateRedis: true });
-    const stoppers: (() => Promise<unknown>)[] = [() => services.close()];
-    try {
+  ).action((o: PortalCmdOptions, c: Command) =>
+    runUntilSignal(o, c, { privateRedis: true }, async (services, ctx, stoppers) => {
       if (!services.redis) throw new UsageError(`cairn up needs Redis for its worker: ${services.noRedis}; install redis-server or set REDIS_URL (or use 'cairn ui' for the portal alone)`);
+      // The worker reads REDIS_URL itself; a private Redis is handed to it through the environment.
       if (services.redis.private) process.env.REDIS_URL = services.redis.url;
       const { startWorker } = await workerLib();
       const worker = await startWorker({
@@ -125,17 +140,12 @@ Examples:
         log,
       });
       stoppers.push(() => worker.close());
-      // The worker reads REDIS_URL itself; a private Redis is handed to it through the environment.
       const portal = await servePortal(services, o, ctx.prefix);
       stoppers.push(() => portal.stop());
       out(`Cairn portal: ${colors.bold(portal.url)}   worker ${worker.id} on ${worker.tiers.join(', ')}   (${services.storeLabel})`);
       out(colors.dim('Ctrl-C stops them.'));
-    } catch (e) {
-      for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
-      throw e;
-    }
-    await holdUntilSignal(stoppers);
-  });
+    }),
+  );
 
   portalOptions(
     program
@@ -160,11 +170,8 @@ Examples:
   cairn demo
   cairn demo --no-ui --json`,
       ),
-  ).action(async (o: PortalCmdOptions & { ui: boolean; json?: boolean }, c: Command) => {
-    const ctx = await pipelineContext(o);
-    const services = await openServices(globalOptions(c), ctx, { log, privateRedis: true });
-    const stoppers: (() => Promise<unknown>)[] = [() => services.close()];
-    try {
+  ).action((o: PortalCmdOptions & { ui: boolean; json?: boolean }, c: Command) =>
+    runUntilSignal(o, c, { privateRedis: true }, async (services, ctx, stoppers) => {
       // A private Redis must be the one the in-process worker connects to.
       if (services.redis?.private) process.env.REDIS_URL = services.redis.url;
       info(colors.dim(`Store: ${services.storeLabel}; ${services.redis ? `queues on ${services.redis.url}` : `inline (${services.noRedis})`}`));
@@ -172,18 +179,13 @@ Examples:
       if (o.json || !o.ui) {
         if (o.json) outJson(summary);
         else out(colors.green("Demo recorded. 'cairn ui' shows it in the portal."));
-        for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
-        return;
+        return 'done';
       }
       const portal = await servePortal(services, o, ctx.prefix);
       stoppers.push(() => portal.stop());
       out('');
       out(`Open ${colors.bold(portal.url)} to see the demo's experiments, runs, sweep, lineage and model.`);
       out(colors.dim('Ctrl-C stops the portal; the data stays in the store.'));
-    } catch (e) {
-      for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
-      throw e;
-    }
-    await holdUntilSignal(stoppers);
-  });
+    }),
+  );
 }

@@ -4,7 +4,7 @@ import { EmptyState } from '../components/EmptyState.tsx';
 export default function NotFound() {
   return (
     <EmptyState title="Page not found" testId="not-found">
-      <Link href="/">Back to the experiments</Link>
+      <Link prefetch={false} href="/">Back to the experiments</Link>
     </EmptyState>
   );
 }

@@ -1,12 +1,13 @@
 'use client';
 /**
  * React Query + tRPC for the whole portal: queries and mutations go through one
- * batched HTTP link (superjson, so dates arrive as Date); subscriptions
- * (`queues.events`) use server-sent events.
+ * batched HTTP link (superjson, so dates arrive as Date) that streams each answer as
+ * soon as it is ready, so a slow call (a count over every match) never holds back a
+ * fast one batched with it; subscriptions (`queues.events`) use server-sent events.
  */
 import { useState, type ReactNode } from 'react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCClientError } from '@trpc/client';
+import { createTRPCClient, httpBatchStreamLink, httpSubscriptionLink, splitLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import type { AppRouter } from '@cairn/api';
 import { TRPCProvider, TRPC_PATH } from '../lib/trpc.ts';
@@ -37,7 +38,7 @@ export function Providers({ children }: { children: ReactNode }) {
         splitLink({
           condition: (op) => op.type === 'subscription',
           true: httpSubscriptionLink({ url: TRPC_PATH, transformer: superjson }),
-          false: httpBatchLink({ url: TRPC_PATH, transformer: superjson, maxURLLength: 6_000 }),
+          false: httpBatchStreamLink({ url: TRPC_PATH, transformer: superjson, maxURLLength: 6_000 }),
         }),
       ],
     }),

@@ -19,7 +19,7 @@ export function AccountBox() {
   if (!user) {
     return (
       <div className="account" data-testid="account">
-        <Link href="/signin" data-testid="signin-link">
+        <Link prefetch={false} href="/signin" data-testid="signin-link">
           Sign in
         </Link>
       </div>

@@ -30,7 +30,7 @@ const LineageNodeView = memo(function LineageNodeView({ data }: NodeProps<Lineag
       <div className="k">
         <span>{kindLabel(n.kind)}</span>
         {page ? (
-          <Link
+          <Link prefetch={false}
             href={page}
             onClick={(e) => e.stopPropagation()}
             className="nodrag"

@@ -26,7 +26,7 @@ export function LineagePanel({ kind, id }: { kind: 'run' | 'snapshot' | 'model_v
         <span className="pill" style={{ color: `var(--kind-${n.kind})`, borderColor: 'currentColor' }}>
           {kindLabel(n.kind)}
         </span>{' '}
-        {page ? <Link href={page}>{n.label ?? n.id}</Link> : <Link href={lineageHref(n.kind, n.id)}>{n.label ?? n.id}</Link>}
+        {page ? <Link prefetch={false} href={page}>{n.label ?? n.id}</Link> : <Link prefetch={false} href={lineageHref(n.kind, n.id)}>{n.label ?? n.id}</Link>}
         {n.sublabel ? <span className="muted small"> {n.sublabel}</span> : null}
       </li>
     );
@@ -38,7 +38,7 @@ export function LineagePanel({ kind, id }: { kind: 'run' | 'snapshot' | 'model_v
           Lineage
         </h2>
         <span className="spacer" />
-        <Link className="btn" href={lineageHref(kind, id)} data-testid="lineage-link">
+        <Link prefetch={false} className="btn" href={lineageHref(kind, id)} data-testid="lineage-link">
           Open graph
         </Link>
       </div>

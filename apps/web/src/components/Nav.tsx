@@ -18,7 +18,12 @@ function isActive(pathname: string, href: string): boolean {
   return pathname === href || pathname.startsWith(`${href}/`);
 }
 
-/** The left navigation, the same on every page. */
+/**
+ * The left navigation, the same on every page. No link in the portal prefetches: every
+ * page is a client view whose data comes from the API, so a prefetch buys little, and
+ * on a page listing runs the prefetches (two requests per visible link) competed with
+ * the page's own API calls on the same server.
+ */
 export function Nav() {
   const pathname = usePathname() ?? '/';
   return (
@@ -27,7 +32,7 @@ export function Nav() {
         Cairn<span>experiments · data · models</span>
       </div>
       {LINKS.map((l) => (
-        <Link key={l.href} href={l.href} aria-current={isActive(pathname, l.href) ? 'page' : undefined} data-testid={`nav-${l.label.toLowerCase()}`}>
+        <Link prefetch={false} key={l.href} href={l.href} aria-current={isActive(pathname, l.href) ? 'page' : undefined} data-testid={`nav-${l.label.toLowerCase()}`}>
           {l.label}
         </Link>
       ))}

@@ -36,7 +36,7 @@ export function ParamDiffTable({ runs }: { runs: ReadonlyArray<{ id: string; nam
                 {runs.map((r, i) => (
                   <th key={r.id} title={r.id}>
                     <span style={{ display: 'inline-block', width: 8, height: 8, borderRadius: 2, background: seriesColor(i), marginRight: 5 }} aria-hidden="true" />
-                    <Link href={`/runs/${encodeURIComponent(r.id)}`}>{r.name}</Link>
+                    <Link prefetch={false} href={`/runs/${encodeURIComponent(r.id)}`}>{r.name}</Link>
                   </th>
                 ))}
               </tr>

@@ -52,7 +52,7 @@ export function QueueJobs({ tier, state, version }: { tier: string; state: JobSt
           return (
             <tr key={j.runId} data-testid="queue-job" data-run-id={j.runId} data-state={j.state}>
               <td>
-                <Link href={`/runs/${encodeURIComponent(j.runId)}`}>{j.runName ?? j.runId}</Link>
+                <Link prefetch={false} href={`/runs/${encodeURIComponent(j.runId)}`}>{j.runName ?? j.runId}</Link>
               </td>
               <td>
                 <span className={`chip ${j.state === 'active' ? 'st-running' : 'st-queued'}`}>{j.state === 'active' ? 'running' : j.state}</span>

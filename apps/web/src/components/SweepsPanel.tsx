@@ -32,7 +32,7 @@ function Leaderboard({ sweepId }: { sweepId: string }) {
           <tr key={t.runId} data-testid="leaderboard-row" data-run-id={t.runId} data-early={t.earlyTerminated || undefined}>
             <td className="num">{t.rank}</td>
             <td>
-              <Link href={`/runs/${encodeURIComponent(t.runId)}`}>{t.name}</Link> <span className="muted small">#{t.index}</span>
+              <Link prefetch={false} href={`/runs/${encodeURIComponent(t.runId)}`}>{t.name}</Link> <span className="muted small">#{t.index}</span>
               {t.earlyTerminated ? (
                 <span className="pill" style={{ marginLeft: 6, color: 'var(--st-abandoned-fg)' }} title={t.reason ?? 'stopped early by the sweep policy'} data-testid="early-terminated">
                   early stop
@@ -74,12 +74,12 @@ function SweepLine({ s, open, onToggle }: { s: SweepItem; open: boolean; onToggl
             {s.best.runId ? (
               <>
                 {' '}
-                <Link href={`/runs/${encodeURIComponent(s.best.runId)}`}>trial{s.best.trial !== null ? ` #${s.best.trial}` : ''}</Link>
+                <Link prefetch={false} href={`/runs/${encodeURIComponent(s.best.runId)}`}>trial{s.best.trial !== null ? ` #${s.best.trial}` : ''}</Link>
               </>
             ) : null}
           </span>
         ) : null}
-        <Link href={`/runs/${encodeURIComponent(s.id)}`} className="small">
+        <Link prefetch={false} href={`/runs/${encodeURIComponent(s.id)}`} className="small">
           parent run
         </Link>
       </div>

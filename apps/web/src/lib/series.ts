@@ -32,10 +32,8 @@ function clean(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
-/** Keys that hold system metrics (CPU, memory, GPU, throughput…) rather than model metrics. */
-export function isSystemMetric(key: string): boolean {
-  return /^(system|sys|gpu|cpu|mem|memory|process)[/._]/i.test(key);
-}
+/** Keys that hold system metrics (CPU, memory, GPU, throughput…) rather than model metrics: the API's rule. */
+export { isSystemMetric } from '@cairn/api/metric-keys';
 
 /** A colour per series index, distinct for the first dozen and stable after. */
 export function seriesColor(i: number): string {

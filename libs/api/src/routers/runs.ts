@@ -5,6 +5,7 @@ import { authorOf, authorizeRun, authorizeRunRefs, experimentScope } from '../ac
 import { gateOf, type GateView } from '../gate.ts';
 import { key, markdown, ref, runRef } from '../inputs.ts';
 import { experimentNames, toRunRow, toRunRows, type ParamValue, type RunRow } from '../run-rows.ts';
+import { chartOrder } from '../metric-keys.ts';
 import { procedure, router } from '../trpc.ts';
 
 export const MAX_PAGE = 500;
@@ -56,24 +57,15 @@ export interface ParamDiff {
 export interface RunComparison {
   runs: RunRow[];
   series: Record<string, Record<string, { steps: number[]; values: number[] }>>;
+  /** The metrics whose series were read. */
+  keys: string[];
+  /** With `keys: 'all'`: the runs' other metrics, left for further requests (too many series for one). */
+  moreKeys: string[];
   paramDiff: ParamDiff[];
 }
 
 const experimentIdsInput = z.array(ref).max(200, 'at most 200 experiments at once').optional();
 
-/** Runs `fn` over `items`, at most `limit` at once. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return out;
-}
 
 export const runsRouter = router({
   search: procedure
@@ -141,7 +133,7 @@ export const runsRouter = router({
     .query(async ({ ctx, input }): Promise<Record<string, SeriesOut>> => {
       const id = await authorizeRun(ctx, input.runId, 'read');
       const keys = [...new Set(input.keys)];
-      const series = await mapLimit(keys, 4, (k) => ctx.store.getMetricSeries(id, k, { maxPoints: input.maxPoints, method: input.method }));
+      const series = await ctx.store.getMetricSeriesMany(keys.map((k) => ({ runId: id, key: k })), { maxPoints: input.maxPoints, method: input.method });
       return Object.fromEntries(
         series.map((s) => [s.key, { steps: s.points.map((p) => p.step), values: s.points.map((p) => p.value), times: s.points.map((p) => p.wallMs), total: s.total, method: s.method }]),
       );
@@ -151,15 +143,20 @@ export const runsRouter = router({
     .input(
       z.object({
         runIds: z.array(runRef).min(1, 'compare at least one run').max(MAX_COMPARE_RUNS, `compare at most ${MAX_COMPARE_RUNS} runs`),
-        keys: z.array(key).max(MAX_SERIES_KEYS).optional(),
+        /**
+         * The metrics whose series to read: a list, or 'all' for every metric the runs
+         * have, the model's first, as many as fit in one request (runs × keys ≤ 1,000,
+         * at most 50 keys); the rest are named in `moreKeys`. Absent: none.
+         */
+        keys: z.union([z.array(key).max(MAX_SERIES_KEYS, `at most ${MAX_SERIES_KEYS} metrics at once`), z.literal('all')]).optional(),
         maxPoints: z.number().int().min(4).max(MAX_SERIES_POINTS).default(500),
       }),
     )
     .query(async ({ ctx, input }): Promise<RunComparison> => {
       const refs = [...new Set(input.runIds.map((r) => r.toLowerCase()))];
-      const keys = [...new Set(input.keys ?? [])];
-      if (refs.length * keys.length > MAX_COMPARE_SERIES) {
-        throw new ValidationError(`${refs.length} runs × ${keys.length} metrics is more than ${MAX_COMPARE_SERIES} series; compare fewer`);
+      const asked = input.keys === 'all' ? null : [...new Set(input.keys ?? [])];
+      if (asked && refs.length * asked.length > MAX_COMPARE_SERIES) {
+        throw new ValidationError(`${refs.length} runs × ${asked.length} metrics is more than ${MAX_COMPARE_SERIES} series; compare fewer`);
       }
       const resolved = await authorizeRunRefs(ctx, refs, 'read');
       const ids = [...new Set(resolved.map((r) => r.id))];
@@ -169,10 +166,14 @@ export const runsRouter = router({
       const names = await experimentNames(ctx.store, details.map((d) => d.experimentId));
       const runs = details.map((d) => toRunRow(d, names.get(d.experimentId) ?? ''));
 
-      const pairs = ids.flatMap((runId) => keys.map((k) => ({ runId, key: k })));
-      const read = await mapLimit(pairs, 4, (p) => ctx.store.getMetricSeries(p.runId, p.key, { maxPoints: input.maxPoints }));
+      const all = chartOrder(details.flatMap((d) => Object.keys(d.metrics)));
+      const keys = asked ?? all.slice(0, Math.min(MAX_SERIES_KEYS, Math.floor(MAX_COMPARE_SERIES / ids.length)));
+      // Only the series that exist: a run without a metric has nothing to read.
+      const pairs = details.flatMap((d) => keys.filter((k) => d.metrics[k]).map((k) => ({ runId: d.id, key: k })));
+      const read = await ctx.store.getMetricSeriesMany(pairs, { maxPoints: input.maxPoints });
       const series: RunComparison['series'] = Object.fromEntries(ids.map((id) => [id, {}]));
       for (const s of read) if (s.total > 0) series[s.runId]![s.key] = { steps: s.points.map((p) => p.step), values: s.points.map((p) => p.value) };
+      const moreKeys = asked ? [] : all.filter((k) => !keys.includes(k));
 
       const paramKeys = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
       const paramDiff = paramKeys.map((k): ParamDiff => {
@@ -180,7 +181,7 @@ export const runsRouter = router({
         const distinct = new Set(Object.values(values).map((v) => (v === null ? '\u0000missing' : `${typeof v}:${String(v)}`)));
         return { key: k, values, differs: distinct.size > 1 };
       });
-      return { runs, series, paramDiff };
+      return { runs, series, keys, moreKeys, paramDiff };
     }),
 
   addNote: procedure.input(z.object({ runId: runRef, body: markdown })).mutation(async ({ ctx, input }): Promise<Note> => {

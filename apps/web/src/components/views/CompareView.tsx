@@ -22,11 +22,17 @@ import { StatusChip } from '../StatusChip.tsx';
 import { EmptyState } from '../EmptyState.tsx';
 import { ErrorBox, Loading } from '../QueryState.tsx';
 
-/** Fewer points per line as more runs share a chart, so 100 runs stay light. */
+/**
+ * Points per line: fewer as more runs share a chart, so 100 runs stay light. A chart is
+ * at most ~700 px wide, so 600 points (each a block's min or max) is more than a line
+ * can show; these counts also let the server read 10,000-step series from its rollups.
+ */
+const NO_KEYS: string[] = [];
+
 function pointsFor(runCount: number): number {
-  if (runCount <= 10) return 2000;
-  if (runCount <= 30) return 1000;
-  return 400;
+  if (runCount <= 10) return 600;
+  if (runCount <= 30) return 300;
+  return 150;
 }
 
 export function CompareView() {
@@ -34,29 +40,27 @@ export function CompareView() {
   const router = useRouter();
   const ids = useMemo(() => decodeCompareIds(new URLSearchParams(params?.toString() ?? '')), [params]);
   const trpc = useTRPC();
-  // First the runs (and no series), then the series of every metric they have, in
-  // requests of at most 1,000 series (the API's limit) and 50 keys.
-  const compare = useQuery(trpc.runs.compare.queryOptions({ runIds: ids, keys: [] }, { enabled: ids.length > 0 }));
-  const metricKeys = useMemo(() => {
-    const s = new Set<string>();
-    for (const r of compare.data?.runs ?? []) for (const k of Object.keys(r.metrics)) s.add(k);
-    return [...s].sort((a, b) => Number(isSystemMetric(a)) - Number(isSystemMetric(b)) || a.localeCompare(b));
-  }, [compare.data]);
+  const maxPoints = pointsFor(ids.length);
+  // One request: the runs with the series of every metric they have, as many as the API
+  // reads at once (runs × metrics ≤ 1,000); metrics beyond that follow in more requests.
+  const compare = useQuery(trpc.runs.compare.queryOptions({ runIds: ids, keys: 'all', maxPoints }, { enabled: ids.length > 0 }));
+  const moreKeys = compare.data?.moreKeys ?? NO_KEYS;
   const perRequest = Math.max(1, Math.min(50, Math.floor(1000 / Math.max(1, ids.length))));
-  const seriesQueries = useQueries({
-    queries: chunk(metricKeys, perRequest).map((keys) =>
-      trpc.runs.compare.queryOptions({ runIds: ids, keys, maxPoints: pointsFor(ids.length) }, { enabled: !!compare.data, staleTime: 30_000 }),
-    ),
+  const moreQueries = useQueries({
+    queries: chunk(moreKeys, perRequest).map((keys) => trpc.runs.compare.queryOptions({ runIds: ids, keys, maxPoints }, { staleTime: 30_000 })),
   });
+  const metricKeys = useMemo(() => [...(compare.data?.keys ?? []), ...moreKeys], [compare.data, moreKeys]);
   const series = useMemo(() => {
     const out: Record<string, Record<string, { steps: number[]; values: number[] }>> = {};
-    for (const q of seriesQueries) for (const [runId, byKey] of Object.entries(q.data?.series ?? {})) Object.assign((out[runId] ??= {}), byKey);
+    for (const data of [compare.data, ...moreQueries.map((q) => q.data)]) {
+      for (const [runId, byKey] of Object.entries(data?.series ?? {})) Object.assign((out[runId] ??= {}), byKey);
+    }
     return out;
     // The query results array is new on every render; its data items are stable.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [seriesQueries.map((q) => q.dataUpdatedAt).join(',')]);
-  const seriesError = seriesQueries.find((q) => q.error)?.error;
-  const seriesLoading = seriesQueries.some((q) => q.isPending);
+  }, [compare.dataUpdatedAt, moreQueries.map((q) => q.dataUpdatedAt).join(',')]);
+  const seriesError = moreQueries.find((q) => q.error)?.error;
+  const seriesLoading = moreQueries.some((q) => q.isPending);
   const [extra, setExtra] = useState('');
 
   if (!ids.length) {
@@ -66,7 +70,7 @@ export function CompareView() {
           <h1>Compare</h1>
         </div>
         <EmptyState title="No runs to compare yet">
-          Tick runs in the <Link href="/runs">runs table</Link> and press <strong>Compare</strong> (up to {MAX_COMPARE}).
+          Tick runs in the <Link prefetch={false} href="/runs">runs table</Link> and press <strong>Compare</strong> (up to {MAX_COMPARE}).
         </EmptyState>
       </>
     );
@@ -77,7 +81,7 @@ export function CompareView() {
       <div className="page-head">
         <div>
           <div className="crumbs">
-            <Link href="/runs">Runs</Link>
+            <Link prefetch={false} href="/runs">Runs</Link>
           </div>
           <h1>Compare {ids.length} runs</h1>
         </div>
@@ -171,7 +175,7 @@ function CompareBody({ runs, metricKeys, series, seriesLoading, onRemove }: Body
                 <tr key={r.id} data-testid="compare-run" data-run-id={r.id}>
                   <td>
                     <span style={{ display: 'inline-block', width: 10, height: 10, borderRadius: 2, background: seriesColor(i), marginRight: 6 }} aria-hidden="true" />
-                    <Link href={`/runs/${encodeURIComponent(r.id)}`}>{r.name}</Link>
+                    <Link prefetch={false} href={`/runs/${encodeURIComponent(r.id)}`}>{r.name}</Link>
                   </td>
                   <td>
                     <StatusChip status={r.status} reason={r.statusReason} />

@@ -35,13 +35,13 @@ export function DatasetDetailView({ name }: { name: string }) {
       <div className="page-head">
         <div>
           <div className="crumbs">
-            <Link href="/datasets">Datasets</Link>
+            <Link prefetch={false} href="/datasets">Datasets</Link>
           </div>
           <h1>{name}</h1>
           <div className="sub">{snapshots.data ? `${list.length} snapshot${list.length === 1 ? '' : 's'}` : ''}</div>
         </div>
         {list[0] ? (
-          <Link className="btn" href={lineageHref('dataset', list[0].datasetId, 'downstream')}>
+          <Link prefetch={false} className="btn" href={lineageHref('dataset', list[0].datasetId, 'downstream')}>
             Lineage
           </Link>
         ) : null}
@@ -49,7 +49,7 @@ export function DatasetDetailView({ name }: { name: string }) {
       {snapshots.error ? (
         isNotFound(snapshots.error) ? (
           <EmptyState title="No such dataset">
-            <Link href="/datasets">Back to the datasets</Link>
+            <Link prefetch={false} href="/datasets">Back to the datasets</Link>
           </EmptyState>
         ) : (
           <ErrorBox error={snapshots.error} />
@@ -83,7 +83,7 @@ export function DatasetDetailView({ name }: { name: string }) {
                       <input type="radio" name="snap-b" aria-label={`Compare to ${shortId(s.id, 12)}`} checked={b === s.id} onChange={() => pick('b', s.id)} data-testid="pick-b" />
                     </td>
                     <td className="mono">
-                      <Link href={lineageHref('snapshot', s.id, 'downstream')} title={s.id}>
+                      <Link prefetch={false} href={lineageHref('snapshot', s.id, 'downstream')} title={s.id}>
                         {shortId(s.id, 12)}
                       </Link>
                     </td>

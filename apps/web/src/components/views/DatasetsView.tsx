@@ -41,7 +41,7 @@ export function DatasetsView() {
                   {list.map((d) => (
                     <tr key={d.id} data-testid="dataset-row" data-dataset={d.name}>
                       <td>
-                        <Link href={`/datasets/${encodeURIComponent(d.name)}`}>{d.name}</Link>
+                        <Link prefetch={false} href={`/datasets/${encodeURIComponent(d.name)}`}>{d.name}</Link>
                       </td>
                       <td className="num">{d.snapshotCount}</td>
                       <td className="mono" title={d.latest?.id}>

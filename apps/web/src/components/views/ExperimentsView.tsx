@@ -29,7 +29,7 @@ export function ExperimentsView() {
             ) : null}
           </div>
         </div>
-        <Link className="btn" href="/runs">
+        <Link prefetch={false} className="btn" href="/runs">
           All runs
         </Link>
       </div>
@@ -43,7 +43,7 @@ export function ExperimentsView() {
                 <article key={e.id} className="card" data-testid="experiment-card" data-experiment={e.name}>
                   <div className="row">
                     <h2>
-                      <Link href={runsViewHref({ ...EMPTY_VIEW, experiment: e.name })}>{e.name}</Link>
+                      <Link prefetch={false} href={runsViewHref({ ...EMPTY_VIEW, experiment: e.name })}>{e.name}</Link>
                     </h2>
                     <span className="spacer" />
                     {e.archived ? <span className="pill">archived</span> : null}
@@ -60,7 +60,7 @@ export function ExperimentsView() {
                       {e.best ? (
                         <>
                           <span className="mono">{e.best.metric}</span> = <strong>{formatNumber(e.best.value)}</strong>{' '}
-                          <Link href={`/runs/${encodeURIComponent(e.best.runId)}`}>run</Link>
+                          <Link prefetch={false} href={`/runs/${encodeURIComponent(e.best.runId)}`}>run</Link>
                         </>
                       ) : (
                         <span className="muted">no objective yet</span>

@@ -59,7 +59,7 @@ export function LineageView() {
             ))}
           </div>
           {rootPage ? (
-            <Link className="btn" href={rootPage}>
+            <Link prefetch={false} className="btn" href={rootPage}>
               Open {kindLabel(kind)}
             </Link>
           ) : null}
@@ -140,7 +140,7 @@ function LineagePicker({ onGo }: { onGo: (kind: string, id: string) => void }) {
         <ul>
           {recent.data?.runs.map((r) => (
             <li key={r.id}>
-              <Link href={lineageHref('run', r.id)}>{r.name}</Link> <span className="muted small">{r.experimentName}</span>
+              <Link prefetch={false} href={lineageHref('run', r.id)}>{r.name}</Link> <span className="muted small">{r.experimentName}</span>
             </li>
           ))}
         </ul>

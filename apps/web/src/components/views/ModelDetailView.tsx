@@ -14,7 +14,7 @@ export function ModelDetailView({ name }: { name: string }) {
   if (model.error) {
     return isNotFound(model.error) ? (
       <EmptyState title="No such model" testId="not-found">
-        No model is named <code>{name}</code>. <Link href="/models">Back to the registry</Link>.
+        No model is named <code>{name}</code>. <Link prefetch={false} href="/models">Back to the registry</Link>.
       </EmptyState>
     ) : (
       <ErrorBox error={model.error} title="Could not load the model" />
@@ -32,7 +32,7 @@ export function ModelDetailView({ name }: { name: string }) {
       <div className="page-head">
         <div>
           <div className="crumbs">
-            <Link href="/models">Models</Link>
+            <Link prefetch={false} href="/models">Models</Link>
           </div>
           <h1>{name}</h1>
           {m.description ? <div className="sub">{m.description}</div> : null}
@@ -75,7 +75,7 @@ export function ModelDetailView({ name }: { name: string }) {
                   </td>
                   <td>
                     {v.runId ? (
-                      <Link href={`/runs/${encodeURIComponent(v.runId)}`} className="mono" title={v.runId}>
+                      <Link prefetch={false} href={`/runs/${encodeURIComponent(v.runId)}`} className="mono" title={v.runId}>
                         {runIds.get(v.runId) ?? shortId(v.runId)}
                       </Link>
                     ) : (
@@ -92,7 +92,7 @@ export function ModelDetailView({ name }: { name: string }) {
                   </td>
                   <td>{formatDate(v.createdAt)}</td>
                   <td>
-                    <Link href={lineageHref('model_version', v.id, 'upstream')} className="small">
+                    <Link prefetch={false} href={lineageHref('model_version', v.id, 'upstream')} className="small">
                       lineage
                     </Link>
                   </td>
@@ -152,7 +152,7 @@ export function ModelDetailView({ name }: { name: string }) {
                 {deployments.map((d) => (
                   <tr key={d.id}>
                     <td>
-                      <Link href={lineageHref('deployment', d.id, 'upstream')}>{d.environment}</Link>
+                      <Link prefetch={false} href={lineageHref('deployment', d.id, 'upstream')}>{d.environment}</Link>
                     </td>
                     <td className="mono small">{d.host}</td>
                     <td>v{d.version}</td>

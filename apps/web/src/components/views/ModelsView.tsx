@@ -40,7 +40,7 @@ export function ModelsView() {
                   {list.map((m) => (
                     <tr key={m.id} data-testid="model-row" data-model={m.name}>
                       <td>
-                        <Link href={`/models/${encodeURIComponent(m.name)}`}>{m.name}</Link>
+                        <Link prefetch={false} href={`/models/${encodeURIComponent(m.name)}`}>{m.name}</Link>
                         {m.description ? <div className="muted small">{m.description}</div> : null}
                       </td>
                       <td className="num">{m.versionCount}</td>

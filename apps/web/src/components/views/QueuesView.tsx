@@ -125,7 +125,7 @@ export function QueuesView() {
               {gates.data.runs.map((r) => (
                 <tr key={r.id} data-testid="gate-row" data-run-id={r.id} data-verdict={r.tags.gate}>
                   <td>
-                    <Link href={`/runs/${encodeURIComponent(r.id)}`}>{r.name}</Link>
+                    <Link prefetch={false} href={`/runs/${encodeURIComponent(r.id)}`}>{r.name}</Link>
                   </td>
                   <td>{r.tags['gate.tier'] ?? r.tier ?? '—'}</td>
                   <td>

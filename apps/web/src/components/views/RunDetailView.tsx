@@ -29,7 +29,7 @@ export function RunDetailView({ id }: { id: string }) {
     // An id that cannot be a run id (BAD_REQUEST) is as absent as one that is not there.
     return isNotFound(run.error) || isBadRequest(run.error) ? (
       <EmptyState title="No such run" testId="not-found">
-        No run has the id <code>{id}</code>. <Link href="/runs">Back to the runs</Link>.
+        No run has the id <code>{id}</code>. <Link prefetch={false} href="/runs">Back to the runs</Link>.
       </EmptyState>
     ) : (
       <ErrorBox error={run.error} title="Could not load the run" />
@@ -49,11 +49,11 @@ export function RunDetailView({ id }: { id: string }) {
       <div className="page-head">
         <div style={{ minWidth: 0 }}>
           <div className="crumbs">
-            <Link href="/runs">Runs</Link>
+            <Link prefetch={false} href="/runs">Runs</Link>
             {experimentName ? (
               <>
                 {' / '}
-                <Link href={runsViewHref({ ...EMPTY_VIEW, experiment: experimentName })}>{experimentName}</Link>
+                <Link prefetch={false} href={runsViewHref({ ...EMPTY_VIEW, experiment: experimentName })}>{experimentName}</Link>
               </>
             ) : null}
           </div>
@@ -62,10 +62,10 @@ export function RunDetailView({ id }: { id: string }) {
         </div>
         <div className="row">
           {isActiveStatus(r.status) ? <CancelButton runId={r.id} label="Cancel run" /> : null}
-          <Link className="btn" href={lineageHref('run', r.id)}>
+          <Link prefetch={false} className="btn" href={lineageHref('run', r.id)}>
             Lineage
           </Link>
-          <Link className="btn" href={compareHref([r.id])}>
+          <Link prefetch={false} className="btn" href={compareHref([r.id])}>
             Compare…
           </Link>
         </div>
@@ -94,7 +94,7 @@ export function RunDetailView({ id }: { id: string }) {
             <>
               <dt>Parent</dt>
               <dd>
-                <Link href={`/runs/${encodeURIComponent(r.parentRunId)}`} className="mono" title={r.parentRunId}>
+                <Link prefetch={false} href={`/runs/${encodeURIComponent(r.parentRunId)}`} className="mono" title={r.parentRunId}>
                   {shortId(r.parentRunId, 13)}
                 </Link>
               </dd>
@@ -191,13 +191,13 @@ export function RunDetailView({ id }: { id: string }) {
               ) : null}
             </dd>
             <dt>Code bundle</dt>
-            <dd className="mono">{code.codeHash ? <Link href={lineageHref('code', code.codeHash)}>{shortId(code.codeHash, 16)}</Link> : '—'}</dd>
+            <dd className="mono">{code.codeHash ? <Link prefetch={false} href={lineageHref('code', code.codeHash)}>{shortId(code.codeHash, 16)}</Link> : '—'}</dd>
             <dt>Snapshots</dt>
             <dd data-testid="snapshots">
               {snapshotIds.length
                 ? snapshotIds.map((s) => (
                     <div key={s}>
-                      <Link className="mono" href={lineageHref('snapshot', s)} title={s}>
+                      <Link prefetch={false} className="mono" href={lineageHref('snapshot', s)} title={s}>
                         {shortId(s, 16)}
                       </Link>
                     </div>

@@ -39,11 +39,13 @@ export function RunsView() {
 
   const runs = useMemo(() => search.data?.pages.flatMap((p) => p.runs) ?? [], [search.data]);
   const filterError = search.error ? filterErrorOf(search.error) : null;
-  // How many match in all: a count is a pass over every match, so it is asked once, apart from the pages.
+  // How many match in all: a count is a pass over every match, so it is asked once, apart
+  // from the pages, and only after the new filter's first page is shown (while the
+  // previous filter's rows stand in as placeholder, isSuccess is already true).
   const count = useQuery(
     trpc.runs.search.queryOptions(
       { experimentIds, filter: view.filter || undefined, limit: 1, withTotal: true },
-      { enabled: search.isSuccess, staleTime: 30_000, select: (p) => p.total },
+      { enabled: search.isSuccess && !search.isPlaceholderData, staleTime: 30_000, select: (p) => p.total },
     ),
   );
   const total = count.data;
@@ -70,7 +72,7 @@ export function RunsView() {
         <div>
           {view.experiment ? (
             <div className="crumbs">
-              <Link href="/">Experiments</Link> / {view.experiment}
+              <Link prefetch={false} href="/">Experiments</Link> / {view.experiment}
             </div>
           ) : null}
           <h1>Runs</h1>
