@@ -117,6 +117,12 @@ export function CompareView() {
   );
 }
 
+/** The model's metrics that say most about a run first: validation and test ones, then the rest. */
+function headlineKeys(keys: readonly string[]): string[] {
+  const rank = (k: string) => (/^(val|test)_/.test(k) ? 0 : 1);
+  return keys.filter((k) => !isSystemMetric(k)).sort((a, b) => rank(a) - rank(b));
+}
+
 function chunk<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
@@ -137,7 +143,7 @@ function CompareBody({ runs, metricKeys, series, seriesLoading, onRemove }: Body
       .filter((r) => r.differs)
       .map((r) => `params.${r.key}`)
       .slice(0, 8);
-    const metrics = metricKeys.filter((k) => !isSystemMetric(k)).slice(0, 4).map((k) => `metrics.${k}`);
+    const metrics = headlineKeys(metricKeys).slice(0, 4).map((k) => `metrics.${k}`);
     return [...differing, ...metrics];
   }, [runs, metricKeys]);
   const pcRuns = useMemo(
@@ -150,7 +156,7 @@ function CompareBody({ runs, metricKeys, series, seriesLoading, onRemove }: Body
       }),
     [runs],
   );
-  const summaryKeys = metricKeys.filter((k) => !isSystemMetric(k)).slice(0, 5);
+  const summaryKeys = headlineKeys(metricKeys).slice(0, 5);
 
   return (
     <>
