@@ -25,9 +25,10 @@ interface Pending {
 /**
  * Many series in a few queries, whatever their number: their summaries in one, the
  * short ones' points in one (one text row per series: parsing one string is several
- * times cheaper than a row per point through the drivers), and the long ones' bucket
- * extremes in one; only series long enough for the rollups read those, one by one.
- * Each result is exactly what reading that series alone gives.
+ * times cheaper than a row per point through the drivers), the long ones' end points in
+ * one, and their blocks in one from the rollups (or, for series too short in steps for
+ * them, one grouping the points into buckets). Each result is exactly what reading that
+ * series alone gives.
  */
 export async function getMetricSeriesMany(db: Db, requests: readonly SeriesRequest[], options: SeriesOptions = {}): Promise<MetricSeries[]> {
   const maxPoints = options.maxPoints ?? DEFAULT_SERIES_POINTS;
@@ -55,7 +56,8 @@ export async function getMetricSeriesMany(db: Db, requests: readonly SeriesReque
 
   // Up to 4x maxPoints: every point, downsampled here when there are too many.
   const short = pending.filter((p) => p.total > 0 && p.total <= 4 * maxPoints);
-  const shortPoints = await pointsOf(db, short);
+  const long = pending.filter((p) => p.total > 4 * maxPoints);
+  const [shortPoints, ends] = await Promise.all([pointsOf(db, short), endPointsOf(db, long)]);
   for (const p of short) {
     const all = shortPoints.get(p.i) ?? [];
     if (p.total <= maxPoints) finish(p, 'none', all);
@@ -64,12 +66,15 @@ export async function getMetricSeriesMany(db: Db, requests: readonly SeriesReque
 
   // Longer: block extremes (from the rollups when the series spans enough steps for them,
   // else per step bucket in SQL), then min-max or MinMaxLTTB over them.
-  const long = pending.filter((p) => p.total > 4 * maxPoints);
-  const ends = await endPointsOf(db, long);
   const rolled: (Pending & { level: number })[] = [];
   const bucketed: (Pending & { first: number; span: number })[] = [];
   for (const p of long) {
-    const e = ends.get(p.i)!;
+    const e = ends.get(p.i);
+    // Summarised but without points: its run was deleted between the two reads.
+    if (!e) {
+      finish(p, 'none', []);
+      continue;
+    }
     const span = e[e.length - 1]!.step - e[0]!.step + 1;
     // The coarsest rollup level that still gives every output point a block of its
     // own; levels are 4x apart, so this reads between maxPoints and ~4·maxPoints rows.
@@ -80,8 +85,9 @@ export async function getMetricSeriesMany(db: Db, requests: readonly SeriesReque
   const [fromRollups, fromBuckets] = await Promise.all([rollupBlocksOf(db, rolled), bucketsOf(db, bucketed, 2 * maxPoints)]);
   const blocksOf = new Map([...fromRollups, ...fromBuckets]);
   for (const p of long) {
+    const e = ends.get(p.i);
+    if (!e) continue;
     const blocks = blocksOf.get(p.i) ?? [];
-    const e = ends.get(p.i)!;
     if (method === 'minmax') finish(p, method, withEnds(extremesOf(mergeBlocks(blocks, Math.floor(maxPoints / 2) - 1)), e));
     // MinMaxLTTB: the extremes of each block are the candidates, LTTB picks among them.
     else finish(p, method, lttbPoints(withEnds(extremesOf(blocks), e), maxPoints));

@@ -22,13 +22,13 @@ import { StatusChip } from '../StatusChip.tsx';
 import { EmptyState } from '../EmptyState.tsx';
 import { ErrorBox, Loading } from '../QueryState.tsx';
 
+const NO_KEYS: string[] = [];
+
 /**
  * Points per line: fewer as more runs share a chart, so 100 runs stay light. A chart is
  * at most ~700 px wide, so 600 points (each a block's min or max) is more than a line
  * can show; these counts also let the server read 10,000-step series from its rollups.
  */
-const NO_KEYS: string[] = [];
-
 function pointsFor(runCount: number): number {
   if (runCount <= 10) return 600;
   if (runCount <= 30) return 300;
