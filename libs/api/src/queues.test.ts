@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyGate, cancelChannel, connectRedis, redisUrl, TierQueues } from '@cairn/pipeline';
+import { applyGate, cancelChannel, connectRedis, deleteQueueKeys, redisUrl, TierQueues } from '@cairn/pipeline';
 import type { Experiment, Store } from '@cairn/store';
 import { testEngines } from '@cairn/store/testing';
 import type { ApiQueues } from './queues.ts';
@@ -18,12 +18,7 @@ async function testQueues(): Promise<{ queues: ApiQueues; redis: Redis; close():
     redis,
     async close() {
       await tierQueues.close();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `bull:${prefix}-*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteQueueKeys(redis, prefix);
       redis.disconnect();
     },
   };

@@ -64,3 +64,17 @@ export async function connectRedis(url = redisUrl(), options: { timeoutMs?: numb
   connected = true;
   return redis;
 }
+
+/**
+ * Deletes every BullMQ key of the queues under `prefix` (`bull:<prefix>-<tier>:…`), a
+ * SCAN at a time: what a test, a benchmark or a throwaway deployment leaves in a shared
+ * Redis. Keys of other prefixes are left alone.
+ */
+export async function deleteQueueKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `bull:${prefix}-*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}

@@ -5,10 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { quietTfjs } from '@cairn/engine';
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
 import type { Store } from '@cairn/store';
-import { TierQueues, connectRedis, planSweep, queueName, redisUrl, resolvePipelineConfig, startWorkers, submitRun, type ProcessResult, type SearchSpace, type WorkerPool } from '@cairn/pipeline';
+import { TierQueues, connectRedis, deleteQueueKeys, planSweep, queueName, redisUrl, resolvePipelineConfig, startWorkers, submitRun, type ProcessResult, type SearchSpace, type WorkerPool } from '@cairn/pipeline';
 import { progress, type BenchContext, type BenchResult } from './context.ts';
 import type { BenchEngine } from './engines.ts';
 import type { ResultRow } from './report.ts';
@@ -260,7 +259,7 @@ export async function pipelineBench(engine: BenchEngine, ctx: BenchContext): Pro
     notes.push(`Redis ${url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')}, queue prefix ${prefix}`);
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);
-    await deleteKeys(redis, prefix).catch((e: unknown) => notes.push(`could not delete the bench's Redis keys: ${String(e)}`));
+    await deleteQueueKeys(redis, prefix).catch((e: unknown) => notes.push(`could not delete the bench's Redis keys: ${String(e)}`));
     redis.disconnect();
     await store?.close().catch(() => undefined);
     fs.rmSync(home, { recursive: true, force: true });
@@ -268,12 +267,3 @@ export async function pipelineBench(engine: BenchEngine, ctx: BenchContext): Pro
   return { rows, notes };
 }
 
-/** Deletes every BullMQ key of this run's queues (`bull:<prefix>-…`). */
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `bull:${prefix}-*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-}

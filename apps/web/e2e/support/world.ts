@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { TierQueues, connectRedis, redisUrl } from '@cairn/pipeline';
+import { TierQueues, connectRedis, deleteQueueKeys, redisUrl } from '@cairn/pipeline';
 import { LocalBlobStore } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
 import { testPostgres } from '@cairn/store/testing';
@@ -79,12 +79,3 @@ export async function createWorld(): Promise<World> {
   }
 }
 
-/** Removes the BullMQ keys of this world's queues (`bull:<prefix>-<tier>:…`). */
-async function deleteQueueKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `bull:${prefix}-*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-}

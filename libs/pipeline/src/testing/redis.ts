@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { connectRedis, redisUrl } from '../redis.ts';
+import { connectRedis, deleteQueueKeys, redisUrl } from '../redis.ts';
 import { redisServerInstalled, startRedisServer } from '../redis-server.ts';
 
 export interface TestRedis {
@@ -54,12 +54,7 @@ export async function testRedis(options: { private?: boolean; persistent?: boole
 /** Deletes every key under the test's prefix (its queues), then disconnects. */
 async function cleanup(connection: Redis, prefix: string): Promise<void> {
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await connection.scan(cursor, 'MATCH', `bull:${prefix}-*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await connection.del(...keys);
-    } while (cursor !== '0');
+    await deleteQueueKeys(connection, prefix);
   } finally {
     connection.disconnect();
   }
