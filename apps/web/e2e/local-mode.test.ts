@@ -263,6 +263,21 @@ describe('portal in local mode', () => {
     expect(await page.locator(sel('alias', { alias: 'production' })).getAttribute('data-version')).toBe(String(seeded.model.version));
   });
 
+  it("queues a run's code again on another tier from its page, and opens the new run", async () => {
+    const { id } = seeded.queued;
+    await open(`/runs/${id}`, sel('run-again'));
+    await page.locator(sel('run-again-tier')).selectOption('nightly');
+    await page.locator(sel('run-again')).click();
+    await page.waitForURL((url) => url.pathname.startsWith('/runs/') && !url.pathname.endsWith(id));
+    await page.waitForSelector(sel('run-detail', { status: 'queued' }));
+    const newId = await page.locator(sel('run-detail')).getAttribute('data-run-id');
+    const run = await store.getRun(newId!);
+    expect(run).toMatchObject({ status: 'queued', tier: 'nightly', codeHash: (await store.getRun(id)).codeHash });
+    expect(run.tags.resubmitted_from).toBe(id);
+    expect(await world.queues.get('nightly').getJob(newId!)).toBeDefined();
+    await world.queues.get('nightly').remove(newId!);
+  });
+
   it('cancels the queued job on /queues, and the run ends cancelled in the store', async () => {
     const { id } = seeded.queued;
     expect((await store.getRun(id)).status).toBe('queued');

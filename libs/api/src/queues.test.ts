@@ -67,6 +67,51 @@ describe.each(testEngines())('queues, sweeps and gates on $name', (engine) => {
     expect(seen).toEqual([{ available: false, tiers: [], reason: expect.stringMatching(/start Redis or set REDIS_URL/) }]);
   });
 
+  it("queues a new run of a run's code, data and params on a tier, with params overridden, and refuses what cannot run", async () => {
+    const snapshot = 'c'.repeat(64);
+    await store.recordSnapshot({ dataset: 'resubmit-data', id: snapshot, fileCount: 1, bytes: 1 });
+    const source = await store.createRun({
+      experimentId: exp.id,
+      name: 'trained-once',
+      code: { codeHash: 'd'.repeat(64), gitSha: 'abc1234', gitDirty: false },
+      snapshotIds: [snapshot],
+      params: { lr: 0.01, epochs: 5, optimizer: 'adam' },
+      tags: { definition: 'iris-mlp', module: 'examples/iris-mlp/train.ts', team: 'not copied' },
+    });
+    await store.endRun(source.id, 'finished');
+
+    const queued = await api.queues.submit({ runId: source.id.slice(0, 24), tier: 'nightly', params: { lr: 0.05 } });
+    expect(queued).toMatchObject({ status: 'queued', tier: 'nightly', experimentName: 'queued', params: { lr: 0.05, epochs: 5, optimizer: 'adam' } });
+    const run = await store.getRun(queued.id);
+    expect(run).toMatchObject({ codeHash: 'd'.repeat(64), gitSha: 'abc1234', gitDirty: false, snapshotIds: [snapshot] });
+    expect(run.tags).toEqual({ definition: 'iris-mlp', module: 'examples/iris-mlp/train.ts', resubmitted_from: source.id, queue: t.queues.tierQueues.prefix });
+    // On the nightly queue, with the default nightly retry policy.
+    const job = await t.queues.tierQueues.get('nightly').getJob(queued.id);
+    expect(job?.data).toEqual({ runId: queued.id });
+    expect(job?.opts.attempts).toBeGreaterThanOrEqual(1);
+    // Its code and data link to it in the lineage, as for any queued run.
+    const upstream = await store.lineage({ kind: 'run', id: queued.id }, { direction: 'upstream', depth: 1 });
+    expect(upstream.nodes.map((n) => n.kind).sort()).toEqual(['code', 'run', 'snapshot']);
+
+    const tracked = await store.createRun({ experimentId: exp.id, name: 'from-a-script' });
+    const noCode = await trpcError(api.queues.submit({ runId: tracked.id, tier: 'ci' }));
+    expect([noCode.code, noCode.message]).toEqual(['PRECONDITION_FAILED', "run from-a-script has no code bundle to run again: it was tracked from a script, not queued; queue its module with 'cairn submit'"]);
+    const badTier = await trpcError(api.queues.submit({ runId: source.id, tier: 'hourly' }));
+    expect([badTier.code, badTier.message]).toEqual(['BAD_REQUEST', "unknown tier 'hourly' (ci, extended, nightly, weekly)"]);
+    const badParam = await trpcError(api.queues.submit({ runId: source.id, tier: 'ci', params: { lr: [1] as unknown as number } }));
+    expect(badParam.code).toBe('BAD_REQUEST');
+    const without = await trpcError(callerFor(store).queues.submit({ runId: source.id, tier: 'ci' }));
+    expect(without.code).toBe('PRECONDITION_FAILED');
+    // Team mode: queuing is writing; a viewer of the project, or anyone outside it, is told the run does not exist.
+    const project = (await store.listProjects()).find((x) => x.name === 'default')!;
+    for (const roles of [{ [project.id]: 'viewer' as const }, {}]) {
+      const denied = await trpcError(callerFor(store, { queues: t.queues, viewer: teamViewer('cy', roles) }).queues.submit({ runId: source.id, tier: 'ci' }));
+      expect([denied.code, denied.message]).toEqual(['NOT_FOUND', `run '${source.id}' not found`]);
+    }
+    expect((await store.searchRuns({ filter: `tags.resubmitted_from = '${source.id}'` })).runs).toHaveLength(1);
+    await t.queues.tierQueues.get('nightly').remove(queued.id);
+  });
+
   it('counts jobs per tier, lists them with their runs, and cancels a waiting one', async () => {
     const a = await store.createRun({ experimentId: exp.id, name: 'qa', status: 'queued', tier: 'ci' });
     const b = await store.createRun({ experimentId: exp.id, name: 'qb', status: 'queued', tier: 'ci' });

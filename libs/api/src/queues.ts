@@ -1,4 +1,4 @@
-import type { TierQueues } from '@cairn/pipeline';
+import type { PipelineConfig, TierQueues } from '@cairn/pipeline';
 import { pipeline } from './pipeline.ts';
 
 /**
@@ -8,6 +8,11 @@ import { pipeline } from './pipeline.ts';
  */
 export interface ApiQueues {
   tierQueues: TierQueues;
+  /**
+   * The tiers' job settings (priority, retries) for runs queued from the API; the
+   * defaults when absent (the portal does not read a project's cairn.config.ts).
+   */
+  config?: PipelineConfig;
   /** How long a queue call may take before it is reported as Redis not answering (default 3 s). */
   timeoutMs?: number;
 }

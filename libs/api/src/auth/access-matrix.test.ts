@@ -112,6 +112,7 @@ const CASES: Record<string, Case> = {
   'queues.events': { need: 'list', call: async (c) => first(await c.queues.events()) },
   'queues.jobs': { need: 'list', call: (c) => c.queues.jobs({ tier: 'ci', state: 'waiting' }), noQueues: true },
   'queues.cancel': { need: 'write', call: (c, o) => c.queues.cancel({ runId: o.runId }), noQueues: true },
+  'queues.submit': { need: 'write', call: (c, o) => c.queues.submit({ runId: o.runId, tier: 'ci' }), noQueues: true },
   'sweeps.list': { need: 'read', call: (c, o) => c.sweeps.list({ experimentIds: [o.experimentId] }) },
   // The seeded parent has no spec: being told so means the sweep was authorized and read.
   'sweeps.leaderboard': { need: 'read', call: (c, o) => c.sweeps.leaderboard({ sweepId: o.sweepId }), okIf: /the run is not a sweep/ },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { CairnError, StoreUnreachableError, ValidationError, isUuid } from '@cairn/schema';
 import { authorizeRun, readableRunIds } from '../access.ts';
 import type { Context } from '../context.ts';
-import { runRef } from '../inputs.ts';
+import { key, runRef } from '../inputs.ts';
 import { pipeline } from '../pipeline.ts';
 import type { ApiQueues } from '../queues.ts';
 import { toRunRows, type RunRow } from '../run-rows.ts';
@@ -164,6 +164,54 @@ export const queuesRouter = router({
     return { outcome, run: run! };
   }),
 
+  /**
+   * Queues a new run of an existing run's code (its content-addressed bundle) with its data
+   * snapshot and params, some params overridden, on any tier: "run it again", or "run it
+   * on the nightly tier", from the portal. The worker checks the params against the
+   * training definition and fails a bad one at once, without retries.
+   */
+  submit: procedure
+    .input(
+      z.object({
+        runId: runRef,
+        tier: z.string().min(1).max(50),
+        params: z.record(key, z.union([z.string().max(10_000), z.number(), z.boolean()])).optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input }): Promise<RunRow> => {
+      const q = requireQueues(ctx);
+      const id = await authorizeRun(ctx, input.runId, 'write');
+      const p = await pipeline();
+      const config = q.config ?? p.DEFAULT_PIPELINE_CONFIG;
+      const tiers = Object.keys(config.tiers);
+      if (!tiers.includes(input.tier)) throw new ValidationError(`unknown tier '${input.tier}' (${tiers.join(', ')})`);
+      const tier = input.tier as keyof typeof config.tiers;
+      const source = await ctx.store.getRun(id);
+      if (!source.codeHash || !source.snapshotIds.length) {
+        throw new TRPCError({
+          code: 'PRECONDITION_FAILED',
+          message: `run ${source.name} has no ${source.codeHash ? 'data snapshot' : 'code bundle'} to run again: it was tracked from a script, not queued; queue its module with 'cairn submit'`,
+        });
+      }
+      const t = config.tiers[tier];
+      const run = await withDeadline(
+        q,
+        p.createQueuedRun({
+          store: ctx.store,
+          queues: q.tierQueues,
+          experimentId: source.experimentId,
+          tier,
+          code: { gitSha: source.gitSha, gitDirty: source.gitDirty, codeHash: source.codeHash },
+          snapshotIds: source.snapshotIds,
+          params: p.storedParams({ ...source.params, ...(input.params ?? {}) }),
+          tags: { ...pick(source.tags, ['definition', 'module']), resubmitted_from: source.id },
+          job: { priority: t.priority, attempts: t.retry.attempts, backoffMs: t.retry.backoffMs, strategy: t.retry.strategy },
+        }),
+      );
+      const [row] = await toRunRows(ctx.store, [await ctx.store.getRun(run.id)]);
+      return row!;
+    }),
+
   /** The counts now, then again whenever they change (polled server side). */
   events: procedure
     .input(z.object({ intervalMs: z.number().int().min(200).max(10_000).default(1_000) }).optional())
@@ -182,3 +230,7 @@ export const queuesRouter = router({
       }
     }),
 });
+
+function pick(tags: Record<string, string>, keys: string[]): Record<string, string> {
+  return Object.fromEntries(keys.filter((k) => tags[k] !== undefined).map((k) => [k, tags[k]!]));
+}

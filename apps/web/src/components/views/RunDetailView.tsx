@@ -18,6 +18,7 @@ import { NotesPanel } from '../NotesPanel.tsx';
 import { LineagePanel } from '../LineagePanel.tsx';
 import { KeyValueTable } from '../KeyValueTable.tsx';
 import { CancelButton } from '../CancelButton.tsx';
+import { RunAgain } from '../RunAgain.tsx';
 import { EmptyState } from '../EmptyState.tsx';
 import { ErrorBox, isBadRequest, isNotFound, Loading } from '../QueryState.tsx';
 
@@ -62,6 +63,7 @@ export function RunDetailView({ id }: { id: string }) {
         </div>
         <div className="row">
           {isActiveStatus(r.status) ? <CancelButton runId={r.id} label="Cancel run" /> : null}
+          {code.codeHash && snapshotIds.length ? <RunAgain runId={r.id} tier={r.tier} /> : null}
           <Link prefetch={false} className="btn" href={lineageHref('run', r.id)}>
             Lineage
           </Link>
