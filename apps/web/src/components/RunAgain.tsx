@@ -10,14 +10,15 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTRPC } from '../lib/trpc.ts';
 import { errorMessage } from './QueryState.tsx';
 
-const TIERS = ['ci', 'extended', 'nightly', 'weekly'] as const;
-
 export function RunAgain({ runId, tier }: { runId: string; tier: string | null }) {
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
-  const info = useQuery(trpc.system.info.queryOptions(undefined, { staleTime: 60_000 }));
-  const [chosen, setChosen] = useState<string>(tier && (TIERS as readonly string[]).includes(tier) ? tier : 'ci');
+  // The tiers the queues have (and whether they are up), as the queues page shows them.
+  const counts = useQuery(trpc.queues.counts.queryOptions(undefined, { staleTime: 60_000 }));
+  const tiers = counts.data?.available ? counts.data.tiers.map((t) => t.tier) : [];
+  const [picked, setPicked] = useState<string | null>(null);
+  const chosen = picked ?? (tier && tiers.includes(tier) ? tier : tiers[0]);
   const submit = useMutation(
     trpc.queues.submit.mutationOptions({
       onSuccess: async (run) => {
@@ -26,14 +27,14 @@ export function RunAgain({ runId, tier }: { runId: string; tier: string | null }
       },
     }),
   );
-  if (!info.data?.queues) return null;
+  if (!chosen) return null;
   return (
     <span className="row" style={{ gap: 6 }}>
       <label htmlFor="run-again-tier" className="sr-only">
         Tier
       </label>
-      <select id="run-again-tier" value={chosen} onChange={(e) => setChosen(e.target.value)} disabled={submit.isPending} data-testid="run-again-tier">
-        {TIERS.map((t) => (
+      <select id="run-again-tier" value={chosen} onChange={(e) => setPicked(e.target.value)} disabled={submit.isPending} data-testid="run-again-tier">
+        {tiers.map((t) => (
           <option key={t} value={t}>
             {t}
           </option>
