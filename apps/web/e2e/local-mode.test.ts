@@ -188,6 +188,45 @@ describe('portal in local mode', () => {
     await shot('run-detail');
   });
 
+  it("keeps a note's links on the portal, or marks them external; tricks that Chromium resolves off-site are not links", async () => {
+    const { plateau } = seeded.runs;
+    // Issue 13: each of these was an <a> whose href Chromium resolved to evil.example.
+    const attacks = {
+      'bs-link': '[bs-link](/\\evil.example)',
+      'tab-link': '[tab-link](/\t/evil.example)',
+      'lf-link': '[lf-link](/\n/evil.example)',
+      'dot-link': '[dot-link](/.//evil.example)',
+      'cell-link': '| run |\n| --- |\n| [cell-link](/\\\\evil.example) |',
+    };
+    const body = [...Object.values(attacks), '[internal-link](/runs) and [external-link](https://example.com/paper)'].join('\n\n');
+    await store.addNote({ kind: 'run', id: plateau.id }, body, 'e2e');
+    await open(`/runs/${plateau.id}`, `${sel('note')} a`);
+    const runUrl = page.url();
+    const origin = new URL(portal.url).origin;
+
+    // Every link as Chromium resolves it: on the portal, or external, in a new tab, without opener or referrer.
+    const links = await page.locator(`${sel('notes')} a`).evaluateAll((as) =>
+      (as as HTMLAnchorElement[]).map((a) => ({ text: a.textContent ?? '', href: a.href, rel: a.rel, target: a.target })),
+    );
+    expect(links.map((l) => l.text.split('↗')[0])).toEqual(['internal-link', 'external-link']);
+    expect(links[0]).toMatchObject({ href: `${origin}/runs`, rel: '', target: '' });
+    expect(links[1]).toMatchObject({ href: 'https://example.com/paper', rel: 'noopener noreferrer nofollow', target: '_blank' });
+    expect(await page.locator(`${sel('notes')} a.external`).isVisible()).toBe(true);
+    expect(links[1]!.text).toContain('↗');
+
+    // Clicking where each attack's link was goes nowhere: same page, no new tab.
+    const pages = browser.context.pages().length;
+    for (const label of Object.keys(attacks)) {
+      await page.locator(sel('notes')).getByText(label).click();
+      expect(new URL(page.url()).origin).toBe(origin);
+      expect(page.url()).toBe(runUrl);
+    }
+    expect(browser.context.pages().length).toBe(pages);
+
+    await page.locator(`${sel('notes')} a`, { hasText: 'internal-link' }).click();
+    await page.waitForURL(`${origin}/runs`);
+  });
+
   it('compares two runs picked in the table: a chart per metric and the params that differ', async () => {
     const { best, steady } = seeded.runs;
     await open('/runs', sel('run-row'));
