@@ -55,7 +55,16 @@ export function liveHost(home: string): HostInfo | null {
 export function writeHostFile(home: string, info: HostInfo): void {
   const target = hostFilePath(home);
   const temp = `${target}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  // A temp file left by a crashed process of the same pid keeps its old mode through
+  // writeFileSync's `mode`: it is removed first, and the mode set on the open file.
+  fs.rmSync(temp, { force: true });
+  const fd = fs.openSync(temp, 'wx', 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+    fs.writeFileSync(fd, `${JSON.stringify(info, null, 2)}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(temp, target);
 }
 
