@@ -205,8 +205,11 @@ async function openPostgres(url: string, opts: EngineOptions, label?: string): P
         oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that errors (server restart) must not crash the process.
+  // An idle client that errors (server restart) must not crash the process; nor one that
+  // is checked out (inside a transaction) when its connection resets: the pool listens
+  // only to idle clients, and the error reaches the query that was running anyway.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const where = redactUrl(url);
   const what = label ?? `PostgreSQL at ${where}`;
   try {
