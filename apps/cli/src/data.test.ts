@@ -187,7 +187,7 @@ describe.each(testEngines())('cairn data on $name', (engine) => {
     const ok = await run('verify');
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toBe('');
-    expect(ok.stderr).toMatch(/^\d+ blobs of 2 snapshots checked in .*: 0 corrupt, 0 missing\n$/);
+    expect(ok.stderr).toMatch(/^\d+ blobs of 2 snapshots checked in .*: 0 corrupt, 0 missing, 0 unreadable, 0 invalid\n$/);
 
     const labels = fs.readFileSync(path.join(dataDir, 'labels.csv'));
     const blob = blobHolding(path.join(home, 'blobs'), labels);
@@ -199,8 +199,8 @@ describe.each(testEngines())('cairn data on $name', (engine) => {
     try {
       const bad = await run('verify');
       expect(bad.code).toBe(1);
-      expect(bad.stdout).toMatch(new RegExp(`^corrupt  ${path.basename(path.dirname(blob))}${path.basename(blob)}  labels.csv\n$`));
-      expect(lines(bad.stderr).at(-1)).toMatch(/^cairn: 1 damaged blob in .* \(1 file affected: labels\.csv\); restore them/);
+      expect(bad.stdout).toBe(`corrupt  ${path.basename(path.dirname(blob))}${path.basename(blob)}  labels.csv  in ${v2.slice(0, 12)}\n`);
+      expect(lines(bad.stderr).at(-1)).toMatch(/^cairn: 1 damaged blob in .* \(1 snapshot, 1 file or folder affected: labels\.csv\); restore them/);
 
       // Only v2 holds that version of labels.csv.
       const onlyV1 = await run('verify', v1.slice(0, 8), '--json');
@@ -209,6 +209,66 @@ describe.each(testEngines())('cairn data on $name', (engine) => {
     } finally {
       fs.writeFileSync(blob, original);
     }
+  });
+
+  it('verify reports every damaged tree and every damaged blob of every snapshot, then exits 1', async () => {
+    const blobs = new LocalBlobStore(path.join(home, 'blobs'));
+    const tree = (id: string, name: string) => (JSON.parse(fs.readFileSync(blobs.pathOf(id), 'utf8')) as { entries: { name: string; id: string }[] }).entries.find((e) => e.name === name)!.id;
+    const v1Images = tree(v1, 'images');
+    const v2Images = tree(v2, 'images');
+    const labels2 = blobHolding(path.join(home, 'blobs'), fs.readFileSync(path.join(dataDir, 'labels.csv')));
+    const readme = blobHolding(path.join(home, 'blobs'), Buffer.from('v1\n'));
+    const kept = new Map([v1Images, v2Images].map((id) => [blobs.pathOf(id), fs.readFileSync(blobs.pathOf(id))]));
+    kept.set(labels2, fs.readFileSync(labels2));
+    kept.set(readme, fs.readFileSync(readme));
+    const writable = (p: string) => fs.chmodSync(p, 0o644);
+    try {
+      // v1's images/ tree: a folder where its file was. v2's images/ tree: one byte flipped.
+      fs.rmSync(blobs.pathOf(v1Images));
+      fs.mkdirSync(blobs.pathOf(v1Images));
+      writable(blobs.pathOf(v2Images));
+      const t = fs.readFileSync(blobs.pathOf(v2Images));
+      t[10]! ^= 0x01;
+      fs.writeFileSync(blobs.pathOf(v2Images), t);
+      // v2's labels.csv cut short; v1's README gone.
+      writable(labels2);
+      fs.writeFileSync(labels2, 'id,lab');
+      fs.rmSync(readme);
+
+      const r = await run('verify');
+      expect(r.code).toBe(1);
+      const id = (p: string) => path.basename(path.dirname(p)) + path.basename(p);
+      const reported = lines(r.stdout);
+      expect(reported).toHaveLength(4);
+      expect(reported).toEqual(
+        expect.arrayContaining([
+          `corrupt  ${v2Images}  tree images/  in ${v2.slice(0, 12)}`,
+          `corrupt  ${id(labels2)}  labels.csv  in ${v2.slice(0, 12)}`,
+          `missing  ${id(readme)}  README  in ${v1.slice(0, 12)}`,
+          expect.stringMatching(new RegExp(`^unreadable  ${v1Images}  tree images/  in ${v1.slice(0, 12)}  \\(EISDIR`)),
+        ]),
+      );
+      expect(r.stderr).toMatch(/: 2 corrupt, 1 missing, 1 unreadable, 0 invalid\n/);
+      expect(lines(r.stderr).at(-1)).toMatch(/^cairn: 4 damaged blobs \(2 trees\) in .* \(2 snapshots, 3 files or folders affected: /);
+
+      const json = await run('verify', '--json');
+      expect(json.code).toBe(1);
+      const report = JSON.parse(json.stdout) as { corrupt: { blob: string; kind: string; snapshots: string[] }[]; missing: unknown[]; unreadable: { blob: string; reason: string }[] };
+      expect(report.corrupt.map((b) => [b.blob, b.kind, b.snapshots]).sort()).toEqual(
+        [
+          [v2Images, 'tree', [v2]],
+          [id(labels2), 'chunk', [v2]],
+        ].sort(),
+      );
+      expect(report.missing).toEqual([{ blob: id(readme), kind: 'chunk', files: ['README'], snapshots: [v1] }]);
+      expect(report.unreadable).toEqual([{ blob: v1Images, kind: 'tree', files: ['images'], snapshots: [v1], reason: expect.stringMatching(/^EISDIR/) }]);
+    } finally {
+      for (const [p, bytes] of kept) {
+        fs.rmSync(p, { recursive: true, force: true });
+        fs.writeFileSync(p, bytes);
+      }
+    }
+    expect((await run('verify')).code).toBe(0);
   });
 
   it('gc removes an old orphan blob and keeps snapshot and artifact blobs', async () => {

@@ -201,10 +201,17 @@ describe('a file rewritten while the snapshot reads it', () => {
     writeFileSync(join(data, 'steady.bin'), prng(1000, 1));
     const busy = join(data, 'busy.bin');
     writeFileSync(busy, prng(24 * 1024 * 1024, 2));
-    // A separate process keeps appending, so every read of the file sees it move.
-    const writer = spawn(process.execPath, ['-e', `const fs=require('fs');setInterval(()=>fs.appendFileSync(${JSON.stringify(busy)},'x'),1);`], { stdio: 'ignore' });
+    // A separate process keeps appending, so every read of the file sees it move. It says
+    // so once it has appended: node takes from tens of ms to seconds to start, and a
+    // snapshot that began before the first append read a still file (1 run in 3 failed).
+    const script = `const fs=require('fs');const p=${JSON.stringify(busy)};fs.appendFileSync(p,'x');process.stdout.write('appending\\n');setInterval(()=>fs.appendFileSync(p,'x'),1);`;
+    const writer = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise<void>((resolve, reject) => {
+        let said = '';
+        writer.stdout!.on('data', (d: Buffer) => (said += d.toString()).includes('appending\n') && resolve());
+        writer.once('exit', (code) => reject(new Error(`the appending process exited with ${code} before it started`)));
+      });
       for (const pool of ['never', 'always'] as const) {
         const err = await snapshotDir(data, { store: new LocalBlobStore(fresh('store')), pool }).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(FileChangedError);

@@ -63,15 +63,44 @@ export interface RetryOptions {
   onRecovered?: (method: string, attempts: number, waitedMs: number) => void;
 }
 
-// Calls that would do their work twice if a commit's acknowledgement was lost and they
-// were sent again; everything else the store does is idempotent (upserts, first write
-// wins for metric points, status changes guarded by the current status).
-const NOT_RETRIED = new Set(['createRun', 'createExperiment', 'addNote', 'registerModelVersion', 'recordDeployment', 'close']);
+/**
+ * The Store methods sent again when the connection was lost: those that do the same
+ * thing however often they run. A lost connection can hide a commit (the server did the
+ * work, the answer never came back), so a method is listed only when running it a
+ * second time after a commit changes nothing and answers as the first would have.
+ * Everything else, and every method added to Store later until someone lists it here
+ * with its reason, reaches the caller as STORE_UNREACHABLE: the outcome is unknown.
+ */
+export const RETRIED_METHODS = [
+  // Reads.
+  'listProjects', 'getExperiment', 'listExperiments', 'getRun', 'getRunHead', 'getRunHeads', 'resolveRunId',
+  'listNotes', 'listArtifacts', 'getMetricSummaries', 'getMetricSeries', 'getMetricSeriesMany', 'searchRuns',
+  'getDataset', 'listDatasets', 'latestSnapshot', 'listSnapshots', 'resolveSnapshotId', 'allSnapshotIds', 'blobRoots',
+  'listModels', 'getModel', 'resolveModelVersion', 'aliasHistory', 'listDeployments', 'lineage', 'getRuns',
+  'resolveRunIdIn', 'getExperiments', 'listExperimentOwners', 'runColumns', 'countRuns', 'childRunCounts', 'bestRuns',
+  'projectsOf', 'describeLineageNodes', 'getSnapshots', 'latestSnapshots', 'listDeploymentsOf',
+  // Get-or-create by name: the second call finds what the first made.
+  'ensureProject', 'ensureExperiment', 'ensureDataset',
+  // Keyed writes that set a value: the second sets the same value.
+  'setProjectTeam', 'updateExperiment', 'setExperimentTags', 'setTags', 'deleteTag', 'mergeEnvironment', 'heartbeat',
+  'logArtifact', 'updateModelVersion', 'addLineageEdge',
+  // First write wins, and a repeat answers like the first: params (same value is fine),
+  // metric points (deduplicated by run, key and step), a snapshot id (recorded once),
+  // a run's end (ending the same way again returns the run), a deployment's end.
+  'logParams', 'logMetrics', 'recordSnapshot', 'endRun', 'endDeployment',
+] as const satisfies readonly (keyof Store)[];
+
+// Not listed, and why: createRun, createExperiment, addNote, registerModelVersion,
+// recordDeployment and setModelAlias (its history row) would act twice; startRun would
+// count an attempt twice; deleteRun and markLostRuns would answer NOT_FOUND or [] for
+// work they did; drizzle and close are not queries.
+const RETRIED: ReadonlySet<string> = new Set(RETRIED_METHODS);
 
 /**
- * The store for a long-lived process (a worker): a call that finds PostgreSQL
- * unreachable is retried with backoff for up to `windowMs` instead of failing the
- * training it serves. Interactive commands keep the plain store and fail fast.
+ * The store for a long-lived process (a worker): a call of RETRIED_METHODS that finds
+ * PostgreSQL unreachable is retried with backoff for up to `windowMs` instead of failing
+ * the training it serves; any other call fails at once with STORE_UNREACHABLE.
+ * Interactive commands keep the plain store and fail fast.
  */
 export function retryUnreachable(store: Store, o: RetryOptions = {}): Store {
   const windowMs = o.windowMs ?? 120_000;
@@ -81,7 +110,7 @@ export function retryUnreachable(store: Store, o: RetryOptions = {}): Store {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (typeof value !== 'function') return value;
-      if (typeof prop !== 'string' || NOT_RETRIED.has(prop)) return (value as () => unknown).bind(target);
+      if (typeof prop !== 'string' || !RETRIED.has(prop)) return (value as () => unknown).bind(target);
       return async (...args: unknown[]) => {
         const started = Date.now();
         const deadline = started + windowMs;

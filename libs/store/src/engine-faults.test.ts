@@ -37,6 +37,10 @@ function holdInChild(home: string): Promise<ReturnType<typeof spawn>> {
   });
 }
 
+// A fresh PGlite directory (initdb) in a child process: about 20 s on an idle 2-core
+// machine, three times that when it is shared; the default 60 s is too close.
+const PROCESS_TEST_TIMEOUT_MS = 150_000;
+
 describe('embedded store: one process per directory', () => {
   it('a second process gets STORE_LOCKED naming the holder and what to do; a killed holder leaves no lock behind', async () => {
     const home = tempHome();
@@ -56,7 +60,7 @@ describe('embedded store: one process per directory', () => {
     expect((await store.listExperiments()).map((e) => e.name)).toEqual(['held']);
     await store.close();
     expect(fs.existsSync(path.join(home, 'db.lock'))).toBe(false);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it('the same process opening twice is refused too, and closing releases the lock', async () => {
     const home = tempHome();

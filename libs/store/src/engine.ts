@@ -13,6 +13,7 @@ import { StoreDamagedError, StoreLockedError, StoreUnreachableError, tables } fr
 import { redactUrl, type StoreLocation } from './config.ts';
 import { liveHost, removeHostFile, type HostInfo } from './host-file.ts';
 import { acquireDirLock, isAlive, readLock } from './lock.ts';
+import { PrivateNodeFS, makePrivate } from './private-files.ts';
 import type { Engine } from './types.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof tables>;
@@ -105,7 +106,9 @@ export async function openPgliteClient(home: string, dataDir: string, migrate: b
   try {
     const fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
     if (!fresh || fs.existsSync(dataDir)) assertLooksLikePgliteDir(dataDir, fresh);
-    client = await PGlite.create(dataDir);
+    // Before PGlite touches it: a new store is created private, an older one made so.
+    makePrivate(dataDir);
+    client = await PGlite.create({ dataDir, fs: new PrivateNodeFS(dataDir) });
   } catch (e) {
     release();
     if (e instanceof StoreDamagedError) throw e;
@@ -202,8 +205,11 @@ async function openPostgres(url: string, opts: EngineOptions, label?: string): P
         oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that errors (server restart) must not crash the process.
+  // An idle client that errors (server restart) must not crash the process; nor one that
+  // is checked out (inside a transaction) when its connection resets: the pool listens
+  // only to idle clients, and the error reaches the query that was running anyway.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const where = redactUrl(url);
   const what = label ?? `PostgreSQL at ${where}`;
   try {

@@ -31,12 +31,30 @@ export function hostFilePath(home: string): string {
   return path.join(home, HOST_FILE);
 }
 
+/**
+ * The host file, or null when there is none, it is not one, or someone else could
+ * have written it: a file another user owns, or one others may write, is ignored.
+ * Where CAIRN_HOME is writable by others, a file planted there would otherwise send
+ * this user's processes, and their data, to a server of someone else's choosing.
+ */
 export function readHostFile(home: string): HostInfo | null {
+  let fd: number;
   try {
-    const parsed = JSON.parse(fs.readFileSync(hostFilePath(home), 'utf8')) as HostInfo;
+    fd = fs.openSync(hostFilePath(home), 'r');
+  } catch {
+    return null;
+  }
+  try {
+    // Checked on the open file, so that it cannot be swapped between check and read.
+    const st = fs.fstatSync(fd);
+    const uid = process.getuid?.();
+    if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return null;
+    const parsed = JSON.parse(fs.readFileSync(fd, 'utf8')) as HostInfo;
     return typeof parsed.pid === 'number' && typeof parsed.url === 'string' ? parsed : null;
   } catch {
     return null;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -55,7 +73,16 @@ export function liveHost(home: string): HostInfo | null {
 export function writeHostFile(home: string, info: HostInfo): void {
   const target = hostFilePath(home);
   const temp = `${target}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  // A temp file left by a crashed process of the same pid keeps its old mode through
+  // writeFileSync's `mode`: it is removed first, and the mode set on the open file.
+  fs.rmSync(temp, { force: true });
+  const fd = fs.openSync(temp, 'wx', 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+    fs.writeFileSync(fd, `${JSON.stringify(info, null, 2)}\n`);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(temp, target);
 }
 

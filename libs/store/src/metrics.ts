@@ -109,9 +109,10 @@ const unnestInput = (c: Columns) =>
  * training appends). A plain INSERT is about 2.5x faster than INSERT … ON CONFLICT,
  * and since the statement is atomic, either every row went in and the summaries
  * computed in JS are exact, or a duplicate (a retried batch, a repeated step)
- * raised unique_violation and nothing was written.
+ * raised unique_violation and nothing was written. Exported for message-size.test.ts:
+ * it is the largest message the store sends, which bounds the host's message limit.
  */
-function appendStatement(runId: string, c: Columns, s: KeySummary) {
+export function appendStatement(runId: string, c: Columns, s: KeySummary) {
   return sql`
     WITH ins AS (
       INSERT INTO metrics (run_id, key, step, wall_ms, value)

@@ -7,7 +7,7 @@ import { servePglite, type PgliteServer } from './pglite-server.ts';
 // The wire server alone, on an in-memory PGlite: what makes several connections safe.
 let db: PGlite;
 let server: PgliteServer;
-const password = 'test-password';
+const password = 'test-password-0123456789';
 const clients: pg.Client[] = [];
 
 beforeAll(async () => {

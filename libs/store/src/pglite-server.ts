@@ -1,6 +1,9 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
+import { z } from 'zod';
+import { ValidationError, formatZodError } from '@cairn/schema';
+import { SCRAM_MECHANISM, ScramError, ScramExchange, scramVerifier, type ScramVerifier } from './scram.ts';
 
 /**
  * A PostgreSQL wire-protocol server in front of one PGlite instance, so that other
@@ -32,6 +35,14 @@ import type { PGlite } from '@electric-sql/pglite';
  * it across statements (its transactions are BEGIN…COMMIT on one connection), and the
  * startup packet is answered here without touching the session, so one client's
  * startup options cannot change another's settings.
+ *
+ * Anyone on the machine can connect to the port, so what a client may do before it
+ * has logged in is bounded as PostgreSQL bounds it: SCRAM-SHA-256 only (the password
+ * never crosses the socket, the server proves it knows it too), every message before
+ * login at most MAX_STARTUP_BYTES, a claimed length over the limit refused on its
+ * first bytes (nothing of it is buffered), and a connection not logged in within
+ * `authTimeoutMs` dropped. After login, messages are held to `maxMessageBytes` and a
+ * connection waiting for the database stops being read past PENDING_HIGH_WATER.
  */
 export interface PgliteServer {
   host: string;
@@ -47,7 +58,11 @@ export interface PgliteServerOptions {
   host?: string;
   /** Port (default 0: any free port). */
   port?: number;
-  /** Required of every client (cleartext over loopback): other users of the machine must not read the store. */
+  /**
+   * Required of every client, through SCRAM-SHA-256 (the password never crosses the
+   * socket): other users of the machine must not read the store. Printable ASCII, at
+   * least 16 characters.
+   */
   password: string;
   /**
    * A connection that holds the database inside a transaction and sends nothing for
@@ -55,28 +70,61 @@ export interface PgliteServerOptions {
    * every other process waits while it holds it. Default 60 s; 0 disables.
    */
   idleInTransactionMs?: number;
+  /** A connection that has not logged in this long after connecting is dropped (PostgreSQL's authentication_timeout). Default 10 s. */
+  authTimeoutMs?: number;
+  /** The largest message a logged-in client may send (default MAX_MESSAGE_BYTES); a larger one ends its connection. */
+  maxMessageBytes?: number;
 }
+
+/** PostgreSQL's MAX_STARTUP_PACKET_LENGTH. Before login every message is held to it: SASL messages are a few hundred bytes. */
+export const MAX_STARTUP_BYTES = 10_000;
+
+/**
+ * After login. The largest message the store itself sends is a metric chunk's Bind
+ * (METRIC_CHUNK points with their summaries and seven rollup levels): about 166 MB at
+ * worst, every point with its own 250-character non-ASCII key and 16-digit numbers
+ * (message-size.test.ts computes it), a few MB in practice. A note (at most 1 MiB) is
+ * far below. PostgreSQL's own limit is 1 GB.
+ */
+export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const PROTOCOL_3 = 196608;
-// PostgreSQL refuses messages over 1 GB; so does this server rather than buffering forever.
-const MAX_MESSAGE = 1 << 30;
+
+/** Complete messages waiting for the database beyond this stop reading from the socket until they have run. */
+const PENDING_HIGH_WATER = 16 * 1024 * 1024;
+
+const optionsSchema = z.object({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65_535).optional(),
+  password: z.string().regex(/^[\x21-\x7e]{16,}$/, 'must be at least 16 printable ASCII characters'),
+  idleInTransactionMs: z.number().int().min(0).optional(),
+  authTimeoutMs: z.number().int().min(1).optional(),
+  maxMessageBytes: z.number().int().min(MAX_STARTUP_BYTES).max(1 << 30).optional(),
+});
 
 /** Starts serving `db`. Call `close()` before closing the PGlite instance. */
 export async function servePglite(db: PGlite, options: PgliteServerOptions): Promise<PgliteServer> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new ValidationError(`invalid PGlite server options: ${formatZodError(parsed.error)}`);
   await db.waitReady;
-  const expected = Buffer.from(options.password, 'utf8');
-  const idleInTransactionMs = options.idleInTransactionMs ?? 60_000;
-  const parameters = await serverParameters(db);
+  const shared: Shared = {
+    db,
+    verifier: scramVerifier(options.password),
+    parameters: await serverParameters(db),
+    idleInTransactionMs: options.idleInTransactionMs ?? 60_000,
+    authTimeoutMs: options.authTimeoutMs ?? 10_000,
+    maxMessageBytes: options.maxMessageBytes ?? MAX_MESSAGE_BYTES,
+  };
   const open = new Set<Connection>();
   let nextId = 1;
   let closing = false;
 
   const server = net.createServer((socket) => {
     if (closing) return void socket.destroy();
-    const conn = new Connection(socket, nextId++, { db, expected, parameters, idleInTransactionMs });
+    const conn = new Connection(socket, nextId++, shared);
     open.add(conn);
     conn.ended.then(() => open.delete(conn));
   });
@@ -106,12 +154,14 @@ export async function servePglite(db: PGlite, options: PgliteServerOptions): Pro
 
 interface Shared {
   db: PGlite;
-  expected: Buffer;
+  verifier: ScramVerifier;
   parameters: [string, string][];
   idleInTransactionMs: number;
+  authTimeoutMs: number;
+  maxMessageBytes: number;
 }
 
-/** One client connection: startup and password here, everything after it run by PGlite. */
+/** One client connection: startup and SCRAM authentication here, everything after it run by PGlite. */
 class Connection {
   readonly ended: Promise<void>;
   #end!: () => void;
@@ -120,9 +170,12 @@ class Connection {
   #s: Shared;
   #chunks: Buffer[] = [];
   #buffered = 0;
-  #phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup';
-  /** Complete messages waiting for the database, in order. */
+  #phase: 'startup' | 'sasl-first' | 'sasl-final' | 'ready' | 'closed' = 'startup';
+  #scram: ScramExchange | null = null;
+  #authTimer: NodeJS.Timeout | null = null;
+  /** Complete messages waiting for the database, in order, and their size. */
   #pending: Buffer[] = [];
+  #pendingBytes = 0;
   #pumping = false;
   /** Set while this connection owns the database: calling it hands the database on. */
   #release: (() => void) | null = null;
@@ -138,13 +191,23 @@ class Connection {
     socket.on('data', (d: Buffer) => this.#onData(d));
     socket.on('error', () => undefined);
     socket.on('close', () => void this.drop());
+    // A client that connects and never finishes logging in (silent, or stalled half-way)
+    // would otherwise hold a socket and its buffers for ever.
+    this.#authTimer = setTimeout(() => this.#fatal('57014', 'canceling authentication due to timeout'), shared.authTimeoutMs);
+    this.#authTimer.unref();
   }
 
   /** Closes the socket; once nothing of this connection's runs in PGlite any more, resolves. */
   drop(last?: Buffer): Promise<void> {
     this.#phase = 'closed';
     this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#chunks = [];
+    this.#buffered = 0;
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    if (this.#authTimer) clearTimeout(this.#authTimer);
+    // Nothing more is read: what the client still sends stays in the kernel, not here.
+    this.#socket.pause();
     // A last message (a FATAL error) is flushed before the socket closes.
     if (last && this.#socket.writable) {
       this.#socket.end(last);
@@ -180,10 +243,10 @@ class Connection {
     for (;;) {
       const msg = this.#nextMessage();
       if (msg === undefined) break;
-      if (msg === null) return void this.drop();
       this.#handle(msg);
       if (this.#isClosed()) return;
     }
+    if (this.#pendingBytes >= PENDING_HIGH_WATER) this.#socket.pause();
     if (this.#pending.length) void this.#pump();
   }
 
@@ -192,14 +255,31 @@ class Connection {
     return this.#phase === 'closed';
   }
 
-  /** The next whole message, undefined when more bytes are needed, null on garbage. */
-  #nextMessage(): Buffer | null | undefined {
-    const typed = this.#phase === 'ready' || this.#phase === 'password';
+  /**
+   * The next whole message; undefined when more bytes are needed, or when the length
+   * the client claims is refused (the connection is then closed). The claim is checked
+   * on its first bytes: nothing beyond the limit is ever buffered.
+   */
+  #nextMessage(): Buffer | undefined {
+    const typed = this.#phase !== 'startup';
     const header = typed ? 5 : 4;
     if (this.#buffered < header) return undefined;
     const head = this.#peek(header);
     const length = typed ? 1 + head.readInt32BE(1) : head.readInt32BE(0);
-    if (length < header || length > MAX_MESSAGE) return null;
+    if (!typed && (length < 8 || length > MAX_STARTUP_BYTES)) {
+      this.#fatal('08P01', `invalid length of startup packet: ${length} bytes (at most ${MAX_STARTUP_BYTES})`);
+      return undefined;
+    }
+    const limit = this.#phase === 'ready' ? this.#s.maxMessageBytes : MAX_STARTUP_BYTES;
+    if (length < header) {
+      this.#fatal('08P01', `invalid message length ${length - 1}`);
+      return undefined;
+    }
+    if (length > limit) {
+      const what = this.#phase === 'ready' ? 'message' : 'authentication message';
+      this.#fatal('08P01', `${what} of ${length} bytes exceeds the limit of ${limit} bytes`);
+      return undefined;
+    }
     if (this.#buffered < length) return undefined;
     return this.#take(length);
   }
@@ -226,26 +306,64 @@ class Connection {
   }
 
   #handle(msg: Buffer): void {
-    if (this.#phase === 'startup') {
-      const code = msg.readInt32BE(4);
-      if (code === SSL_REQUEST || code === GSSENC_REQUEST) return void this.#socket.write('N');
-      if (code === CANCEL_REQUEST) return void this.drop(); // no backend to signal: the query runs to its end
-      if (code !== PROTOCOL_3) return this.#fatal('08P01', `unsupported frontend protocol ${code >>> 16}.${code & 0xffff}`);
-      this.#phase = 'password';
-      return void this.#socket.write(message('R', int32(3))); // AuthenticationCleartextPassword
+    switch (this.#phase) {
+      case 'startup':
+        return this.#startup(msg);
+      case 'sasl-first':
+      case 'sasl-final':
+        return this.#authenticate(msg);
+      default:
+        if (msg[0] === 0x58) return void this.drop(); // Terminate
+        this.#pending.push(msg);
+        this.#pendingBytes += msg.length;
     }
-    if (this.#phase === 'password') {
-      const given = msg[0] === 0x70 ? msg.subarray(5, msg.length - 1) : Buffer.alloc(0);
-      const ok = given.length === this.#s.expected.length && timingSafeEqual(given, this.#s.expected);
-      if (!ok) return this.#fatal('28P01', 'password authentication failed: use the URL in CAIRN_HOME/host.json');
-      this.#phase = 'ready';
-      const out = [message('R', int32(0))];
-      for (const [k, v] of this.#s.parameters) out.push(message('S', Buffer.from(`${k}\0${v}\0`)));
-      out.push(message('K', Buffer.concat([int32(this.#id), randomBytes(4)])), message('Z', Buffer.from('I')));
-      return void this.#socket.write(Buffer.concat(out));
-    }
+  }
+
+  #startup(msg: Buffer): void {
+    const code = msg.readInt32BE(4);
+    if (code === SSL_REQUEST || code === GSSENC_REQUEST) return void this.#socket.write('N');
+    if (code === CANCEL_REQUEST) return void this.drop(); // no backend to signal: the query runs to its end
+    if (code !== PROTOCOL_3) return this.#fatal('08P01', `unsupported frontend protocol ${code >>> 16}.${code & 0xffff}`);
+    // AuthenticationSASL, SCRAM-SHA-256 only: no cleartext password is ever asked for.
+    this.#phase = 'sasl-first';
+    this.#scram = new ScramExchange(this.#s.verifier);
+    this.#socket.write(message('R', Buffer.concat([int32(10), Buffer.from(`${SCRAM_MECHANISM}\0\0`)])));
+  }
+
+  /** SASLInitialResponse, then SASLResponse ('p' both): RFC 5802's exchange, in scram.ts. */
+  #authenticate(msg: Buffer): void {
     if (msg[0] === 0x58) return void this.drop(); // Terminate
-    this.#pending.push(msg);
+    if (msg[0] !== 0x70) return this.#fatal('08P01', `expected SASL response, got message type ${String.fromCharCode(msg[0]!)}`);
+    const body = msg.subarray(5);
+    try {
+      if (this.#phase === 'sasl-first') {
+        const nul = body.indexOf(0);
+        if (nul < 0 || body.toString('utf8', 0, nul) !== SCRAM_MECHANISM) {
+          return this.#fatal('08P01', `client selected an invalid SASL authentication mechanism (this server offers ${SCRAM_MECHANISM} only)`);
+        }
+        const data = body.subarray(nul + 5);
+        if (body.length < nul + 5 || body.readInt32BE(nul + 1) !== data.length) return this.#fatal('08P01', 'malformed SASLInitialResponse');
+        this.#phase = 'sasl-final';
+        return void this.#socket.write(message('R', Buffer.concat([int32(11), Buffer.from(this.#scram!.first(data.toString('utf8')))])));
+      }
+      const serverFinal = this.#scram!.final(body.toString('utf8'));
+      this.#loggedIn(serverFinal);
+    } catch (e) {
+      if (!(e instanceof ScramError)) throw e;
+      const text = e.code === '28P01' ? 'password authentication failed: use the URL in CAIRN_HOME/host.json' : e.message;
+      this.#fatal(e.code, text);
+    }
+  }
+
+  #loggedIn(serverFinal: string): void {
+    this.#phase = 'ready';
+    this.#scram = null;
+    if (this.#authTimer) clearTimeout(this.#authTimer);
+    this.#authTimer = null;
+    const out = [message('R', Buffer.concat([int32(12), Buffer.from(serverFinal)])), message('R', int32(0))];
+    for (const [k, v] of this.#s.parameters) out.push(message('S', Buffer.from(`${k}\0${v}\0`)));
+    out.push(message('K', Buffer.concat([int32(this.#id), randomBytes(4)])), message('Z', Buffer.from('I')));
+    this.#socket.write(Buffer.concat(out));
   }
 
   #fatal(code: string, text: string): void {
@@ -264,6 +382,8 @@ class Connection {
         if (this.#phase !== 'ready') break;
         const batch = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending);
         this.#pending = [];
+        this.#pendingBytes = 0;
+        if (this.#socket.isPaused() && this.#phase === 'ready') this.#socket.resume();
         const tail = new TailTracker();
         await this.#s.db.runExclusive(() =>
           this.#s.db.execProtocolRawStream(batch, {

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnError } from '@cairn/schema';
 import { testEngines } from './testing.ts';
@@ -270,10 +271,13 @@ describe.each(testEngines())('store on $name', (engine) => {
   it('marks runs whose heartbeat stopped as failed with reason lost', async () => {
     const exp = await store.ensureExperiment({ name: 'heartbeats' });
     const stale = await store.createRun({ experimentId: exp.id });
-    await new Promise((r) => setTimeout(r, 300));
     const alive = await store.createRun({ experimentId: exp.id });
+    // The stale run's last sign of life is set an hour back rather than waited for: with a
+    // wait, a loaded machine could also take longer than the timeout between the alive
+    // run's heartbeat and the check, and mark it lost too.
+    await store.drizzle().execute(sql`UPDATE runs SET heartbeat_at = now() - interval '1 hour', started_at = now() - interval '1 hour', created_at = now() - interval '1 hour' WHERE id = ${stale.id}`);
     await store.heartbeat(alive.id);
-    const lost = await store.markLostRuns(200);
+    const lost = await store.markLostRuns(10 * 60_000);
     expect(lost).toContain(stale.id);
     expect(lost).not.toContain(alive.id);
     const r = await store.getRun(stale.id);

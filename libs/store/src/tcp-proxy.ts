@@ -4,8 +4,8 @@ import net from 'node:net';
  * A TCP proxy for fault tests: clients connect to `port` and are piped to the real
  * server. `cut()` resets every open connection and refuses new ones (what a client sees
  * when the database host drops off the network or restarts); `restore()` lets them
- * through again. The server behind it is never touched, so other tests sharing it
- * carry on.
+ * through again; `loseNextAnswer()` stages a lost acknowledgement. The server behind it
+ * is never touched, so other tests sharing it carry on.
  */
 export interface TcpProxy {
   port: number;
@@ -13,6 +13,13 @@ export interface TcpProxy {
   readonly accepted: number;
   cut(): void;
   restore(): void;
+  /**
+   * Once: the first client bytes that `sent` matches go through to the server, whose
+   * answer to them never reaches the client: that connection is reset as the answer
+   * arrives (the server has done the work: a COMMIT has committed). New connections
+   * go through as usual. Resolves when the answer has been dropped.
+   */
+  loseNextAnswer(sent: (clientBytes: Buffer) => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -20,6 +27,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const open = new Set<net.Socket>();
   let down = false;
   let accepted = 0;
+  let lose: { sent: (b: Buffer) => boolean; lost: () => void } | null = null;
   const server = net.createServer((client) => {
     if (down) return void client.resetAndDestroy();
     accepted++;
@@ -33,8 +41,21 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    let doomed: (() => void) | null = null;
+    client.on('data', (d: Buffer) => {
+      if (lose?.sent(d)) {
+        doomed = lose.lost;
+        lose = null;
+      }
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (!doomed) return void client.write(d);
+      client.resetAndDestroy();
+      upstream.destroy();
+      doomed();
+      doomed = null;
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -51,6 +72,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     restore() {
       down = false;
+    },
+    loseNextAnswer(sent) {
+      return new Promise<void>((lost) => (lose = { sent, lost }));
     },
     async close() {
       for (const s of open) s.destroy();

@@ -328,32 +328,55 @@ function isEmptyOrMissing(dir: string): boolean {
 function registerVerify(data: Command): void {
   data
     .command('verify')
-    .description('re-hash every blob that recorded snapshots use; exit 1 naming each corrupt or missing blob and its files')
+    .description('re-hash every blob that recorded snapshots use; exit 1 naming every corrupt, missing or unreadable blob and damaged tree, with its files and snapshots')
     .argument('[id]', 'only this snapshot (id or unique prefix); default: every recorded snapshot')
-    .option('--json', 'print {snapshots, checked, corrupt, missing} as JSON')
+    .option('--json', 'print {snapshots, checked, corrupt, missing, unreadable, invalid} as JSON')
     .action(async (idArg: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const loc = dataLocation(cmd);
       const ids = await withStore(globalOptions(cmd), async (store) => (idArg ? [await store.resolveSnapshotId(idArg)] : (await store.allSnapshotIds()).sort()));
       const result = await verify(ids, { store: blobStore(loc) });
+      const damaged: [string, BadBlob & { reason?: string }][] = [
+        ...result.corrupt.map((b) => ['corrupt', b] as [string, BadBlob]),
+        ...result.missing.map((b) => ['missing', b] as [string, BadBlob]),
+        ...result.unreadable.map((b) => ['unreadable', b] as [string, BadBlob & { reason: string }]),
+        ...result.invalid.map((b) => ['invalid', b] as [string, BadBlob & { reason: string }]),
+      ];
       if (opts.json) {
         outJson({ snapshots: ids, ...result });
       } else {
-        const line = (what: string, b: BadBlob) => `${what}  ${b.blob}  ${b.files.map(oneLine).join(', ')}`;
-        for (const b of result.corrupt) out(colors.red(line('corrupt', b)));
-        for (const b of result.missing) out(colors.red(line('missing', b)));
+        for (const [what, b] of damaged) out(colors.red(damageLine(what, b)));
         if (ids.length === 0) info('No snapshots recorded: nothing to verify.');
-        else info(`${count(result.checked, 'blob')} of ${count(ids.length, 'snapshot')} checked in ${loc.blobs}: ${result.corrupt.length} corrupt, ${result.missing.length} missing`);
+        else {
+          info(
+            `${count(result.checked, 'blob')} of ${count(ids.length, 'snapshot')} checked in ${loc.blobs}: ` +
+              `${result.corrupt.length} corrupt, ${result.missing.length} missing, ${result.unreadable.length} unreadable, ${result.invalid.length} invalid`,
+          );
+        }
       }
-      const bad = result.corrupt.length + result.missing.length;
-      if (bad > 0) {
-        const files = [...new Set([...result.corrupt, ...result.missing].flatMap((b) => b.files))];
+      if (damaged.length > 0) {
+        const files = [...new Set(damaged.flatMap(([, b]) => (b.kind === 'chunk' ? b.files : b.files.map(folderName))))];
+        const snapshots = new Set(damaged.flatMap(([, b]) => b.snapshots));
+        const trees = damaged.filter(([, b]) => b.kind === 'tree').length;
         throw new CairnError(
           'STORE_DAMAGED',
-          `${count(bad, 'damaged blob')} in ${loc.blobs} (${count(files.length, 'file')} affected: ${files.slice(0, 5).map(oneLine).join(', ')}${files.length > 5 ? ', …' : ''}); ` +
-            'restore them from a copy of the blob store, or delete the corrupt blobs and snapshot the data again',
+          `${count(damaged.length, 'damaged blob')}${trees ? ` (${count(trees, 'tree')})` : ''} in ${loc.blobs} ` +
+            `(${count(snapshots.size, 'snapshot')}, ${count(files.length, 'file or folder', 'files or folders')} affected: ${files.slice(0, 5).map(oneLine).join(', ')}${files.length > 5 ? ', …' : ''}); ` +
+            'restore them from a copy of the blob store, or delete the damaged blobs and snapshot the data again',
         );
       }
     });
+}
+
+/** `corrupt  BLOB  labels.csv  in 1a2b3c4d5e6f`; a tree node names its folder; unreadable and invalid ones say why. */
+function damageLine(what: string, b: BadBlob & { reason?: string }): string {
+  const where = b.kind === 'tree' ? `tree ${b.files.map(folderName).map(oneLine).join(', ')}` : b.files.map(oneLine).join(', ');
+  const reason = b.reason ? `  (${oneLine(b.reason)})` : '';
+  return `${what}  ${b.blob}  ${where}  in ${b.snapshots.map((s) => s.slice(0, SHORT)).join(', ')}${reason}`;
+}
+
+/** A tree node's folder as a path: 'images/', or './' for a snapshot's root. */
+function folderName(dir: string): string {
+  return `${dir}/`;
 }
 
 // ---------------------------------------------------------------- gc
