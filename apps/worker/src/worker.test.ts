@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TierQueues, cancelChannel, resolvePipelineConfig, submitRun } from '@cairn/pipeline';
+import { TierQueues, applyGate, cancelChannel, resolvePipelineConfig, submitRun } from '@cairn/pipeline';
 import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
 import { testRedis, type TestRedis } from '../../../libs/pipeline/src/testing/redis.ts';
@@ -229,7 +229,8 @@ describe('fireSchedule', () => {
     const exp = await store.ensureExperiment({ name: experiment });
     const run = await store.createRun({ experimentId: exp.id, tier: 'extended', code: { codeHash }, snapshotIds: [snapshot], params: { lr: 0.1 }, tags: { definition: experiment, module: 'train.ts' } });
     await store.endRun(run.id, 'finished');
-    await store.setTags(run.id, { gate, 'gate.tier': 'extended' });
+    // The pipeline's own verdict: a gate that this finished run passes, or one it fails.
+    await applyGate(store, run.id, gate === 'passed' ? "status = 'finished'" : "status = 'failed'", 'extended');
     return run.id;
   }
 
@@ -265,6 +266,27 @@ describe('fireSchedule', () => {
 
     // A tier that takes no candidates says so.
     expect((await fireSchedule('ci', { store, queues, config })).note).toMatch(/takes no candidates/);
+  });
+
+  it("takes no candidate from a user's gate tag: an abandoned run, or one that failed its gate, tagged gate = passed by an editor", async () => {
+    const snapshot = 'e'.repeat(64);
+    const exp = await store.ensureExperiment({ name: 'forged' });
+    // Abandoned by its policies: never gated. Then an editor tags it (runs.setTags and the
+    // ingest API's tags route both call store.setTags).
+    const abandoned = await store.createRun({ experimentId: exp.id, tier: 'extended', code: { codeHash: code(40) }, snapshotIds: [snapshot], tags: { definition: 'forged' } });
+    await store.endRun(abandoned.id, 'abandoned', 'trend: val_acc heading the wrong way');
+    await store.setTags(abandoned.id, { gate: 'passed', 'gate.tier': 'extended' });
+    // Finished, but failed its gate; the editor overwrites the verdict's tag.
+    const failed = await store.createRun({ experimentId: exp.id, tier: 'extended', code: { codeHash: code(41) }, snapshotIds: [snapshot], tags: { definition: 'forged' } });
+    await store.endRun(failed.id, 'finished');
+    await applyGate(store, failed.id, 'metrics.val_acc >= 0.99', 'extended');
+    await store.setTags(failed.id, { gate: 'passed', 'gate.tier': 'extended' });
+
+    const fired = await fireSchedule('nightly', { store, queues, config });
+    expect(fired.created.filter((c) => c.candidate === abandoned.id || c.candidate === failed.id)).toEqual([]);
+    expect(fired.skipped.filter((s) => s.candidate === abandoned.id || s.candidate === failed.id)).toEqual([]);
+    const nightly = await store.searchRuns({ filter: `tier = 'nightly' AND experiment = '${exp.id}'` });
+    expect(nightly.runs).toEqual([]);
   });
 
   it('registers and removes job schedulers as the config says', async () => {

@@ -235,6 +235,44 @@ describe('sweeps', () => {
     expect(await cancelRun(started.parentId, { store, queues, connection: redis.connection })).toBe('already-ended');
   });
 
+  it("ignores tags edited by a user: a sweep's size, parallelism, prefix and trials are the pipeline's record", async () => {
+    const queues = queuesFor('tags');
+    const started = await startSweep(base(queues, { maxTrials: 4, parallel: 2 }));
+    const otherQueues = queuesFor('tags-other');
+    const other = await startSweep(base(otherQueues, { maxTrials: 2, parallel: 1 }));
+    const [t0, t1] = started.trials;
+    const before = await sweepState(store, started.parentId);
+    // What an editor can do through runs.setTags / deleteTag or the ingest API's tags route.
+    const forged = { ...started.spec, maxTrials: 50, parallel: 20, prefix: 'elsewhere' };
+    await store.setTags(started.parentId, { 'sweep.spec': JSON.stringify(forged), 'sweep.prefix': 'elsewhere', 'sweep.kind': 'trial', sweep: other.parentId });
+    await store.setTags(t0!, { sweep: other.parentId, trial: '3', 'sweep.params': '{"learningRate":1}', 'sweep.kind': 'parent' });
+    await store.deleteTag(t1!, 'sweep.kind');
+    await store.deleteTag(t1!, 'trial');
+    // A run that never was a sweep, tagged as one.
+    const plain = await store.createRun({ experimentId: started.experimentId, status: 'running', tags: { 'sweep.kind': 'parent', 'sweep.spec': JSON.stringify(started.spec), 'sweep.prefix': queues.prefix } });
+
+    // Nothing more is created: two trials are in flight of parallel 2.
+    const progress = await advanceSweep(started.parentId, { store, queues });
+    expect(progress).toMatchObject({ status: 'running', maxTrials: 4, created: [], inFlight: 2, ended: 0 });
+    const state = await sweepState(store, started.parentId);
+    expect(state.spec).toMatchObject({ maxTrials: 4, parallel: 2, prefix: queues.prefix });
+    expect(state.trials.map((t) => [t.index, t.runId])).toEqual([
+      [0, t0],
+      [1, t1],
+    ]);
+    expect(state.trials.map((t) => t.params)).toEqual(before.trials.map((t) => t.params));
+    // The other sweep did not gain a trial; the tagged run is no sweep.
+    expect((await sweepState(store, other.parentId)).trials.map((t) => t.runId)).toEqual(other.trials);
+    await expect(advanceSweep(plain.id, { store, queues })).rejects.toThrow(/is not a sweep/);
+    await expect(sweepState(store, plain.id)).rejects.toThrow(/is not a sweep/);
+    // Ending a trial advances its own sweep by one, whatever its tags say.
+    await store.endRun(t0!, 'finished');
+    expect((await advanceSweep(started.parentId, { store, queues })).created).toHaveLength(1);
+    expect((await sweepState(store, started.parentId)).trials.map((t) => t.index)).toEqual([0, 1, 2]);
+    await cancelSweep(started.parentId, { store, queues });
+    await cancelSweep(other.parentId, { store, queues: otherQueues });
+  });
+
   it('refuses a bad sweep before creating anything', async () => {
     const queues = queuesFor('bad');
     const before = (await store.searchRuns({ limit: 1000 })).runs.length;
