@@ -66,7 +66,7 @@ export interface RetryOptions {
 // Calls that would do their work twice if a commit's acknowledgement was lost and they
 // were sent again; everything else the store does is idempotent (upserts, first write
 // wins for metric points, status changes guarded by the current status).
-const NOT_RETRIED = new Set(['createRun', 'createExperiment', 'addNote', 'registerModelVersion', 'recordDeployment', 'close']);
+const NOT_RETRIED = new Set(['createRun', 'createExperiment', 'addNote', 'registerModelVersion', 'recordDeployment', 'createSweep', 'createSweepTrial', 'close']);
 
 /**
  * The store for a long-lived process (a worker): a call that finds PostgreSQL
