@@ -38,7 +38,8 @@ describe.each(testEngines())('pipeline decisions against an editor on $name', (e
     expect(found.runs.map((r) => r.id)).not.toContain(run.id);
 
     const view = await editor.runs.get({ id: run.id });
-    expect(view.gate).toBeNull();
+    expect(view.pipeline.gates).toEqual([]);
+    expect(await editor.runs.gates({ experimentIds: [exp.id] })).toEqual([]);
   });
 
   it('a run tagged as a sweep parent is no sweep', async () => {
@@ -46,5 +47,6 @@ describe.each(testEngines())('pipeline decisions against an editor on $name', (e
     const spec = { version: 1, space: { lr: { type: 'uniform', min: 0, max: 1 } }, strategy: { kind: 'random' }, seed: 1, maxTrials: 1000, parallel: 100, objective: { metric: 'acc', direction: 'maximize' }, policies: [], prefix: 'cairn', job: {} };
     await editor.runs.setTags({ runId: run.id, tags: { 'sweep.kind': 'parent', 'sweep.spec': JSON.stringify(spec), 'sweep.prefix': 'cairn', 'sweep.best': run.id, 'sweep.best.value': '1' } });
     expect((await editor.sweeps.list()).map((s) => s.id)).not.toContain(run.id);
+    expect((await editor.runs.get({ id: run.id })).pipeline.sweep).toBeNull();
   });
 });
