@@ -79,8 +79,9 @@ export interface FireResult {
 const CANDIDATE_WINDOW = 500;
 
 /**
- * A scheduled tier's job: for each experiment, the newest run of `candidatesFrom` that
- * passed its gate (config.candidateFilter, newest ended first) gives the code, params and
+ * A scheduled tier's job: for each experiment, the newest finished run of `candidatesFrom`
+ * whose gate passed as the pipeline recorded it (config.candidateFilter reads the store's
+ * gate results, never tags; newest ended first) gives the code, params and
  * data; a run of the tier is created `queued` with them and enqueued with the tier's job
  * options. The data is the candidate's own snapshot (`snapshot: 'pinned'`) or the newest
  * snapshot of the dataset it belongs to (`'latest'`). A candidate that already has a run of
@@ -121,7 +122,7 @@ export async function fireSchedule(tier: Tier, deps: { store: Store; queues: Tie
       code: { gitSha: candidate.gitSha, gitDirty: candidate.gitDirty, codeHash: candidate.codeHash },
       snapshotIds: [snapshotId],
       params: candidate.params,
-      tags: { ...pick(candidate.tags, ['definition', 'module', 'sweep']), promoted_from: candidate.id, scheduled: 'true', queue: deps.queues.prefix },
+      tags: { ...pick(candidate.tags, ['definition', 'module']), promoted_from: candidate.id, scheduled: 'true', queue: deps.queues.prefix },
     });
     await store.addLineageEdge({ kind: 'run', id: candidate.id }, { kind: 'run', id: run.id }, 'promoted_to');
     await deps.queues.enqueue(tier, run.id, jobOptions(config.tiers[tier]));

@@ -95,7 +95,7 @@ describe('cairn-worker process', () => {
     try {
       const run = await store.getRun(runId);
       expect(run.status).toBe('finished');
-      expect(run.tags.gate).toBe('passed');
+      expect(await store.listGateResults({ runIds: [runId] })).toMatchObject([{ tier: 'ci', passed: true }]);
     } finally {
       await store.close();
     }
