@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { candidateFilter, resolvePipelineConfig } from '@cairn/pipeline';
 import type { Experiment, Store } from '@cairn/store';
@@ -48,5 +51,26 @@ describe.each(testEngines())('pipeline decisions against an editor on $name', (e
     await editor.runs.setTags({ runId: run.id, tags: { 'sweep.kind': 'parent', 'sweep.spec': JSON.stringify(spec), 'sweep.prefix': 'cairn', 'sweep.best': run.id, 'sweep.best.value': '1' } });
     expect((await editor.sweeps.list()).map((s) => s.id)).not.toContain(run.id);
     expect((await editor.runs.get({ id: run.id })).pipeline.sweep).toBeNull();
+  });
+});
+
+describe('who writes pipeline decisions', () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const WRITERS = /\.(recordGateResult|createSweep|createSweepTrial|updateSweep|recordChampionDecision)\s*\(/;
+
+  function sources(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) return e.name === 'node_modules' || e.name === '.next' ? [] : sources(p);
+      return /\.tsx?$/.test(e.name) && !/\.test\.tsx?$/.test(e.name) ? [p] : [];
+    });
+  }
+
+  it('no code behind the portal API, the ingest API or the portal calls a writer: only the pipeline does', () => {
+    const surfaces = ['libs/api/src', 'libs/tracking/src', 'apps/web/src'].flatMap((d) => sources(path.join(root, d)));
+    expect(surfaces.length).toBeGreaterThan(50);
+    expect(surfaces.filter((f) => WRITERS.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(root, f))).toEqual([]);
+    // The check finds a writer where there is one.
+    expect(WRITERS.test(fs.readFileSync(path.join(root, 'libs/pipeline/src/gates.ts'), 'utf8'))).toBe(true);
   });
 });
