@@ -289,6 +289,29 @@ describe('fireSchedule', () => {
     expect(nightly.runs).toEqual([]);
   });
 
+  it("remembers what it trained by the pipeline's lineage, not by a tag: an edited promoted_from neither repeats nor blocks a candidate", async () => {
+    const snapshot = 'f'.repeat(64);
+    const a = await candidate('memory-a', code(50), snapshot, 'passed');
+    const b = await candidate('memory-b', code(51), snapshot, 'passed');
+    const first = await fireSchedule('nightly', { store, queues, config });
+    const made = new Map(first.created.filter((c) => c.candidate === a || c.candidate === b).map((c) => [c.candidate, c.runId]));
+    expect([...made.keys()].sort()).toEqual([a, b].sort());
+    // An editor drops the tag from a's nightly run, and points b's at another run.
+    await store.deleteTag(made.get(a)!, 'promoted_from');
+    await store.setTags(made.get(b)!, { promoted_from: a });
+    const again = await fireSchedule('nightly', { store, queues, config });
+    expect(again.created.filter((c) => c.candidate === a || c.candidate === b)).toEqual([]);
+    expect(again.skipped.filter((s) => s.candidate === a || s.candidate === b).map((s) => s.reason)).toEqual([
+      expect.stringMatching(/^already trained on this data by run /),
+      expect.stringMatching(/^already trained on this data by run /),
+    ]);
+    // A run tagged as trained from a candidate, that the pipeline never made, blocks nothing.
+    const c = await candidate('memory-c', code(52), snapshot, 'passed');
+    const fake = await store.createRun({ experimentId: (await store.getRun(c)).experimentId, tier: 'nightly', snapshotIds: [snapshot], tags: { promoted_from: c } });
+    await store.endRun(fake.id, 'finished');
+    expect((await fireSchedule('nightly', { store, queues, config })).created.map((x) => x.candidate)).toContain(c);
+  });
+
   it('registers and removes job schedulers as the config says', async () => {
     const q = scheduleQueue(redis.connection, redis.prefix);
     try {
