@@ -64,7 +64,7 @@ describe('cairn ci (inline)', () => {
     try {
       const run = await store.getRun(runId!);
       expect(run).toMatchObject({ status: 'finished', tier: 'ci' });
-      expect(run.tags).toMatchObject({ gate: 'passed', 'gate.tier': 'ci' });
+      expect(await store.listGateResults({ runIds: [runId!] })).toMatchObject([{ tier: 'ci', passed: true, expression: PASS_GATE }]);
       expect((await store.listNotes({ kind: 'run', id: runId! })).at(-1)?.body).toMatch(/^\*\*ci gate passed\*\*/);
     } finally {
       await store.close();

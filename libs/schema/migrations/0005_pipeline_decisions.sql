@@ -65,7 +65,8 @@ CREATE INDEX "sweeps_status_prefix" ON "sweeps" USING btree ("status","prefix");
 -- trial, sweep.params, sweep.best*): copied here so a sweep in flight carries on. A row
 -- whose tags do not read (a spec or params that are not JSON, a missing field, a trial
 -- index that is no number) is left out rather than failing the upgrade, and a trial is
--- taken only from a child run of its sweep (runs.parent_run_id, which no API edits).
+-- taken only from a child run of its sweep (runs.parent_run_id, set when a run is created
+-- and never changed after).
 -- Gate verdicts and champion decisions are NOT copied: their tags (and the gate's note)
 -- were writable by any editor, so copying them would turn a forged `gate = passed` into
 -- a verdict the schedules trust. Runs ended before the upgrade keep those tags and notes
