@@ -3,7 +3,7 @@ import { parseFieldRef, type FieldRef, type RunDetail } from '@cairn/store';
 import { UsageError } from './errors.ts';
 
 /** A params/metrics/tags column of `runs list`, named as in the filter language. */
-export type ColumnField = Exclude<FieldRef, { kind: 'attribute' }>;
+export type ColumnField = Exclude<FieldRef, { kind: 'attribute' } | { kind: 'gate' }>;
 
 const HELP = 'columns are params.<key>, metrics.<key>[.min|.max|.count] or tags.<key>, separated by commas; quote odd keys in backticks: metrics.`val acc`';
 
@@ -33,7 +33,8 @@ export function parseColumn(spec: string): ColumnField {
   } catch (e) {
     throw new UsageError(`invalid column '${spec}': ${e instanceof FilterSyntaxError ? e.detail : String(e)}; ${HELP}`);
   }
-  if (field.kind === 'attribute') throw new UsageError(`unknown column '${spec}': ${HELP}`);
+  // Gate verdicts filter runs (--filter "gate.ci = 'passed'") and show in `runs show`; they are no column.
+  if (field.kind === 'attribute' || field.kind === 'gate') throw new UsageError(`unknown column '${spec}': ${HELP}`);
   return field;
 }
 

@@ -48,7 +48,8 @@ describe('cairn demo', () => {
         if (!('parentId' in summary.sweep)) throw new Error(`no sweep: ${JSON.stringify(summary.sweep)}`);
         const parent = await store.getRun(summary.sweep.parentId);
         expect(parent.status).toBe('finished');
-        const trials = all.filter((x) => x.tags.sweep === parent.id && x.tags['sweep.kind'] === 'trial');
+        const trialIds = new Set((await store.listSweepTrials(parent.id)).map((t) => t.runId));
+        const trials = all.filter((x) => trialIds.has(x.id));
         expect(trials).toHaveLength(8);
         expect(trials.every((t) => ['finished', 'abandoned'].includes(t.status))).toBe(true);
 
@@ -57,7 +58,7 @@ describe('cairn demo', () => {
         expect(v.runId).toBe(summary.model.runId);
         const best = await store.getRun(v.runId!);
         expect(best.status).toBe('finished');
-        const others = all.filter((x) => x.experimentId === best.experimentId || x.tags.sweep === parent.id).filter((x) => x.status === 'finished' && x.tier === 'ci');
+        const others = all.filter((x) => x.experimentId === best.experimentId || trialIds.has(x.id)).filter((x) => x.status === 'finished' && x.tier === 'ci');
         // The registered run is the best Iris run by val_acc among those the demo weighed.
         for (const o of others) if (o.id === summary.sweep.bestRunId || summary.ci.some((c) => c.runId === o.id)) expect(best.metrics.val_acc!.last).toBeGreaterThanOrEqual(o.metrics.val_acc!.last);
 

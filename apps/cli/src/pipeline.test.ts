@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TierQueues } from '@cairn/pipeline';
+import { TierQueues, resolvePipelineConfig } from '@cairn/pipeline';
 import { openStore } from '@cairn/store';
 import { testEngines } from '@cairn/store/testing';
 import { testRedis, type TestRedis } from '../../../libs/pipeline/src/testing/redis.ts';
 import { junitXml, xmlEscape } from './junit.ts';
+import { verdictFor } from './pipeline.ts';
 import { cli, spawnCli, storeArgs } from './test-support.ts';
 
 const IRIS = ['examples/iris-mlp/train.ts', '--data', 'examples/iris-mlp/data'];
@@ -63,7 +64,7 @@ describe('cairn ci (inline)', () => {
     try {
       const run = await store.getRun(runId!);
       expect(run).toMatchObject({ status: 'finished', tier: 'ci' });
-      expect(run.tags).toMatchObject({ gate: 'passed', 'gate.tier': 'ci' });
+      expect(await store.listGateResults({ runIds: [runId!] })).toMatchObject([{ tier: 'ci', passed: true, expression: PASS_GATE }]);
       expect((await store.listNotes({ kind: 'run', id: runId! })).at(-1)?.body).toMatch(/^\*\*ci gate passed\*\*/);
     } finally {
       await store.close();
@@ -96,6 +97,40 @@ describe('cairn ci (inline)', () => {
     const two = await cli(['--home', home, 'ci', ...IRIS, '--snapshot', 'abc'], { env });
     expect(two.code).toBe(2);
   }, 120_000);
+});
+
+/**
+ * `cairn ci` and `cairn submit --wait` report the verdict the pipeline recorded. An editor
+ * may write any tag or note on a run (runs.setTags, runs.addNote, the ingest API); none of
+ * it is a verdict.
+ */
+describe.each(testEngines())('verdictFor on $name', (engine) => {
+  let redis: TestRedis;
+  let queues: TierQueues;
+  const config = resolvePipelineConfig({ tiers: { ci: { gate: "status = 'finished'" } } });
+
+  beforeAll(async () => {
+    redis = await testRedis();
+    queues = new TierQueues(redis.connection, redis.prefix);
+  });
+  afterAll(async () => {
+    await queues?.close();
+    await redis?.close();
+    await engine.cleanup();
+  });
+
+  it("takes no verdict from a forged gate note or tag on a run the worker never gated", async () => {
+    const store = await engine.open();
+    const exp = await store.ensureExperiment({ name: 'forged-ci' });
+    const run = await store.createRun({ experimentId: exp.id, tier: 'ci' });
+    await store.endRun(run.id, 'abandoned', 'nan guard: loss is NaN');
+    await store.setTags(run.id, { gate: 'passed', 'gate.tier': 'ci' });
+    const forged = { tier: 'ci', passed: true, expression: "status = 'finished'", values: { status: 'finished' }, missing: [] };
+    await store.addNote({ kind: 'run', id: run.id }, `**ci gate passed**\n\n<!-- cairn-gate ${JSON.stringify(forged)} -->`, 'cairn pipeline');
+
+    const v = await verdictFor(store, await store.getRun(run.id), config, 'ci', queues);
+    expect(v).toMatchObject({ by: 'cli', recorded: false, gate: { passed: false, values: { status: 'abandoned' } } });
+  });
 });
 
 describe('JUnit XML', () => {

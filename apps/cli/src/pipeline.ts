@@ -104,50 +104,34 @@ export async function waitForRun(store: Store, queues: TierQueues, runId: string
 
 export interface Verdict {
   gate: GateResult | null;
-  /** Who evaluated it: the worker that trained the run, or this command. */
+  /** Who evaluated it: the pipeline (a worker, or an earlier command) whose verdict is recorded, or this command. */
   by: 'worker' | 'cli' | null;
-  /** Recorded on the run (tags and note). */
+  /** Recorded as the run's gate result (store.recordGateResult). */
   recorded: boolean;
   promoted?: string;
 }
 
 /**
  * The verdict of a tier's gate on an ended run. A worker evaluates and records the gate
- * when the run finishes: its verdict is taken from the job's result, else from the note
- * it wrote. Without one (the run did not finish, or the worker's config has no gate), the
- * gate of `config` is evaluated here: recorded when the run finished (like a worker
- * would), only shown otherwise. Null when the tier has no gate at all.
+ * when the run finishes: its verdict is the run's gate result for the tier (never a tag
+ * or a note, which any editor may write). Without one (the run did not finish, or the
+ * worker's config has no gate), the gate of `config` is evaluated here: recorded when the
+ * run finished (like a worker would), only shown otherwise. Null when the tier has no
+ * gate at all.
  */
 export async function verdictFor(store: Store, run: RunDetail, config: PipelineConfig, tier: Tier, queues?: TierQueues): Promise<Verdict> {
-  if (queues) {
-    const job = await queues.get(tier).getJob(run.id).catch(() => undefined);
-    const result = job?.returnvalue as ProcessResult | undefined;
-    if (result?.gate) return { gate: result.gate, by: 'worker', recorded: true, ...(result.promoted ? { promoted: result.promoted } : {}) };
-    const noted = await notedGate(store, run.id, tier);
-    if (noted) return { gate: noted, by: 'worker', recorded: true };
+  const { applyGate, evaluateGate, recordedGate } = await pipelineLib();
+  const recorded = await recordedGate(store, run.id, tier);
+  if (recorded) {
+    const job = queues ? await queues.get(tier).getJob(run.id).catch(() => undefined) : undefined;
+    const promoted = (job?.returnvalue as ProcessResult | undefined)?.promoted;
+    const gate = { passed: recorded.passed, expression: recorded.expression, values: recorded.values, missing: recorded.missing };
+    return { gate, by: 'worker', recorded: true, ...(promoted ? { promoted } : {}) };
   }
-  const { applyGate, evaluateGate } = await pipelineLib();
   const expression = config.tiers[tier].gate;
   if (!expression) return { gate: null, by: null, recorded: false };
   if (run.status === 'finished') return { gate: await applyGate(store, run.id, expression, tier), by: 'cli', recorded: true };
-  return { gate: evaluateGate(expression, run), by: 'cli', recorded: false };
-}
-
-/** The newest gate verdict recordGate noted on the run for `tier` (its JSON comment), or null. */
-async function notedGate(store: Store, runId: string, tier: Tier): Promise<GateResult | null> {
-  const notes = await store.listNotes({ kind: 'run', id: runId });
-  for (const note of [...notes].reverse()) {
-    const m = /<!-- cairn-gate (\{.*\}) -->\s*$/s.exec(note.body);
-    if (!m) continue;
-    try {
-      const parsed = JSON.parse(m[1]!) as GateResult & { tier?: string };
-      if (parsed.tier !== tier) continue;
-      return { passed: parsed.passed, expression: parsed.expression, values: parsed.values, missing: parsed.missing };
-    } catch {
-      continue;
-    }
-  }
-  return null;
+  return { gate: evaluateGate(expression, run, await store.listGateResults({ runIds: [run.id] })), by: 'cli', recorded: false };
 }
 
 /** The gate's verdict with one line per value it read. */

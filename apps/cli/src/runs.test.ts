@@ -20,6 +20,10 @@ describe.each(testEngines())('cairn on $name', (engine) => {
     const store = await openStore(loc);
     try {
       seeded = await seed(store);
+      // What the pipeline decided about one run; a `gate` tag on another is only a tag.
+      await store.recordGateResult({ runId: seeded.runs.adam, tier: 'ci', passed: true, expression: 'metrics.acc >= 0.9', values: { 'metrics.acc': 0.97 }, missing: [] });
+      await store.recordChampionDecision({ runId: seeded.runs.adam, tier: 'ci', decision: 'first', model: 'mnist', alias: 'champion', metric: 'acc', challenger: 0.97, champion: null, version: 1, detail: 'no champion yet: mnist@champion → v1 (acc 0.97)' });
+      await store.setTags(seeded.runs.sgd, { gate: 'passed' });
     } finally {
       // PGlite serves one process: the CLI can only open it once this one let go.
       await store.close();
@@ -138,6 +142,8 @@ describe.each(testEngines())('cairn on $name', (engine) => {
     expect(out).toContain('# Baseline');
     expect(out).toContain('**use this**');
     expect(out).toMatch(/model\/weights\.bin\s+121 KiB/);
+    expect(out).toMatch(/^pipeline\n {2}ci gate\s+passed: metrics\.acc >= 0\.9 \(metrics\.acc = 0\.97\), \d{4}-/m);
+    expect(out).toMatch(/^ {2}champion \(ci\)\s+first: no champion yet: mnist@champion → v1 \(acc 0\.97\)$/m);
 
     const json = await run('runs', 'show', prefix, '--json');
     const detail = JSON.parse(json.stdout) as Record<string, any>;
@@ -145,6 +151,11 @@ describe.each(testEngines())('cairn on $name', (engine) => {
     expect(detail.metrics.acc).toMatchObject({ last: 0.97, min: 0.8, max: 0.97, count: 3 });
     expect(detail.notes).toHaveLength(1);
     expect(detail.artifacts).toEqual([expect.objectContaining({ path: 'model/weights.bin', size: 123_456 })]);
+    expect(detail.pipeline).toMatchObject({ gates: [{ tier: 'ci', passed: true, expression: 'metrics.acc >= 0.9' }], champion: [{ decision: 'first' }], sweep: null, trial: null });
+
+    // Filters read the recorded verdict; the sgd run's `gate` tag is only a tag.
+    const gated = await run('runs', 'list', '--filter', "gate.ci = 'passed'", '--json');
+    expect((JSON.parse(gated.stdout) as { runs: { id: string }[] }).runs.map((x) => x.id)).toEqual([seeded.runs.adam]);
   });
 
   it('fails with one line for an unknown run id', async () => {

@@ -185,6 +185,10 @@ describe('portal in local mode', () => {
     expect(await note.locator('h3, h4, h5, h6').textContent()).toBe('Why wide');
     expect(await note.locator('strong').textContent()).toBe('wider');
     expect(await note.textContent()).not.toContain('**');
+    // The pipeline's verdict, from its own record, with the values that decided it.
+    const gate = page.locator(sel('gate', { tier: 'extended', verdict: 'passed' }));
+    expect(await gate.textContent()).toContain("status = 'finished' and metrics.val_accuracy >= 0.9");
+    expect(await gate.textContent()).toContain('metrics.val_accuracy = 0.93');
     await shot('run-detail');
   });
 

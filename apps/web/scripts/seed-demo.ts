@@ -178,8 +178,9 @@ async function main() {
       '## Why wide\n\nA **wider** hidden layer with `lr=0.05` beat the *narrow* one.\n\n- 12,000 steps\n- see [the runs](/runs)\n\n<script>alert("not html")</script>',
     );
     await store.addNote({ kind: 'run', id: ids.plateau! }, 'Stopped: validation accuracy stuck at 0.821. Try a larger learning rate.');
-    await store.setTags(best, { gate: 'passed', 'gate.tier': 'extended' });
-    await store.setTags(ids['too-hot']!, { gate: 'failed', 'gate.tier': 'extended' });
+    // Verdicts as the pipeline records them (a `gate` tag would be only a tag).
+    await store.recordGateResult({ runId: best, tier: 'extended', passed: true, expression: "status = 'finished'", values: { status: 'finished' }, missing: [] });
+    await store.recordGateResult({ runId: ids['too-hot']!, tier: 'extended', passed: false, expression: "status = 'finished'", values: { status: 'failed' }, missing: [] });
     await store.logArtifact(best, { path: 'model/model.json', hash: 'ab'.repeat(32), size: 2_345, mediaType: 'application/json' });
     await store.logArtifact(best, { path: 'model/weights.bin', hash: 'cd'.repeat(32), size: 48_128, mediaType: 'application/octet-stream' });
 

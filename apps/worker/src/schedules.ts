@@ -79,13 +79,15 @@ export interface FireResult {
 const CANDIDATE_WINDOW = 500;
 
 /**
- * A scheduled tier's job: for each experiment, the newest run of `candidatesFrom` that
- * passed its gate (config.candidateFilter, newest ended first) gives the code, params and
+ * A scheduled tier's job: for each experiment, the newest finished run of `candidatesFrom`
+ * whose gate passed as the pipeline recorded it (config.candidateFilter reads the store's
+ * gate results, never tags; newest ended first) gives the code, params and
  * data; a run of the tier is created `queued` with them and enqueued with the tier's job
  * options. The data is the candidate's own snapshot (`snapshot: 'pinned'`) or the newest
  * snapshot of the dataset it belongs to (`'latest'`). A candidate that already has a run of
- * this tier on that snapshot (queued, running, finished or abandoned) is skipped, so a
- * schedule firing twice without new code or data trains nothing twice.
+ * this tier on that snapshot (queued, running, finished or abandoned; known by the
+ * pipeline's lineage, not by tags) is skipped, so a schedule firing twice without new code
+ * or data trains nothing twice.
  */
 export async function fireSchedule(tier: Tier, deps: { store: Store; queues: TierQueues; config: PipelineConfig }): Promise<FireResult> {
   const { store, config } = deps;
@@ -108,8 +110,7 @@ export async function fireSchedule(tier: Tier, deps: { store: Store; queues: Tie
       continue;
     }
     const snapshotId = config.tiers[tier].snapshot === 'latest' ? ((await latestOfSameDataset(store, pinned)) ?? pinned) : pinned;
-    const earlier = await store.searchRuns({ filter: `tier = '${tier}' AND tags.promoted_from = '${candidate.id}'`, limit: 100 });
-    const done = earlier.runs.find((r) => r.snapshotIds[0] === snapshotId && ['queued', 'running', 'finished', 'abandoned'].includes(r.status));
+    const done = (await trainedFrom(store, candidate.id, tier)).find((r) => r.snapshotIds[0] === snapshotId && ['queued', 'running', 'finished', 'abandoned'].includes(r.status));
     if (done) {
       result.skipped.push({ candidate: candidate.id, reason: `already trained on this data by run ${done.id} (${done.status})` });
       continue;
@@ -121,13 +122,24 @@ export async function fireSchedule(tier: Tier, deps: { store: Store; queues: Tie
       code: { gitSha: candidate.gitSha, gitDirty: candidate.gitDirty, codeHash: candidate.codeHash },
       snapshotIds: [snapshotId],
       params: candidate.params,
-      tags: { ...pick(candidate.tags, ['definition', 'module', 'sweep']), promoted_from: candidate.id, scheduled: 'true', queue: deps.queues.prefix },
+      tags: { ...pick(candidate.tags, ['definition', 'module']), promoted_from: candidate.id, scheduled: 'true', queue: deps.queues.prefix },
     });
     await store.addLineageEdge({ kind: 'run', id: candidate.id }, { kind: 'run', id: run.id }, 'promoted_to');
     await deps.queues.enqueue(tier, run.id, jobOptions(config.tiers[tier]));
     result.created.push({ runId: run.id, candidate: candidate.id, snapshotId });
   }
   return result;
+}
+
+/**
+ * The runs of `tier` the pipeline created from `candidateId`: its `promoted_to` lineage
+ * edges, which only the pipeline writes (the `promoted_from` tag on those runs is for
+ * people and may be edited; it decides nothing).
+ */
+async function trainedFrom(store: Store, candidateId: string, tier: Tier): Promise<RunDetail[]> {
+  const graph = await store.lineage({ kind: 'run', id: candidateId }, { direction: 'downstream', depth: 1 });
+  const ids = graph.edges.filter((e) => e.relation === 'promoted_to' && e.from.kind === 'run' && e.from.id === candidateId && e.to.kind === 'run').map((e) => e.to.id);
+  return (await store.getRuns(ids)).filter((r) => r.tier === tier);
 }
 
 /** The newest snapshot of the dataset that `snapshotId` is a version of (null when no dataset records it). */

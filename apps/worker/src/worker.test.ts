@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TierQueues, cancelChannel, resolvePipelineConfig, submitRun } from '@cairn/pipeline';
+import { TierQueues, applyGate, cancelChannel, resolvePipelineConfig, submitRun } from '@cairn/pipeline';
 import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
 import { testRedis, type TestRedis } from '../../../libs/pipeline/src/testing/redis.ts';
@@ -95,7 +95,7 @@ describe('cairn-worker process', () => {
     try {
       const run = await store.getRun(runId);
       expect(run.status).toBe('finished');
-      expect(run.tags.gate).toBe('passed');
+      expect(await store.listGateResults({ runIds: [runId] })).toMatchObject([{ tier: 'ci', passed: true }]);
     } finally {
       await store.close();
     }
@@ -229,7 +229,8 @@ describe('fireSchedule', () => {
     const exp = await store.ensureExperiment({ name: experiment });
     const run = await store.createRun({ experimentId: exp.id, tier: 'extended', code: { codeHash }, snapshotIds: [snapshot], params: { lr: 0.1 }, tags: { definition: experiment, module: 'train.ts' } });
     await store.endRun(run.id, 'finished');
-    await store.setTags(run.id, { gate, 'gate.tier': 'extended' });
+    // The pipeline's own verdict: a gate that this finished run passes, or one it fails.
+    await applyGate(store, run.id, gate === 'passed' ? "status = 'finished'" : "status = 'failed'", 'extended');
     return run.id;
   }
 
@@ -265,6 +266,50 @@ describe('fireSchedule', () => {
 
     // A tier that takes no candidates says so.
     expect((await fireSchedule('ci', { store, queues, config })).note).toMatch(/takes no candidates/);
+  });
+
+  it("takes no candidate from a user's gate tag: an abandoned run, or one that failed its gate, tagged gate = passed by an editor", async () => {
+    const snapshot = 'e'.repeat(64);
+    const exp = await store.ensureExperiment({ name: 'forged' });
+    // Abandoned by its policies: never gated. Then an editor tags it (runs.setTags and the
+    // ingest API's tags route both call store.setTags).
+    const abandoned = await store.createRun({ experimentId: exp.id, tier: 'extended', code: { codeHash: code(40) }, snapshotIds: [snapshot], tags: { definition: 'forged' } });
+    await store.endRun(abandoned.id, 'abandoned', 'trend: val_acc heading the wrong way');
+    await store.setTags(abandoned.id, { gate: 'passed', 'gate.tier': 'extended' });
+    // Finished, but failed its gate; the editor overwrites the verdict's tag.
+    const failed = await store.createRun({ experimentId: exp.id, tier: 'extended', code: { codeHash: code(41) }, snapshotIds: [snapshot], tags: { definition: 'forged' } });
+    await store.endRun(failed.id, 'finished');
+    await applyGate(store, failed.id, 'metrics.val_acc >= 0.99', 'extended');
+    await store.setTags(failed.id, { gate: 'passed', 'gate.tier': 'extended' });
+
+    const fired = await fireSchedule('nightly', { store, queues, config });
+    expect(fired.created.filter((c) => c.candidate === abandoned.id || c.candidate === failed.id)).toEqual([]);
+    expect(fired.skipped.filter((s) => s.candidate === abandoned.id || s.candidate === failed.id)).toEqual([]);
+    const nightly = await store.searchRuns({ filter: `tier = 'nightly' AND experiment = '${exp.id}'` });
+    expect(nightly.runs).toEqual([]);
+  });
+
+  it("remembers what it trained by the pipeline's lineage, not by a tag: an edited promoted_from neither repeats nor blocks a candidate", async () => {
+    const snapshot = 'f'.repeat(64);
+    const a = await candidate('memory-a', code(50), snapshot, 'passed');
+    const b = await candidate('memory-b', code(51), snapshot, 'passed');
+    const first = await fireSchedule('nightly', { store, queues, config });
+    const made = new Map(first.created.filter((c) => c.candidate === a || c.candidate === b).map((c) => [c.candidate, c.runId]));
+    expect([...made.keys()].sort()).toEqual([a, b].sort());
+    // An editor drops the tag from a's nightly run, and points b's at another run.
+    await store.deleteTag(made.get(a)!, 'promoted_from');
+    await store.setTags(made.get(b)!, { promoted_from: a });
+    const again = await fireSchedule('nightly', { store, queues, config });
+    expect(again.created.filter((c) => c.candidate === a || c.candidate === b)).toEqual([]);
+    expect(again.skipped.filter((s) => s.candidate === a || s.candidate === b).map((s) => s.reason)).toEqual([
+      expect.stringMatching(/^already trained on this data by run /),
+      expect.stringMatching(/^already trained on this data by run /),
+    ]);
+    // A run tagged as trained from a candidate, that the pipeline never made, blocks nothing.
+    const c = await candidate('memory-c', code(52), snapshot, 'passed');
+    const fake = await store.createRun({ experimentId: (await store.getRun(c)).experimentId, tier: 'nightly', snapshotIds: [snapshot], tags: { promoted_from: c } });
+    await store.endRun(fake.id, 'finished');
+    expect((await fireSchedule('nightly', { store, queues, config })).created.map((x) => x.candidate)).toContain(c);
   });
 
   it('registers and removes job schedulers as the config says', async () => {

@@ -52,8 +52,10 @@ describe.each(testEngines())('team-mode access on $name', (engine) => {
     await store.registerModelVersion({ project: 'alpha', name: 'm', artifactHash: hash('c'), runId: runA.id });
     const vB = await store.registerModelVersion({ project: 'beta', name: 'm', artifactHash: hash('d'), runId: runB.id });
     depB = await store.recordDeployment({ modelVersionId: vB.id, environment: 'prod', host: 'h' });
-    // A sweep parent in beta: sweeps.list needs no queue.
-    await store.createRun({ experimentId: expB.id, name: 'sweep-b', tags: { 'sweep.kind': 'parent' } });
+    // A sweep in beta (sweeps.list needs no queue), and a gate verdict on beta's run.
+    const spec = { version: 1, space: { lr: { type: 'uniform', min: 0, max: 1 } }, strategy: { kind: 'random' }, seed: 1, maxTrials: 2, parallel: 1, objective: { metric: 'acc', direction: 'maximize' }, policies: [], prefix: 'cairn', job: {} };
+    await store.createSweep({ run: { experimentId: expB.id, name: 'sweep-b' }, sweep: { strategy: 'random', spec, objective: { metric: 'acc', direction: 'maximize' }, prefix: 'cairn', maxTrials: 2, parallel: 1 } });
+    await store.recordGateResult({ runId: runB.id, tier: 'ci', passed: true, expression: "status = 'running'", values: { status: 'running' }, missing: [] });
     ana = callerFor(store, { viewer: teamViewer('ana', { [alpha.id]: 'viewer', [gamma.id]: 'editor' }) });
   });
   afterAll(() => engine.cleanup());
@@ -74,6 +76,7 @@ describe.each(testEngines())('team-mode access on $name', (engine) => {
     expect((await ana.datasets.list()).map((d) => d.name)).toEqual(['pub']);
     expect((await ana.models.list()).map((m) => `${m.project}/${m.name}`)).toEqual(['alpha/m']);
     expect(await ana.sweeps.list()).toEqual([]);
+    expect(await ana.runs.gates()).toEqual([]);
     expect((await ana.runs.search({})).runs.map((r) => r.name).sort()).toEqual(['a-run', 'g-run']);
     expect(await ana.runs.columns()).toEqual({ params: ['lr'], metrics: ['acc'], tags: [] });
     await sameAsMissing(ana.experiments.list({ project: 'beta' }), ana.experiments.list({ project: 'nope' }), 'beta', 'nope');
@@ -137,5 +140,6 @@ describe.each(testEngines())('team-mode access on $name', (engine) => {
     const admin = callerFor(store, { viewer: teamViewer('root', { [beta.id]: 'admin' }) });
     expect((await admin.runs.deleteTag({ runId: runB.id, key: 'none' })).runId).toBe(runB.id);
     expect((await admin.sweeps.list()).map((s) => s.name)).toEqual(['sweep-b']);
+    expect((await admin.runs.gates()).map((g) => [g.run.id, g.gate.tier])).toEqual([[runB.id, 'ci']]);
   });
 });

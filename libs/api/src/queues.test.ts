@@ -201,10 +201,9 @@ describe.each(testEngines())('queues, sweeps and gates on $name', (engine) => {
   });
 
   it('lists sweeps with their progress and best, and ranks a leaderboard with early-terminated trials marked', async () => {
-    const parent = await store.createRun({
-      experimentId: exp.id,
-      name: 'lr-sweep',
-      tags: { 'sweep.kind': 'parent', 'sweep.strategy': 'random', 'sweep.spec': JSON.stringify(SPEC), 'sweep.prefix': 'cairn' },
+    const { run: parent } = await store.createSweep({
+      run: { experimentId: exp.id, name: 'lr-sweep' },
+      sweep: { strategy: 'random', spec: SPEC, objective: { metric: 'val_acc', direction: 'maximize' }, prefix: 'cairn', maxTrials: 4, parallel: 2 },
     });
     const outcomes = [
       { status: 'finished', value: 0.8 },
@@ -214,18 +213,13 @@ describe.each(testEngines())('queues, sweeps and gates on $name', (engine) => {
     ] as const;
     const trials = [];
     for (const [i, o] of outcomes.entries()) {
-      const trial = await store.createRun({
-        experimentId: exp.id,
-        name: `lr-sweep-t${i}`,
-        parentRunId: parent.id,
-        params: { lr: 0.01 * (i + 1) },
-        tags: { sweep: parent.id, 'sweep.kind': 'trial', trial: String(i), 'sweep.params': JSON.stringify({ lr: 0.01 * (i + 1) }) },
-      });
+      const trial = await store.createSweepTrial(parent.id, { index: i, params: { lr: 0.01 * (i + 1) } }, { experimentId: exp.id, name: `lr-sweep-t${i}`, params: { lr: 0.01 * (i + 1) } });
       await store.logMetrics(trial.id, [{ key: 'val_acc', value: o.value, step: 1 }]);
       if (o.status !== 'running') await store.endRun(trial.id, o.status, 'reason' in o ? o.reason : null);
       trials.push(trial);
     }
     await store.logMetrics(parent.id, [{ key: 'val_acc', value: 0.9, step: 3 }]);
+    await store.updateSweep(parent.id, { best: { runId: trials[2]!.id, trial: 2, value: 0.9 } });
 
     const list = await api.sweeps.list({ experimentIds: [exp.id] });
     expect(list).toEqual([
@@ -242,7 +236,7 @@ describe.each(testEngines())('queues, sweeps and gates on $name', (engine) => {
         objective: { metric: 'val_acc', direction: 'maximize' },
         trials: { total: 4, created: 4, done: 3, inFlight: 1, counts: { finished: 2, abandoned: 1, running: 1 } },
         parallel: 2,
-        best: { value: 0.9, runId: null, trial: null },
+        best: { value: 0.9, runId: trials[2]!.id, trial: 2 },
       },
     ]);
 
@@ -256,7 +250,7 @@ describe.each(testEngines())('queues, sweeps and gates on $name', (engine) => {
     ]);
     expect(board.rows[3]).toMatchObject({ runId: trials[1]!.id, name: 'lr-sweep-t1', params: { lr: 0.02 }, reason: 'median: below the median of 2 peers' });
     const notSweep = await trpcError(api.sweeps.leaderboard({ sweepId: trials[0]!.id }));
-    expect([notSweep.code, notSweep.message]).toEqual(['BAD_REQUEST', `run ${trials[0]!.id} is not a sweep (no sweep.kind = parent tag)`]);
+    expect([notSweep.code, notSweep.message]).toEqual(['BAD_REQUEST', `run ${trials[0]!.id} is not a sweep`]);
   });
 
   it("shows a run's gate verdict as the pipeline records it", async () => {
@@ -265,8 +259,16 @@ describe.each(testEngines())('queues, sweeps and gates on $name', (engine) => {
     await store.endRun(run.id, 'finished');
     await applyGate(store, run.id, "metrics.val_acc >= 0.9 and status = 'finished'", 'ci');
     const view = await api.runs.get({ id: run.id });
-    expect(view.gate).toEqual({ passed: true, tier: 'ci', expression: "metrics.val_acc >= 0.9 and status = 'finished'", values: { 'metrics.val_acc': 0.93, status: 'finished' }, missing: [] });
+    expect(view.pipeline.gates).toEqual([{ passed: true, tier: 'ci', expression: "metrics.val_acc >= 0.9 and status = 'finished'", values: { 'metrics.val_acc': 0.93, status: 'finished' }, missing: [], evaluatedAt: expect.any(Date) }]);
     await applyGate(store, run.id, 'metrics.loss <= 0.1', 'extended');
-    expect((await api.runs.get({ id: run.id })).gate).toMatchObject({ passed: false, tier: 'extended', expression: 'metrics.loss <= 0.1', missing: ['metrics.loss'] });
+    const both = (await api.runs.get({ id: run.id })).pipeline.gates;
+    expect(both.map((g) => g.tier)).toEqual(['ci', 'extended']);
+    expect(both[1]).toMatchObject({ passed: false, tier: 'extended', expression: 'metrics.loss <= 0.1', missing: ['metrics.loss'] });
+    // The newest verdicts with their runs, for the queues page.
+    const latest = await api.runs.gates({ experimentIds: [exp.id], limit: 2 });
+    expect(latest.map((v) => [v.run.id, v.gate.tier, v.gate.passed])).toEqual([
+      [run.id, 'extended', false],
+      [run.id, 'ci', true],
+    ]);
   });
 });

@@ -171,7 +171,7 @@ describe.each(testEngines())('experiments and runs on $name', (engine) => {
       code: { gitSha: null, gitDirty: null, codeHash: null },
       snapshotIds: [],
       attempts: 1,
-      gate: null,
+      pipeline: { gates: [], champion: [], sweep: null, trial: null },
       summaries: { loss: { count: 5000, lastStep: 4999 } },
     });
     expect(view.notes.map((n) => n.body)).toEqual(['diverged at step 2500']);

@@ -64,13 +64,17 @@ describe('champion / challenger', () => {
 
     const worse = await train(3, champion());
     expect(worse.champion).toMatchObject({ decision: 'kept', challenger: 3, champion: 4 });
-    expect((await store.getRun(worse.runId)).tags).toMatchObject({ champion: 'kept', 'champion.detail': 'epoch 3 does not beat iris@champion (v1, 4)' });
+    expect((await store.getPipelineDecisions(worse.runId)).champion).toEqual([
+      expect.objectContaining({ tier: 'nightly', decision: 'kept', model: 'iris', alias: 'champion', metric: 'epoch', challenger: 3, champion: 4, version: null, detail: 'epoch 3 does not beat iris@champion (v1, 4)' }),
+    ]);
+    // Recorded as the pipeline's decision, not as tags a user could edit.
+    expect((await store.getRun(worse.runId)).tags.champion).toBeUndefined();
 
     const better = await train(6, champion());
     expect(better.champion).toMatchObject({ decision: 'promoted', challenger: 6, champion: 4, version: 2 });
     const v = await store.resolveModelVersion('iris', 'champion');
     expect(v).toMatchObject({ version: 2, runId: better.runId });
-    expect((await store.getRun(better.runId)).tags['champion.detail']).toBe('epoch 6 beats 4 of v1: iris@champion → v2');
+    expect((await store.getPipelineDecisions(better.runId)).champion).toMatchObject([{ decision: 'promoted', version: 2, detail: 'epoch 6 beats 4 of v1: iris@champion → v2' }]);
 
     // Better, but not by the margin asked for.
     const marginal = await train(7, champion({ minImprovement: 2 }));

@@ -1,5 +1,6 @@
 import { CairnError } from '@cairn/schema';
 import { registerRunModel } from '@cairn/models';
+import type { Tier } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
 import type { RunDetail, Store } from '@cairn/store';
 import type { ChampionConfig } from './config.ts';
@@ -24,10 +25,11 @@ function lastValue(run: RunDetail | null, metric: string): number | null {
  * Compares a finished run with the model version behind `model@alias` on one metric and,
  * when the run is better (or nothing is there yet), registers the run's model as the next
  * version and moves the alias to it. The decision and the numbers behind it are recorded
- * on the run (tags `champion`, `champion.detail`). Never throws: a comparison that cannot
- * be made is recorded as `error` and leaves the alias where it was.
+ * as the run's champion decision for `tier` (store.recordChampionDecision; the alias's own
+ * history is in the model registry). Never throws: a comparison that cannot be made is
+ * recorded as `error` and leaves the alias where it was.
  */
-export async function challengeChampion(o: { store: Store; blobs: LocalBlobStore; runId: string; config: ChampionConfig; objective: { metric: string; direction: 'maximize' | 'minimize' } }): Promise<ChampionResult> {
+export async function challengeChampion(o: { store: Store; blobs: LocalBlobStore; runId: string; tier: Tier; config: ChampionConfig; objective: { metric: string; direction: 'maximize' | 'minimize' } }): Promise<ChampionResult> {
   const metric = o.config.metric ?? o.objective.metric;
   const direction = o.config.direction ?? o.objective.direction;
   const ref = `${o.config.model}@${o.config.alias}`;
@@ -61,6 +63,19 @@ export async function challengeChampion(o: { store: Store; blobs: LocalBlobStore
   } catch (e) {
     result = { decision: 'error', metric, challenger: null, champion: null, detail: `could not compare with ${ref}: ${(e as Error).message}` };
   }
-  await o.store.setTags(o.runId, { champion: result.decision, 'champion.detail': result.detail.slice(0, 2000) }).catch(() => undefined);
+  await o.store
+    .recordChampionDecision({
+      runId: o.runId,
+      tier: o.tier,
+      decision: result.decision,
+      model: o.config.model,
+      alias: o.config.alias,
+      metric,
+      challenger: result.challenger,
+      champion: result.champion,
+      version: result.version ?? null,
+      detail: result.detail.slice(0, 2000),
+    })
+    .catch(() => undefined);
   return result;
 }

@@ -294,7 +294,7 @@ describe('promotion', () => {
 
   it('gives scheduled tiers a filter for their candidates', () => {
     const f = candidateFilter(config, 'nightly')!;
-    expect(f).toBe("tier = 'extended' AND tags.gate = 'passed' AND tags.gate.tier = 'extended'");
+    expect(f).toBe("tier = 'extended' AND status = 'finished' AND gate.extended = 'passed'");
     expect(parseFilter(f)).not.toBeNull();
     expect(candidateFilter(config, 'ci')).toBeNull();
   });

@@ -32,7 +32,9 @@ import { parseFilter } from '@cairn/store';
  * - pull: a tier with a `schedule` runs on that cron, training the newest code whose run
  *   of `candidatesFrom` passed its gate (see `candidateFilter`). By default nightly and
  *   weekly both pull from extended, so passing extended only marks code as eligible
- *   (the `gate` tag recordGate writes); it does not start a nightly run at once.
+ *   (the verdict recordGate records in the store's gate results, which only the pipeline
+ *   writes: a `gate` tag is an ordinary tag and makes nothing eligible); it does not
+ *   start a nightly run at once.
  *
  * Settings precedence for the training itself (see tierSettingsFor): the engine's
  * TIER_DEFAULTS < cairn.config.ts (over DEFAULT_PIPELINE_CONFIG) < the definition's own
@@ -551,15 +553,17 @@ export function definitionForTier<D extends TrainingDefinition>(definition: D, c
 }
 
 /**
- * The filter a scheduled tier's job uses to pick its code: runs of `candidatesFrom`
- * whose gate passed (the tags recordGate writes). Search with it, newest first
- * (`orderBy: ['ended desc']`, limit 1), within the definition's experiment. Null when
- * the tier takes no candidates.
+ * The filter a scheduled tier's job uses to pick its code: finished runs of
+ * `candidatesFrom` whose gate for that tier passed, as the pipeline recorded it
+ * (`gate.<tier>` reads the store's gate results, never tags). Search with it, newest
+ * first (`orderBy: ['ended desc']`, limit 1), within the definition's experiment. Null
+ * when the tier takes no candidates.
  */
 export function candidateFilter(config: PipelineConfig, tier: Tier): string | null {
   const from = config.tiers[tier].candidatesFrom;
   if (from === undefined) return null;
-  return `tier = '${from}' AND tags.gate = 'passed' AND tags.gate.tier = '${from}'`;
+  // `from` is one of TIERS (the config schema refuses anything else), so it needs no quoting.
+  return `tier = '${from}' AND status = 'finished' AND gate.${from} = 'passed'`;
 }
 
 /** What happens when a run of `tier` passes its gate. */

@@ -3,7 +3,7 @@ import { FilterSyntaxError, ValidationError } from '@cairn/schema';
 import { parseFilter, type RunDetail, type Store } from '@cairn/store';
 import { testEngines } from '@cairn/store/testing';
 import { DEFAULT_PIPELINE_CONFIG } from './config.ts';
-import { GATE_NOTE_AUTHOR, applyGate, evaluateGate, gateFields, gateNote, recordGate } from './gates.ts';
+import { GATE_NOTE_AUTHOR, applyGate, evaluateGate, gateFields, gateNote, recordGate, recordedGate } from './gates.ts';
 
 describe.each(testEngines())('gates on $name', (engine) => {
   let store: Store;
@@ -126,14 +126,16 @@ describe.each(testEngines())('gates on $name', (engine) => {
     expect(() => evaluateGate('   ', good)).toThrow(ValidationError);
   });
 
-  it('records the verdict as tags a search can find and as a note with the values', async () => {
+  it('records the verdict as a gate result a search can find, and as a note with the values; tags are left alone', async () => {
     const expression = 'metrics.val_accuracy >= 0.9 and metrics.loss.min < 0.5';
     const result = evaluateGate(expression, good);
-    const { tags, note } = await recordGate(store, good.id, result, 'extended');
-    expect(tags).toEqual({ gate: 'passed', 'gate.tier': 'extended' });
-    expect((await store.getRun(good.id)).tags).toMatchObject({ gate: 'passed', 'gate.tier': 'extended', team: 'vision' });
+    const tagsBefore = (await store.getRun(good.id)).tags;
+    const { record, note } = await recordGate(store, good.id, result, 'extended');
+    expect(record).toMatchObject({ runId: good.id, tier: 'extended', ...result, evaluatedAt: expect.any(Date) });
+    expect(await store.listGateResults({ runIds: [good.id] })).toEqual([record]);
+    expect((await store.getRun(good.id)).tags).toEqual(tagsBefore);
 
-    const found = await store.searchRuns({ filter: "tags.gate = 'passed' and tags.gate.tier = 'extended'" });
+    const found = await store.searchRuns({ filter: "gate.extended = 'passed'" });
     expect(found.runs.map((r) => r.id)).toEqual([good.id]);
 
     expect(note.author).toBe(GATE_NOTE_AUTHOR);
@@ -141,20 +143,18 @@ describe.each(testEngines())('gates on $name', (engine) => {
     expect(note.body).toContain(`\`\`\`text\n${expression}\n\`\`\``);
     expect(note.body).toContain('| `metrics.val_accuracy` | 0.93 |');
     expect(note.body).toContain('| `metrics.loss.min` | 0.41 |');
-    // The note carries the result as JSON for tools.
-    const json = /<!-- cairn-gate (.*) -->/.exec(note.body)![1]!;
-    expect(JSON.parse(json)).toEqual({ tier: 'extended', ...result });
+    // The note is for people: the record is the verdict, and nothing reads the note back.
+    expect(note.body).not.toContain('<!--');
 
     // A retried job records nothing twice.
     await recordGate(store, good.id, result, 'extended');
     expect(await store.listNotes({ kind: 'run', id: good.id })).toHaveLength(1);
   });
 
-  it('records a failure with what was missing, and a later verdict replaces the tags', async () => {
+  it("records a failure with what was missing; each tier's verdict is its own, and a later gate may read an earlier one", async () => {
     const failed = await applyGate(store, partial.id, 'metrics.val_accuracy >= 0.9', 'extended');
     expect(failed.passed).toBe(false);
-    let run = await store.getRun(partial.id);
-    expect(run.tags).toMatchObject({ gate: 'failed', 'gate.tier': 'extended' });
+    expect(await recordedGate(store, partial.id, 'extended')).toMatchObject({ passed: false, missing: ['metrics.val_accuracy'] });
     const [note] = await store.listNotes({ kind: 'run', id: partial.id });
     expect(note!.body).toContain('**extended gate failed**');
     expect(note!.body).toContain('| `metrics.val_accuracy` | _missing_ |');
@@ -162,9 +162,17 @@ describe.each(testEngines())('gates on $name', (engine) => {
 
     const passed = await applyGate(store, await store.getRun(partial.id), 'metrics.loss.min < 0.5', 'nightly');
     expect(passed.passed).toBe(true);
-    run = await store.getRun(partial.id);
-    expect(run.tags).toMatchObject({ gate: 'passed', 'gate.tier': 'nightly' });
+    expect((await store.listGateResults({ runIds: [partial.id] })).map((g) => [g.tier, g.passed]).sort()).toEqual([
+      ['extended', false],
+      ['nightly', true],
+    ]);
     expect(await store.listNotes({ kind: 'run', id: partial.id })).toHaveLength(2);
+
+    // gate.<tier> reads the recorded verdicts, not a tag of the same name.
+    await store.setTags(partial.id, { gate: 'passed' });
+    const chained = await applyGate(store, partial.id, "gate.nightly = 'passed' and gate.extended = 'passed'", 'weekly');
+    expect(chained).toMatchObject({ passed: false, values: { 'gate.nightly': 'passed', 'gate.extended': 'failed' }, missing: [] });
+    expect(evaluateGate("gate.nightly = 'passed'", partial).passed).toBe(false);
   });
 });
 
@@ -187,8 +195,5 @@ describe('gate helpers', () => {
     expect(body).toContain("```text\nmetrics.`a``b` > 1 and tags.t = 'x|y--z'\n```");
     expect(body).toContain('| ``` metrics.`a``b` ``` | _missing_ |');
     expect(body).toContain('| `x\\|y--z` |');
-    const json = /<!-- cairn-gate (.*) -->/.exec(body)![1]!;
-    expect(json).not.toContain('--');
-    expect(JSON.parse(json).values['tags.t']).toBe('x|y--z');
   });
 });

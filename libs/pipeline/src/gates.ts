@@ -1,11 +1,14 @@
 import { ValidationError } from '@cairn/schema';
 import type { Tier } from '@cairn/engine';
-import { evaluateFilter, filterRowFromRun, parseFilter, printField, type FieldRef, type FilterExpr, type Note, type RunDetail, type Store } from '@cairn/store';
+import { evaluateFilter, filterRowFromRun, parseFilter, printField, type FieldRef, type FilterExpr, type GateRecord, type GateValue, type Note, type RunDetail, type Store } from '@cairn/store';
 
 /**
  * Promotion gates: expressions in the store's filter language over a run's metrics,
- * params, tags and attributes (`metrics.val_accuracy >= 0.9 and metrics.loss.min < 0.5`),
- * evaluated when the run ends and recorded on it with the values that decided them.
+ * params, tags, attributes and earlier gate verdicts (`metrics.val_accuracy >= 0.9 and
+ * metrics.loss.min < 0.5`, `gate.ci = 'passed'`), evaluated when the run ends and
+ * recorded in the store's gate results (store.recordGateResult: one verdict per run and
+ * tier, with the expression and the values that decided it). Promotion and the
+ * schedules read those records, never tags: a tag is the user's to write.
  *
  * A gate means what the same text means as a run search (`evaluateFilter`, which agrees
  * with the SQL), with one rule on top for metrics. In the filter language a comparison
@@ -23,7 +26,7 @@ import { evaluateFilter, filterRowFromRun, parseFilter, printField, type FieldRe
  */
 
 /** A value as a gate record shows it: non-finite metrics as 'NaN' / 'Infinity' / '-Infinity' (JSON-safe, as the tracking wire format writes them), timestamps as ISO text, missing as null. */
-export type GateValue = number | string | null;
+export type { GateValue };
 
 export interface GateResult {
   passed: boolean;
@@ -82,8 +85,12 @@ function metricValue(v: number | null | undefined): GateValue {
   return v;
 }
 
-function readValue(field: FieldRef, run: RunDetail): GateValue {
+function readValue(field: FieldRef, run: RunDetail, gates: readonly Pick<GateRecord, 'tier' | 'passed'>[]): GateValue {
   switch (field.kind) {
+    case 'gate': {
+      const g = gates.find((x) => x.tier === field.tier);
+      return g ? (g.passed ? 'passed' : 'failed') : null;
+    }
     case 'metric':
       return metricValue(own(run.metrics, field.key)?.[field.agg]);
     case 'param':
@@ -115,49 +122,43 @@ function readValue(field: FieldRef, run: RunDetail): GateValue {
 }
 
 /**
- * Evaluates a gate against a run (as `store.getRun` returns it). Throws a
- * FilterSyntaxError for an expression that does not parse and a ValidationError for
- * an empty one (loadPipelineConfig refuses both up front).
+ * Evaluates a gate against a run (as `store.getRun` returns it) and the gate verdicts
+ * recorded on it so far (`gate.<tier>` fields read them; none when left out). Throws a
+ * FilterSyntaxError for an expression that does not parse and a ValidationError for an
+ * empty one (loadPipelineConfig refuses both up front).
  */
-export function evaluateGate(expression: string, run: RunDetail): GateResult {
+export function evaluateGate(expression: string, run: RunDetail, gates: readonly Pick<GateRecord, 'tier' | 'passed'>[] = []): GateResult {
   const expr = parseGate(expression);
   const values: Record<string, GateValue> = {};
   const missing: string[] = [];
   const tested = nullTested(expr);
   for (const field of gateFields(expr)) {
     const name = printField(field);
-    const value = readValue(field, run);
+    const value = readValue(field, run, gates);
     values[name] = value;
     if (field.kind === 'metric' && (value === null || value === 'NaN') && !tested.has(name)) missing.push(name);
   }
-  const passed = missing.length === 0 && evaluateFilter(expr, filterRowFromRun(run));
+  const passed = missing.length === 0 && evaluateFilter(expr, filterRowFromRun(run, gates));
   return { passed, expression, values, missing };
 }
-
-/** The tags recordGate sets: `gate` is 'passed' or 'failed', `gate.tier` the tier whose gate it was. */
-export const GATE_TAG = 'gate';
-export const GATE_TIER_TAG = 'gate.tier';
 
 /** Who recordGate's notes are by. */
 export const GATE_NOTE_AUTHOR = 'cairn pipeline';
 
 /**
- * Records a verdict on the run, durably and searchably, without a schema change:
- * - tags `gate` = 'passed' | 'failed' and `gate.tier` = tier, so
- *   `tags.gate = 'passed' and tags.gate.tier = 'extended'` finds the runs that passed
- *   (a later verdict on the same run replaces them);
- * - a markdown note with the expression and the values that decided it, ending in an
- *   HTML comment holding the result as JSON for tools.
- * Recording the same verdict again (a retried job) adds no second note.
+ * Records a verdict on the run: the gate result (store.recordGateResult, which replaces
+ * an earlier verdict of the same tier), which promotion, the schedules, `gate.<tier>`
+ * filters, the portal and the CLI read; and a markdown note for people reading the run,
+ * which nothing reads back. Recording the same verdict again (a retried job) adds no
+ * second note.
  */
-export async function recordGate(store: Store, runId: string, result: GateResult, tier: Tier): Promise<{ tags: Record<string, string>; note: Note }> {
-  const tags = { [GATE_TAG]: result.passed ? 'passed' : 'failed', [GATE_TIER_TAG]: tier };
-  await store.setTags(runId, tags);
+export async function recordGate(store: Store, runId: string, result: GateResult, tier: Tier): Promise<{ record: GateRecord; note: Note }> {
+  const record = await store.recordGateResult({ runId, tier, passed: result.passed, expression: result.expression, values: result.values, missing: result.missing });
   const body = gateNote(result, tier);
   const target = { kind: 'run' as const, id: runId };
   const last = (await store.listNotes(target)).at(-1);
   const note = last && last.body === body && last.author === GATE_NOTE_AUTHOR ? last : await store.addNote(target, body, GATE_NOTE_AUTHOR);
-  return { tags, note };
+  return { record, note };
 }
 
 /**
@@ -166,9 +167,14 @@ export async function recordGate(store: Store, runId: string, result: GateResult
  */
 export async function applyGate(store: Store, run: string | RunDetail, expression: string, tier: Tier): Promise<GateResult> {
   const detail = typeof run === 'string' ? await store.getRun(run) : run;
-  const result = evaluateGate(expression, detail);
+  const result = evaluateGate(expression, detail, await store.listGateResults({ runIds: [detail.id] }));
   await recordGate(store, detail.id, result, tier);
   return result;
+}
+
+/** The verdict of `tier`'s gate that the pipeline recorded on a run, or null. */
+export async function recordedGate(store: Store, runId: string, tier: Tier): Promise<GateRecord | null> {
+  return (await store.listGateResults({ runIds: [runId] })).find((g) => g.tier === tier) ?? null;
 }
 
 /** The note recordGate writes: a heading, the expression, a table of the values, what was missing. */
@@ -183,10 +189,7 @@ export function gateNote(result: GateResult, tier: Tier): string {
   if (result.missing.length) {
     lines.push(`Failed because the run has no usable value for ${result.missing.map(code).join(', ')} (a gate fails when a metric it names is missing or NaN).`, '');
   }
-  // JSON cannot close the comment: '--' only appears inside strings, escaped below.
-  const json = JSON.stringify({ tier, ...result }).replaceAll('--', '-\\u002d');
-  lines.push(`<!-- cairn-gate ${json} -->`);
-  return lines.join('\n');
+  return lines.join('\n').trimEnd();
 }
 
 function showValue(v: GateValue): string {

@@ -7,7 +7,7 @@ export { trackingReporter, lastCheckpoint } from './reporter.ts';
 export { submitRun, storedParams, createQueuedRun, pinSnapshot, storeCodeBundle, bullJobOptions, type SubmitOptions, type Submitted, type QueuedRunInput, type JobSettings } from './submit.ts';
 export { processRun, startWorkers, requeueLostJobs, cancelRun, cancelChannel, paramsFromStore, jobOptions, HandedBackError, type WorkerDeps, type WorkerPool, type ProcessResult } from './worker.ts';
 export * from './config.ts';
-export { evaluateGate, recordGate, applyGate, gateFields, type GateResult } from './gates.ts';
+export { evaluateGate, recordGate, applyGate, recordedGate, gateFields, gateNote, type GateResult, type GateValue } from './gates.ts';
 export * from './sweep/index.ts';
 export * from './sweep-runner.ts';
 export { challengeChampion, type ChampionResult } from './champion.ts';

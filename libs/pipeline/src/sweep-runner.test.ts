@@ -106,8 +106,9 @@ describe('sweeps', () => {
     expect(parent.params).toMatchObject({ epochs: '6' });
     expect(parent.params.learningRate).toBeUndefined();
     const first = await listTrialRuns(store, started.parentId);
-    expect(first.map((r) => r.tags.trial)).toEqual(['0', '1', '2', '3']);
-    expect(first.every((r) => r.codeHash === started.codeHash && r.parentRunId === started.parentId && r.status === 'queued')).toBe(true);
+    expect(first.map((t) => t.index)).toEqual([0, 1, 2, 3]);
+    expect(first.every(({ run: r }) => r.codeHash === started.codeHash && r.parentRunId === started.parentId && r.status === 'queued')).toBe(true);
+    expect((await store.getSweep(started.parentId))!).toMatchObject({ status: 'running', strategy: 'tpe', maxTrials: 20, parallel: 4, prefix: queues.prefix, objective: { metric: 'val_acc', direction: 'maximize' } });
 
     const results: ProcessResult[] = [];
     const errors: string[] = [];
@@ -134,7 +135,7 @@ describe('sweeps', () => {
     expect(state.parent.status).toBe('finished');
     expect(state.parent.statusReason).toMatch(/^20 trials \(.*\); best val_acc /);
     const best = state.leaderboard[0]!;
-    expect(state.parent.tags['sweep.best']).toBe(best.runId);
+    expect(state.record).toMatchObject({ status: 'finished', best: { runId: best.runId, trial: best.index, value: best.value }, endedAt: expect.any(Date) });
     expect(state.parent.metrics.val_acc!.last).toBe(best.value);
     expect(state.parent.metrics.val_acc!.lastStep).toBe(20);
     const notes = await store.listNotes({ kind: 'run', id: started.parentId });
@@ -144,7 +145,7 @@ describe('sweeps', () => {
     expect(notes[0]!.body).toContain(`| 1 | ${best.index} | ${best.runId} | finished |`);
     // Trials are not promoted (the nightly tier promotes nothing anyway) and each one trained with its own params.
     const runs = await listTrialRuns(store, started.parentId);
-    for (const r of runs) expect(Number(r.params.learningRate)).toBeCloseTo(JSON.parse(r.tags['sweep.params']!).learningRate, 12);
+    for (const t of runs) expect(Number(t.run.params.learningRate)).toBeCloseTo(t.params.learningRate as number, 12);
     console.log(`[sweep] 20 trials, parallel 4: ${(elapsed / 1000).toFixed(1)} s; ${abandoned.length} abandoned (${abandoned.map((t) => t.reason!.split(':')[0]).join(', ')}); best val_acc ${best.value}`);
     // A finished sweep is left alone.
     const again = await advanceSweep(started.parentId, { store, queues });
@@ -193,14 +194,14 @@ describe('sweeps', () => {
     let rounds = 0;
     for (;;) {
       const trials = await listTrialRuns(store, started.parentId);
-      const inFlight = trials.filter((t) => t.status === 'queued');
+      const inFlight = trials.filter((t) => t.run.status === 'queued');
       expect(inFlight.length).toBeLessThanOrEqual(5);
       if (!inFlight.length) break;
       // End some of them (as workers would), then let eight "workers" advance together.
       for (const t of inFlight.slice(0, 1 + (rounds % 3))) {
-        const p = JSON.parse(t.tags['sweep.params']!) as { learningRate: number };
-        await store.logMetrics(t.id, [{ key: 'val_acc', value: Math.min(0.99, 0.3 + p.learningRate * 6), step: 8 }]);
-        await store.endRun(t.id, rounds % 5 === 4 ? 'abandoned' : 'finished');
+        const p = t.params as { learningRate: number };
+        await store.logMetrics(t.run.id, [{ key: 'val_acc', value: Math.min(0.99, 0.3 + p.learningRate * 6), step: 8 }]);
+        await store.endRun(t.run.id, rounds % 5 === 4 ? 'abandoned' : 'finished');
       }
       await Promise.all(Array.from({ length: 8 }, () => advanceSweep(started.parentId, { store, queues })));
       rounds++;
@@ -230,9 +231,52 @@ describe('sweeps', () => {
       expect((await store.getRun(id)).status).toBe('cancelled');
     }
     expect(await advanceSweep(started.parentId, { store, queues })).toMatchObject({ status: 'cancelled', created: [] });
+    expect(await store.getSweep(started.parentId)).toMatchObject({ status: 'cancelled', endedAt: expect.any(Date) });
     expect(await listTrialRuns(store, started.parentId)).toHaveLength(4);
     // cancelRun on the parent is the same thing (and idempotent).
     expect(await cancelRun(started.parentId, { store, queues, connection: redis.connection })).toBe('already-ended');
+  });
+
+  it("ignores tags edited by a user: a sweep's size, parallelism, prefix and trials are the pipeline's record", async () => {
+    const queues = queuesFor('tags');
+    const started = await startSweep(base(queues, { maxTrials: 4, parallel: 2 }));
+    const otherQueues = queuesFor('tags-other');
+    const other = await startSweep(base(otherQueues, { maxTrials: 2, parallel: 1 }));
+    const [t0, t1] = started.trials;
+    const before = await sweepState(store, started.parentId);
+    // What an editor can do through runs.setTags / deleteTag or the ingest API's tags route.
+    const forged = { ...started.spec, maxTrials: 50, parallel: 20, prefix: 'elsewhere' };
+    await store.setTags(started.parentId, { 'sweep.spec': JSON.stringify(forged), 'sweep.prefix': 'elsewhere', 'sweep.kind': 'trial', sweep: other.parentId });
+    await store.setTags(t0!, { sweep: other.parentId, trial: '3', 'sweep.params': '{"learningRate":1}', 'sweep.kind': 'parent' });
+    await store.deleteTag(t1!, 'sweep.kind');
+    await store.deleteTag(t1!, 'trial');
+    // A run that never was a sweep, tagged as one.
+    const plain = await store.createRun({ experimentId: started.experimentId, status: 'running', tags: { 'sweep.kind': 'parent', 'sweep.spec': JSON.stringify(started.spec), 'sweep.prefix': queues.prefix } });
+
+    // Nothing more is created: two trials are in flight of parallel 2.
+    const progress = await advanceSweep(started.parentId, { store, queues });
+    expect(progress).toMatchObject({ status: 'running', maxTrials: 4, created: [], inFlight: 2, ended: 0 });
+    const state = await sweepState(store, started.parentId);
+    expect(state.spec).toMatchObject({ maxTrials: 4, parallel: 2, prefix: queues.prefix });
+    expect(state.trials.map((t) => [t.index, t.runId])).toEqual([
+      [0, t0],
+      [1, t1],
+    ]);
+    expect(state.trials.map((t) => t.params)).toEqual(before.trials.map((t) => t.params));
+    // The other sweep did not gain a trial; the tagged run is no sweep.
+    expect((await sweepState(store, other.parentId)).trials.map((t) => t.runId)).toEqual(other.trials);
+    await expect(advanceSweep(plain.id, { store, queues })).rejects.toThrow(/is not a sweep/);
+    await expect(sweepState(store, plain.id)).rejects.toThrow(/is not a sweep/);
+    // Ending a trial advances its own sweep by one, whatever its tags say.
+    await store.endRun(t0!, 'finished');
+    expect((await advanceSweep(started.parentId, { store, queues })).created).toHaveLength(1);
+    expect((await sweepState(store, started.parentId)).trials.map((t) => t.index)).toEqual([0, 1, 2]);
+    await cancelSweep(started.parentId, { store, queues });
+    // A parent ended by hand (the ingest API ends runs; markLostRuns fails them) ends its sweep.
+    await store.endRun(other.parentId, 'cancelled', 'ended by hand');
+    expect(await advanceSweep(other.parentId, { store, queues: otherQueues })).toMatchObject({ status: 'cancelled', created: [] });
+    expect(await store.getSweep(other.parentId)).toMatchObject({ status: 'cancelled' });
+    await cancelSweep(other.parentId, { store, queues: otherQueues });
   });
 
   it('refuses a bad sweep before creating anything', async () => {

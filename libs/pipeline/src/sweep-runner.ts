@@ -3,7 +3,7 @@ import path from 'node:path';
 import { CairnError, InvalidStateError, ValidationError } from '@cairn/schema';
 import { TIERS, loadDefinition, parsePolicySpecs, resolveParams, type PeerCurve, type Policy, type PolicyContext, type PolicySpec, type Tier, type TruncationSpec, type Verdict } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
-import type { RunDetail, RunStatus, Store } from '@cairn/store';
+import type { RunDetail, RunStatus, Store, SweepRecord, SweepStatus } from '@cairn/store';
 import type { TierQueues } from './queues.ts';
 import { bullJobOptions, pinSnapshot, storeCodeBundle, storedParams, type JobSettings } from './submit.ts';
 import { cancelChannel, cancelRun } from './worker.ts';
@@ -29,13 +29,16 @@ import {
  * Sweeps on the queue. A sweep is a parent run plus one child run per trial, and its
  * whole state lives in the store, so any worker (or a restarted one) can carry it on:
  *
- * - the parent run (status `running` until the sweep ends) holds the spec as JSON in its
- *   `sweep.spec` tag (space, strategy, seed, maxTrials, parallel, objective, policies,
- *   queue prefix, job options), the code bundle, the pinned snapshot and the fixed params;
- *   tags `sweep.kind` = parent, `sweep.strategy`, `sweep.prefix` make it findable;
- * - trial i is a child run (`parentRunId` = the parent) with tags `sweep` = parent id,
- *   `sweep.kind` = trial, `trial` = i and `sweep.params` = its own params as JSON, the
- *   parent's code bundle and snapshot, and params = fixed ∪ trial params.
+ * - the parent run (status `running` until the sweep ends) holds the code bundle, the
+ *   pinned snapshot and the fixed params; its sweep record (store.getSweep: the `sweeps`
+ *   table) holds the spec (space, strategy, seed, maxTrials, parallel, objective,
+ *   policies, queue prefix, job options), the sweep's status and its best trial so far;
+ * - trial i is a child run (`parentRunId` = the parent) with a trial record (the
+ *   `sweep_trials` table: index i, unique per sweep, and its own params), the parent's
+ *   code bundle and snapshot, and params = fixed ∪ trial params.
+ *
+ * None of it is read from tags, which users edit freely: only the pipeline writes sweep
+ * records, so editing a run's tags cannot change what a sweep does.
  *
  * advanceSweep reads that back, counts trials in flight (queued or running) and ended,
  * and creates the next ones up to `parallel` in flight and `maxTrials` in all; a proposal
@@ -68,7 +71,7 @@ export interface SweepObjective {
   direction: Direction;
 }
 
-/** What the parent run stores (tag `sweep.spec`). */
+/** A sweep's spec, as its sweep record stores it. */
 export interface SweepSpec {
   version: typeof SWEEP_SPEC_VERSION;
   space: SearchSpace;
@@ -121,15 +124,21 @@ function parseTruncation(p: Record<string, unknown>, i: number): TruncationSpec 
   return { kind: 'truncation', percent, ...(minEvaluations !== undefined ? { minEvaluations: minEvaluations as number } : {}) };
 }
 
-/** Reads a stored spec back, validating it (a tag may have been edited by hand). */
-export function parseSweepSpec(text: string | undefined): SweepSpec {
-  if (!text) throw new ValidationError('the run is not a sweep: it has no sweep.spec tag');
+/**
+ * Reads a stored spec back (the object a sweep record holds, or its JSON text), validating
+ * it: a record written by an older Cairn, or copied from the tags of one, is checked as
+ * strictly as a new spec.
+ */
+export function parseSweepSpec(stored: unknown): SweepSpec {
   let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new ValidationError(`the sweep's spec is not JSON: ${(e as Error).message}`);
-  }
+  if (typeof stored === 'string') {
+    try {
+      raw = JSON.parse(stored) as Record<string, unknown>;
+    } catch (e) {
+      throw new ValidationError(`the sweep's spec is not JSON: ${(e as Error).message}`);
+    }
+  } else raw = stored as Record<string, unknown>;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError("the sweep's spec is not an object");
   if (raw.version !== SWEEP_SPEC_VERSION) throw new ValidationError(`the sweep's spec has version ${String(raw.version)}; this Cairn reads version ${SWEEP_SPEC_VERSION}`);
   const objective = raw.objective as SweepObjective | undefined;
   if (!objective || typeof objective.metric !== 'string' || (objective.direction !== 'minimize' && objective.direction !== 'maximize')) throw new ValidationError("the sweep's spec has no valid objective");
@@ -153,12 +162,11 @@ export function parseSweepSpec(text: string | undefined): SweepSpec {
   };
 }
 
-export function isSweepParent(run: Pick<RunDetail, 'tags'>): boolean {
-  return run.tags['sweep.kind'] === 'parent';
-}
-
-export function isSweepTrial(run: Pick<RunDetail, 'tags'>): boolean {
-  return run.tags['sweep.kind'] === 'trial' && typeof run.tags.sweep === 'string';
+/** The sweep whose parent is `runId`, with its spec validated; a ValidationError when the run is no sweep. */
+async function sweepRecord(store: Store, runId: string): Promise<{ record: SweepRecord; spec: SweepSpec }> {
+  const record = await store.getSweep(runId);
+  if (!record) throw new ValidationError(`run ${runId} is not a sweep`);
+  return { record, spec: parseSweepSpec(record.spec) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -256,23 +264,17 @@ export async function startSweep(o: StartSweepOptions): Promise<StartedSweep> {
   const code = await storeCodeBundle(o.blobs, o.file, path.dirname(loaded.path));
   const experiment = await o.store.ensureExperiment({ name: o.experiment ?? def.name });
   await recordObjective(o.store, experiment, objective);
-  const parent = await o.store.createRun({
-    experimentId: experiment.id,
-    status: 'running',
-    tier: o.tier,
-    code,
-    snapshotIds: [snapshotId],
-    params: storedParams(parentParams),
-    tags: {
-      definition: def.name,
-      module: path.relative(process.cwd(), loaded.path),
-      ...(o.tags ?? {}),
-      'sweep.kind': 'parent',
-      'sweep.strategy': spec.strategy.kind,
-      'sweep.prefix': spec.prefix,
-      'sweep.objective': `${objective.metric} ${objective.direction}`,
-      'sweep.spec': specText,
+  const { run: parent } = await o.store.createSweep({
+    run: {
+      experimentId: experiment.id,
+      status: 'running',
+      tier: o.tier,
+      code,
+      snapshotIds: [snapshotId],
+      params: storedParams(parentParams),
+      tags: { definition: def.name, module: path.relative(process.cwd(), loaded.path), ...(o.tags ?? {}) },
     },
+    sweep: { strategy: spec.strategy.kind, spec: JSON.parse(specText) as Record<string, unknown>, objective, prefix: spec.prefix, maxTrials: spec.maxTrials, parallel: spec.parallel },
   });
   const progress = await advanceSweep(parent.id, { store: o.store, queues: o.queues, ...(o.lockWaitMs !== undefined ? { lockWaitMs: o.lockWaitMs } : {}) });
   return {
@@ -310,6 +312,8 @@ export type SweepLeaderboardRow = LeaderboardRow & { index: number; runStatus: R
 
 export interface SweepState {
   parent: RunDetail;
+  /** The sweep's record: its status and best trial as the pipeline recorded them. */
+  record: SweepRecord;
   spec: SweepSpec;
   /** By trial index. */
   trials: SweepTrial[];
@@ -320,31 +324,29 @@ export interface SweepState {
   complete: boolean;
 }
 
-/** A sweep's trial runs (children tagged with its id), by trial index. */
-export async function listTrialRuns(store: Store, parentId: string): Promise<RunDetail[]> {
-  const filter = `tags.sweep = '${parentId.toLowerCase()}' AND tags.sweep.kind = 'trial'`;
-  const out: RunDetail[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await store.searchRuns({ filter, limit: 1000, cursor, includeArchived: true });
-    out.push(...page.runs);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return out.sort((a, b) => trialIndex(a) - trialIndex(b));
+/** A trial's run with its index and own params, from its trial record. */
+export interface TrialRun {
+  index: number;
+  params: Params;
+  run: RunDetail;
 }
 
-function trialIndex(run: RunDetail): number {
-  const n = Number(run.tags.trial);
-  return Number.isSafeInteger(n) && n >= 0 ? n : Number.MAX_SAFE_INTEGER;
-}
+/** Trial runs read per query. */
+const READ_BATCH = 1_000;
 
-function trialParams(run: RunDetail): Params {
-  try {
-    const p = JSON.parse(run.tags['sweep.params'] ?? '{}') as unknown;
-    return p && typeof p === 'object' && !Array.isArray(p) ? (p as Params) : {};
-  } catch {
-    return {};
+/** A sweep's trials (from its trial records), by index. */
+export async function listTrialRuns(store: Store, parentId: string): Promise<TrialRun[]> {
+  const records = await store.listSweepTrials(parentId);
+  const out: TrialRun[] = [];
+  for (let i = 0; i < records.length; i += READ_BATCH) {
+    const batch = records.slice(i, i + READ_BATCH);
+    const runs = new Map((await store.getRuns(batch.map((t) => t.runId))).map((r) => [r.id, r]));
+    for (const t of batch) {
+      const run = runs.get(t.runId);
+      if (run) out.push({ index: t.index, params: t.params as Params, run });
+    }
   }
+  return out;
 }
 
 /** A trial's objective as SweepTrial.value describes it. */
@@ -359,8 +361,8 @@ export function objectiveValue(run: Pick<RunDetail, 'status' | 'metrics'>, objec
   return m.last;
 }
 
-function toTrial(run: RunDetail, spec: SweepSpec): SweepTrial {
-  return { index: trialIndex(run), runId: run.id, name: run.name, status: run.status, reason: run.statusReason, params: trialParams(run), value: objectiveValue(run, spec.objective) };
+function toTrial({ index, params, run }: TrialRun, spec: SweepSpec): SweepTrial {
+  return { index, runId: run.id, name: run.name, status: run.status, reason: run.statusReason, params, value: objectiveValue(run, spec.objective) };
 }
 
 function ended(status: RunStatus): boolean {
@@ -388,15 +390,14 @@ function countStatuses(trials: readonly SweepTrial[]): Record<RunStatus, number>
 /** Everything about a sweep: its parent, spec, trials by index and leaderboard. */
 export async function sweepState(store: Store, parentId: string): Promise<SweepState> {
   const parent = await store.getRun(parentId);
-  if (!isSweepParent(parent)) throw new ValidationError(`run ${parentId} is not a sweep (no sweep.kind = parent tag)`);
-  const spec = parseSweepSpec(parent.tags['sweep.spec']);
+  const { record, spec } = await sweepRecord(store, parent.id);
   const trials = (await listTrialRuns(store, parent.id)).map((r) => toTrial(r, spec));
-  return stateOf(parent, spec, trials);
+  return stateOf(parent, record, spec, trials);
 }
 
-function stateOf(parent: RunDetail, spec: SweepSpec, trials: SweepTrial[]): SweepState {
+function stateOf(parent: RunDetail, record: SweepRecord, spec: SweepSpec, trials: SweepTrial[]): SweepState {
   const counts = countStatuses(trials);
-  return { parent, spec, trials, counts, leaderboard: leaderboardOf(trials, spec), complete: trials.length >= spec.maxTrials && trials.every((t) => ended(t.status)) };
+  return { parent, record, spec, trials, counts, leaderboard: leaderboardOf(trials, spec), complete: trials.length >= spec.maxTrials && trials.every((t) => ended(t.status)) };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -467,8 +468,7 @@ export async function advanceSweep(parentId: string, deps: SweepDeps, options: {
 async function advanceLocked(parentId: string, deps: SweepDeps, options: { repair?: boolean }): Promise<SweepProgress> {
   const { store, queues } = deps;
   const parent = await store.getRun(parentId);
-  if (!isSweepParent(parent)) throw new ValidationError(`run ${parentId} is not a sweep (no sweep.kind = parent tag)`);
-  const spec = parseSweepSpec(parent.tags['sweep.spec']);
+  const { record, spec } = await sweepRecord(store, parent.id);
   const runs = await listTrialRuns(store, parent.id);
   const trials = runs.map((r) => toTrial(r, spec));
   const progress = (status: RunStatus, created: string[], completed: boolean, all: SweepTrial[]): SweepProgress => {
@@ -484,20 +484,25 @@ async function advanceLocked(parentId: string, deps: SweepDeps, options: { repai
       best: top ? { runId: top.runId, index: top.index, value: top.value } : null,
     };
   };
-  if (parent.status !== 'running') return progress(parent.status, [], false, trials);
+  if (parent.status !== 'running' || record.status !== 'running') {
+    // The parent ended without the sweep's record saying so (cancelled by hand, declared
+    // lost, or a process that died between the two writes): the record follows it.
+    if (record.status === 'running') await store.updateSweep(parent.id, { status: sweepStatusOf(parent.status), best: bestOf(spec, trials) });
+    return progress(parent.status, [], false, trials);
+  }
   if (spec.prefix !== queues.prefix) throw new ValidationError(`sweep ${parent.id} queues its trials under prefix '${spec.prefix}', not '${queues.prefix}'`);
   await store.heartbeat(parent.id);
 
   const tier = (TIERS as readonly string[]).includes(parent.tier ?? '') ? (parent.tier as Tier) : 'extended';
   if (options.repair) {
-    for (const r of runs) if (r.status === 'queued') await queues.enqueue(tier, r.id, bullJobOptions(spec.job));
+    for (const { run: r } of runs) if (r.status === 'queued') await queues.enqueue(tier, r.id, bullJobOptions(spec.job));
   }
 
   const inFlight = trials.filter((t) => !ended(t.status));
   const done = trials.filter((t) => ended(t.status));
-  await logBest(store, parent.id, spec, trials);
+  await logBest(store, record, spec, trials);
   if (trials.length >= spec.maxTrials && inFlight.length === 0) {
-    await completeSweep(store, parent, spec, trials);
+    await completeSweep(store, parent, record, spec, trials);
     return progress((await store.getRun(parent.id)).status, [], true, trials);
   }
 
@@ -524,24 +529,20 @@ async function advanceLocked(parentId: string, deps: SweepDeps, options: { repai
   const created: string[] = new Array(proposals.length);
   const all = [...trials];
   await eachLimit(proposals, CREATE_CONCURRENCY, async ({ index, params }, k) => {
-    const run = await store.createRun({
-      experimentId: parent.experimentId,
-      name: `${parent.name}-t${index}`,
-      status: 'queued',
-      tier,
-      parentRunId: parent.id,
-      code,
-      snapshotIds: parent.snapshotIds,
-      params: { ...parent.params, ...storedParams(params) },
-      tags: {
-        ...pickTags(parent.tags, ['definition', 'module']),
-        sweep: parent.id,
-        'sweep.kind': 'trial',
-        trial: String(index),
-        'sweep.params': JSON.stringify(params),
-        queue: queues.prefix,
+    const run = await store.createSweepTrial(
+      parent.id,
+      { index, params },
+      {
+        experimentId: parent.experimentId,
+        name: `${parent.name}-t${index}`,
+        status: 'queued',
+        tier,
+        code,
+        snapshotIds: parent.snapshotIds,
+        params: { ...parent.params, ...storedParams(params) },
+        tags: { ...pickTags(parent.tags, ['definition', 'module']), queue: queues.prefix },
       },
-    });
+    );
     await queues.enqueue(tier, run.id, jobOptions);
     created[k] = run.id;
     all.push({ index, runId: run.id, name: run.name, status: 'queued', reason: null, params, value: Number.NaN });
@@ -565,26 +566,48 @@ function pickTags(tags: Record<string, string>, keys: string[]): Record<string, 
   return Object.fromEntries(keys.filter((k) => tags[k] !== undefined).map((k) => [k, tags[k]!]));
 }
 
-/** The sweep's best objective so far on the parent, at step = trials ended (so its curve is the sweep's progress). */
-async function logBest(store: Store, parentId: string, spec: SweepSpec, trials: readonly SweepTrial[]): Promise<void> {
+/** The best ended trial (finished or abandoned, with a finite objective), or null. */
+function bestOf(spec: SweepSpec, trials: readonly SweepTrial[]): { runId: string; trial: number; value: number } | null {
   const endedTrials = trials.filter((t) => ended(t.status) && t.status !== 'failed' && t.status !== 'cancelled' && Number.isFinite(t.value));
-  if (!endedTrials.length) return;
+  if (!endedTrials.length) return null;
   const best = endedTrials.reduce((a, b) => ((spec.objective.direction === 'minimize' ? b.value < a.value : b.value > a.value) ? b : a));
-  const step = trials.filter((t) => ended(t.status)).length;
-  await store.logMetrics(parentId, [{ key: spec.objective.metric, value: best.value, step }]);
+  return { runId: best.runId, trial: best.index, value: best.value };
 }
 
-async function completeSweep(store: Store, parent: RunDetail, spec: SweepSpec, trials: SweepTrial[]): Promise<void> {
-  const state = stateOf(parent, spec, trials);
+/**
+ * The sweep's best so far: on its record, and as the objective metric on the parent at
+ * step = trials ended (so the parent's curve is the sweep's progress).
+ */
+async function logBest(store: Store, record: SweepRecord, spec: SweepSpec, trials: readonly SweepTrial[]): Promise<void> {
+  const best = bestOf(spec, trials);
+  if (!best) return;
+  if (record.best?.runId !== best.runId || record.best.value !== best.value) await store.updateSweep(record.parentRunId, { best });
+  const step = trials.filter((t) => ended(t.status)).length;
+  await store.logMetrics(record.parentRunId, [{ key: spec.objective.metric, value: best.value, step }]);
+}
+
+/** The sweep status that mirrors how its parent run ended. */
+function sweepStatusOf(status: RunStatus): SweepStatus {
+  return status === 'finished' || status === 'cancelled' ? status : status === 'queued' || status === 'running' ? 'running' : 'failed';
+}
+
+/**
+ * Ends a sweep whose trials have all ended: the leaderboard note, then the parent run and
+ * the sweep's record (in that order: a process dying between the two leaves a parent that
+ * ended, which the next advance sees and copies to the record).
+ */
+async function completeSweep(store: Store, parent: RunDetail, record: SweepRecord, spec: SweepSpec, trials: SweepTrial[]): Promise<void> {
+  const state = stateOf(parent, record, spec, trials);
   const top = state.leaderboard.find((r) => Number.isFinite(r.value) && r.status !== 'failed');
   const c = state.counts;
   const tally = (['finished', 'abandoned', 'failed', 'cancelled'] as const).filter((s) => c[s] > 0).map((s) => `${c[s]} ${s}`).join(', ');
   await store.addNote({ kind: 'run', id: parent.id }, leaderboardMarkdown(state), 'cairn sweep');
   if (top) {
-    await store.setTags(parent.id, { 'sweep.best': top.runId, 'sweep.best.trial': String(top.index), 'sweep.best.value': String(top.value) });
     await store.endRun(parent.id, 'finished', `${trials.length} trials (${tally}); best ${spec.objective.metric} ${fmt(top.value)} in trial ${top.index} (run ${top.runId})`);
+    await store.updateSweep(parent.id, { status: 'finished', best: { runId: top.runId, trial: top.index, value: top.value } });
   } else {
     await store.endRun(parent.id, 'failed', `${trials.length} trials (${tally}); none reported ${spec.objective.metric}`);
+    await store.updateSweep(parent.id, { status: 'failed' });
   }
 }
 
@@ -635,15 +658,15 @@ export function leaderboardMarkdown(state: Pick<SweepState, 'spec' | 'leaderboar
  * sweep. Null when there was nothing to do.
  */
 export async function advanceSweepOf(runId: string, deps: SweepDeps): Promise<SweepProgress | null> {
-  let run: RunDetail;
+  let trial;
   try {
-    run = await deps.store.getRun(runId);
+    trial = await deps.store.getSweepTrial(runId);
+    if (!trial || !ended((await deps.store.getRunHead(runId)).status)) return null;
   } catch (e) {
-    if (e instanceof CairnError && e.code === 'NOT_FOUND') return null; // a job naming no run: nothing to advance
+    if (e instanceof CairnError && (e.code === 'NOT_FOUND' || e.code === 'INVALID_INPUT')) return null; // a job naming no run: nothing to advance
     throw e;
   }
-  if (!isSweepTrial(run) || !ended(run.status)) return null;
-  return advanceSweep(run.tags.sweep!, deps);
+  return advanceSweep(trial.sweepId, deps);
 }
 
 /**
@@ -653,20 +676,14 @@ export async function advanceSweepOf(runId: string, deps: SweepDeps): Promise<Sw
  * returned per sweep rather than thrown.
  */
 export async function advanceRunningSweeps(deps: SweepDeps): Promise<{ parentId: string; progress?: SweepProgress; error?: Error }[]> {
-  const filter = `tags.sweep.kind = 'parent' AND status = 'running' AND tags.sweep.prefix = '${deps.queues.prefix.replace(/'/g, "''")}'`;
   const out: { parentId: string; progress?: SweepProgress; error?: Error }[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await deps.store.searchRuns({ filter, limit: 1000, cursor, includeArchived: true });
-    for (const p of page.runs) {
-      try {
-        out.push({ parentId: p.id, progress: await advanceSweep(p.id, deps, { repair: true }) });
-      } catch (e) {
-        out.push({ parentId: p.id, error: e as Error });
-      }
+  for (const s of await deps.store.listSweeps({ status: 'running', prefix: deps.queues.prefix })) {
+    try {
+      out.push({ parentId: s.parentRunId, progress: await advanceSweep(s.parentRunId, deps, { repair: true }) });
+    } catch (e) {
+      out.push({ parentId: s.parentRunId, error: e as Error });
     }
-    cursor = page.nextCursor;
-  } while (cursor);
+  }
   return out;
 }
 
@@ -683,19 +700,23 @@ export interface TrialSettings {
   sweepEnded: { status: RunStatus; reason: string | null } | null;
 }
 
-/** What a worker needs to train a sweep trial: the sweep's objective, policies and the trial's peers. */
-export async function sweepTrialSettings(store: Store, run: RunDetail, options: { peers?: boolean } = {}): Promise<TrialSettings> {
-  const parent = await store.getRun(run.tags.sweep!);
-  const spec = parseSweepSpec(parent.tags['sweep.spec']);
+/**
+ * What a worker needs to train trial `runId` of sweep `sweepId` (store.getSweepTrial says
+ * which): the sweep's objective, policies and the trial's peers.
+ */
+export async function sweepTrialSettings(store: Store, runId: string, sweepId: string, options: { peers?: boolean } = {}): Promise<TrialSettings> {
+  const parent = await store.getRun(sweepId);
+  const { record, spec } = await sweepRecord(store, parent.id);
+  const live = parent.status === 'running' && record.status === 'running';
   const settings: TrialSettings = {
     objective: spec.objective,
     policies: spec.policies.filter((p): p is PolicySpec => p.kind !== 'truncation'),
     extraPolicies: spec.policies.filter((p): p is TruncationSpec => p.kind === 'truncation').map((p) => truncationPolicy(p, spec.objective.metric)),
     peers: [],
-    sweepEnded: parent.status === 'running' ? null : { status: parent.status, reason: parent.statusReason },
+    sweepEnded: live ? null : { status: parent.status !== 'running' ? parent.status : record.status, reason: parent.statusReason },
   };
   if (settings.sweepEnded || options.peers === false) return settings;
-  const siblings = (await listTrialRuns(store, parent.id)).filter((r) => r.id !== run.id && (r.status === 'finished' || r.status === 'abandoned') && r.metrics[spec.objective.metric]);
+  const siblings = (await listTrialRuns(store, parent.id)).map((t) => t.run).filter((r) => r.id !== runId && (r.status === 'finished' || r.status === 'abandoned') && r.metrics[spec.objective.metric]);
   siblings.sort((a, b) => (b.endedAt?.getTime() ?? 0) - (a.endedAt?.getTime() ?? 0));
   for (const r of siblings.slice(0, MAX_SWEEP_PEERS)) {
     const series = await store.getMetricSeries(r.id, spec.objective.metric, { maxPoints: 2000 });
@@ -759,15 +780,16 @@ export async function cancelSweep(parentId: string, deps: SweepDeps, reason = 's
   return withSweepLock(deps.queues, parentId.toLowerCase(), deps.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
     const { store, queues } = deps;
     const parent = await store.getRun(parentId);
-    if (!isSweepParent(parent)) throw new ValidationError(`run ${parentId} is not a sweep (no sweep.kind = parent tag)`);
+    const { record } = await sweepRecord(store, parent.id);
     let status: CancelledSweep['parent'] = parent.status;
     if (parent.status === 'running' || parent.status === 'queued') {
       await store.endRun(parent.id, 'cancelled', reason);
       status = 'cancelled';
     }
+    if (record.status === 'running') await store.updateSweep(parent.id, { status: sweepStatusOf(status === 'cancelled' ? 'cancelled' : parent.status) });
     const removed: string[] = [];
     const signalled: string[] = [];
-    const live = (await listTrialRuns(store, parent.id)).filter((t) => !ended(t.status));
+    const live = (await listTrialRuns(store, parent.id)).map((t) => t.run).filter((t) => !ended(t.status));
     await eachLimit(live, CREATE_CONCURRENCY, async (t) => {
       try {
         const r = await cancelRun(t.id, { store, queues, connection: queues.connection, prefix: queues.prefix });

@@ -13,7 +13,7 @@ import { definitionForTier, type PipelineConfig, type TierConfig } from './confi
 import { applyGate, type GateResult } from './gates.ts';
 import { challengeChampion, type ChampionResult } from './champion.ts';
 import { lastCheckpoint, trackingReporter } from './reporter.ts';
-import { advanceRunningSweeps, advanceSweepOf, cancelSweep, isSweepParent, isSweepTrial, sweepTrialSettings, type TrialSettings } from './sweep-runner.ts';
+import { advanceRunningSweeps, advanceSweepOf, cancelSweep, sweepTrialSettings, type TrialSettings } from './sweep-runner.ts';
 
 export interface WorkerDeps {
   store: Store;
@@ -112,11 +112,12 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
   }
   // A sweep trial trains against the sweep's objective with its policies, its ended siblings as peers.
   let sweep: TrialSettings | null = null;
-  if (isSweepTrial(run)) {
+  const trial = await store.getSweepTrial(runId);
+  if (trial) {
     try {
-      sweep = await sweepTrialSettings(store, run, { peers: false });
+      sweep = await sweepTrialSettings(store, runId, trial.sweepId, { peers: false });
     } catch (e) {
-      return failHard(`the trial's sweep ${run.tags.sweep} cannot be read: ${(e as Error).message}`);
+      return failHard(`the trial's sweep ${trial.sweepId} cannot be read: ${(e as Error).message}`);
     }
     if (sweep.sweepEnded) {
       const reason = `its sweep ended ${sweep.sweepEnded.status} before the trial started`;
@@ -142,7 +143,7 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
   const codeHash = run.codeHash;
   const outcome = await oneAtATime(async () => {
     // The sweep's ended trials as of now (more may have ended while this job waited its turn).
-    if (sweep) sweep = await sweepTrialSettings(store, run).catch(() => sweep);
+    if (sweep && trial) sweep = await sweepTrialSettings(store, runId, trial.sweepId).catch(() => sweep);
     return runTraining({
       // The operator's tier settings under the definition's own (config.ts says how they combine).
       definition: sweep ? { ...definition, objective: { ...definition.objective, ...sweep.objective } } : definition,
@@ -183,14 +184,14 @@ export async function processRun(runId: string, deps: WorkerDeps, ctx: { attempt
   if (r.status !== 'finished') return result;
   if (!runtime.gate) {
     // No gate: nothing to promote, but a champion comparison may still be configured.
-    if (runtime.champion && !sweep) result.champion = await challengeChampion({ store, blobs, runId, config: runtime.champion, objective: definition.objective });
+    if (runtime.champion && !sweep) result.champion = await challengeChampion({ store, blobs, runId, tier, config: runtime.champion, objective: definition.objective });
     return result;
   }
 
   result.gate = await applyGate(store, runId, runtime.gate, tier);
   // Sweep trials are not promoted one by one: the sweep's leaderboard says which is best.
   if (result.gate.passed && runtime.promotesTo && !sweep) result.promoted = await promote(run, runtime.promotesTo, deps);
-  if (result.gate.passed && runtime.champion && !sweep) result.champion = await challengeChampion({ store, blobs, runId, config: runtime.champion, objective: definition.objective });
+  if (result.gate.passed && runtime.champion && !sweep) result.champion = await challengeChampion({ store, blobs, runId, tier, config: runtime.champion, objective: definition.objective });
   return result;
 }
 
@@ -224,7 +225,7 @@ async function promote(run: RunDetail, next: Tier, deps: WorkerDeps): Promise<st
     code: { gitSha: run.gitSha, gitDirty: run.gitDirty, codeHash: run.codeHash },
     snapshotIds: run.snapshotIds,
     params: run.params,
-    tags: { ...pick(run.tags, ['definition', 'module', 'sweep']), promoted_from: run.id, queue: deps.queues.prefix },
+    tags: { ...pick(run.tags, ['definition', 'module']), promoted_from: run.id, queue: deps.queues.prefix },
   });
   await deps.store.addLineageEdge({ kind: 'run', id: run.id }, { kind: 'run', id: promoted.id }, 'promoted_to');
   await deps.queues.enqueue(next, promoted.id, jobOptions(nextRuntime));
@@ -427,7 +428,7 @@ export async function cancelRun(runId: string, deps: { store: Store; queues: Tie
   const run = await deps.store.getRun(runId);
   if (run.status !== 'queued' && run.status !== 'running') return 'already-ended';
   // A sweep: its parent ends cancelled and its trials are cancelled (queued removed, running signalled).
-  if (isSweepParent(run)) {
+  if (await deps.store.getSweep(run.id)) {
     await cancelSweep(run.id, { store: deps.store, queues: deps.queues });
     return 'removed';
   }

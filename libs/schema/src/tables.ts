@@ -389,3 +389,6 @@ export const lineageEdges = pgTable(
     index('lineage_edges_to').on(t.toKind, t.toId),
   ],
 );
+
+// What the pipeline decides (gates, sweeps, champion decisions), in a file of its own.
+export * from './pipeline-tables.ts';

@@ -79,11 +79,14 @@ export const RETRIED_METHODS = [
   'listModels', 'getModel', 'resolveModelVersion', 'aliasHistory', 'listDeployments', 'lineage', 'getRuns',
   'resolveRunIdIn', 'getExperiments', 'listExperimentOwners', 'runColumns', 'countRuns', 'childRunCounts', 'bestRuns',
   'projectsOf', 'describeLineageNodes', 'getSnapshots', 'latestSnapshots', 'listDeploymentsOf',
+  'listGateResults', 'getSweep', 'listSweeps', 'listSweepTrials', 'getSweepTrial', 'getPipelineDecisions',
   // Get-or-create by name: the second call finds what the first made.
   'ensureProject', 'ensureExperiment', 'ensureDataset',
   // Keyed writes that set a value: the second sets the same value.
   'setProjectTeam', 'updateExperiment', 'setExperimentTags', 'setTags', 'deleteTag', 'mergeEnvironment', 'heartbeat',
   'logArtifact', 'updateModelVersion', 'addLineageEdge',
+  // The pipeline's records, keyed by run (and tier): a repeat replaces the row with the same values.
+  'recordGateResult', 'recordChampionDecision', 'updateSweep',
   // First write wins, and a repeat answers like the first: params (same value is fine),
   // metric points (deduplicated by run, key and step), a snapshot id (recorded once),
   // a run's end (ending the same way again returns the run), a deployment's end.
@@ -91,7 +94,7 @@ export const RETRIED_METHODS = [
 ] as const satisfies readonly (keyof Store)[];
 
 // Not listed, and why: createRun, createExperiment, addNote, registerModelVersion,
-// recordDeployment and setModelAlias (its history row) would act twice; startRun would
+// recordDeployment, setModelAlias (its history row), createSweep and createSweepTrial would act twice; startRun would
 // count an attempt twice; deleteRun and markLostRuns would answer NOT_FOUND or [] for
 // work they did; drizzle and close are not queries.
 const RETRIED: ReadonlySet<string> = new Set(RETRIED_METHODS);

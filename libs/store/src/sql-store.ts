@@ -20,7 +20,13 @@ import { childRunCounts, countRuns } from './run-counts.ts';
 import { getRunDetails } from './run-details.ts';
 import { resolveRunIdIn } from './run-prefix.ts';
 import { getSnapshots, latestSnapshots } from './snapshot-records.ts';
+import * as decisions from './pipeline-decisions.ts';
 import type {
+  CreateSweepInput,
+  RecordChampionInput,
+  RecordGateInput,
+  SweepPatch,
+  SweepStatus,
   CodeRef,
   CreateRunInput,
   EndStatus,
@@ -261,5 +267,39 @@ export class SqlStore implements Store {
   }
   listDeploymentsOf(versionIds: readonly string[]) {
     return listDeploymentsOf(this.#db, versionIds);
+  }
+
+  recordGateResult(input: RecordGateInput) {
+    return decisions.recordGateResult(this.#db, input);
+  }
+  listGateResults(query?: { runIds?: readonly string[]; experimentIds?: readonly string[]; limit?: number }) {
+    return decisions.listGateResults(this.#db, query);
+  }
+  createSweep(input: { run: CreateRunInput; sweep: CreateSweepInput }) {
+    return decisions.createSweep(this.#db, input);
+  }
+  getSweep(parentRunId: string) {
+    return decisions.getSweep(this.#db, parentRunId);
+  }
+  listSweeps(query?: { status?: SweepStatus; prefix?: string; experimentIds?: readonly string[]; limit?: number }) {
+    return decisions.listSweeps(this.#db, query);
+  }
+  updateSweep(parentRunId: string, patch: SweepPatch) {
+    return decisions.updateSweep(this.#db, parentRunId, patch);
+  }
+  createSweepTrial(sweepId: string, trial: { index: number; params: Record<string, unknown> }, run: Omit<CreateRunInput, 'parentRunId'>) {
+    return decisions.createSweepTrial(this.#db, sweepId, trial, run);
+  }
+  listSweepTrials(sweepId: string) {
+    return decisions.listSweepTrials(this.#db, sweepId);
+  }
+  getSweepTrial(runId: string) {
+    return decisions.getSweepTrial(this.#db, runId);
+  }
+  recordChampionDecision(input: RecordChampionInput) {
+    return decisions.recordChampionDecision(this.#db, input);
+  }
+  getPipelineDecisions(runId: string) {
+    return decisions.getPipelineDecisions(this.#db, runId);
   }
 }

@@ -1,4 +1,4 @@
-import type { LineageKind, LineageNode, RunEnvironment, RunStatus } from '@cairn/schema';
+import type { ChampionDecisionKind, GateValue, LineageKind, LineageNode, RunEnvironment, RunStatus, SweepStatus } from '@cairn/schema';
 import type { Db } from './engine.ts';
 
 export type Engine = 'pglite' | 'postgres';
@@ -351,6 +351,107 @@ export interface Store {
   latestSnapshots(datasetIds?: readonly string[]): Promise<SnapshotRecord[]>;
   /** The deployments of several model versions, newest first. */
   listDeploymentsOf(versionIds: readonly string[]): Promise<Deployment[]>;
+
+  // what the pipeline decides (written only by the pipeline: never through the portal's API
+  // or the ingest API; see pipeline-decisions.ts)
+  /** Records a gate's verdict on a run for a tier, replacing an earlier one for the same tier. */
+  recordGateResult(input: RecordGateInput): Promise<GateRecord>;
+  /** Gate verdicts newest first: of these runs, or of these experiments' runs, or all. */
+  listGateResults(query?: { runIds?: readonly string[]; experimentIds?: readonly string[]; limit?: number }): Promise<GateRecord[]>;
+  /** A sweep's parent run and its record, created together. */
+  createSweep(input: { run: CreateRunInput; sweep: CreateSweepInput }): Promise<{ run: Run; sweep: SweepRecord }>;
+  /** The sweep whose parent is this run; null when it is no sweep. */
+  getSweep(parentRunId: string): Promise<SweepRecord | null>;
+  listSweeps(query?: { status?: SweepStatus; prefix?: string; experimentIds?: readonly string[]; limit?: number }): Promise<SweepRecord[]>;
+  updateSweep(parentRunId: string, patch: SweepPatch): Promise<SweepRecord>;
+  /** Trial `index` of a sweep: a child run of its parent and the trial's record, together; CONFLICT when the index is taken. */
+  createSweepTrial(sweepId: string, trial: { index: number; params: Record<string, unknown> }, run: Omit<CreateRunInput, 'parentRunId'>): Promise<Run>;
+  /** A sweep's trials by index. */
+  listSweepTrials(sweepId: string): Promise<SweepTrialRecord[]>;
+  /** The run's trial record; null when it is no sweep's trial. */
+  getSweepTrial(runId: string): Promise<SweepTrialRecord | null>;
+  recordChampionDecision(input: RecordChampionInput): Promise<ChampionDecision>;
+  /** Everything the pipeline decided about a run. */
+  getPipelineDecisions(runId: string): Promise<PipelineDecisions>;
+}
+
+export type { GateValue, SweepStatus, ChampionDecisionKind };
+
+export interface RecordGateInput {
+  runId: string;
+  tier: string;
+  passed: boolean;
+  /** The gate's filter expression as configured. */
+  expression: string;
+  /** Every field the expression names, with the run's value. */
+  values: Record<string, GateValue>;
+  /** Metrics the gate names that the run lacked (or held as NaN). */
+  missing: string[];
+}
+
+export interface GateRecord extends RecordGateInput {
+  evaluatedAt: Date;
+}
+
+export interface CreateSweepInput {
+  /** The strategy's kind (grid, random, tpe). */
+  strategy: string;
+  /** The whole spec, as the pipeline validates it. */
+  spec: Record<string, unknown>;
+  objective: { metric: string; direction: 'minimize' | 'maximize' };
+  /** The queue prefix its trials go on. */
+  prefix: string;
+  maxTrials: number;
+  parallel: number;
+}
+
+export interface SweepRecord extends CreateSweepInput {
+  parentRunId: string;
+  status: SweepStatus;
+  best: { runId: string; trial: number; value: number } | null;
+  createdAt: Date;
+  endedAt: Date | null;
+}
+
+export interface SweepPatch {
+  status?: SweepStatus;
+  best?: { runId: string; trial: number; value: number } | null;
+}
+
+export interface SweepTrialRecord {
+  runId: string;
+  sweepId: string;
+  index: number;
+  /** The trial's own (swept) params. */
+  params: Record<string, unknown>;
+}
+
+export interface RecordChampionInput {
+  runId: string;
+  tier: string;
+  decision: ChampionDecisionKind;
+  model: string;
+  alias: string;
+  metric: string;
+  challenger: number | null;
+  champion: number | null;
+  version?: number | null;
+  detail: string;
+}
+
+export interface ChampionDecision extends Omit<RecordChampionInput, 'version'> {
+  version: number | null;
+  decidedAt: Date;
+}
+
+export interface PipelineDecisions {
+  /** Oldest first. */
+  gates: GateRecord[];
+  champion: ChampionDecision[];
+  /** Set when the run is a sweep's parent. */
+  sweep: SweepRecord | null;
+  /** Set when the run is a sweep's trial. */
+  trial: SweepTrialRecord | null;
 }
 
 export interface RunColumns {

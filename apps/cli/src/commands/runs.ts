@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command } from 'commander';
-import type { Artifact, MetricSummary, Note, RunDetail, Store } from '@cairn/store';
+import type { Artifact, MetricSummary, Note, PipelineDecisions, RunDetail, Store } from '@cairn/store';
 import { columnHeader, columnValue, pageColumns, parseColumn, splitColumnList, type ColumnField } from '../columns.ts';
 import { globalOptions, withStore } from '../context.ts';
 import { UsageError } from '../errors.ts';
@@ -178,24 +178,24 @@ function collect(value: string, previous: string[] | undefined): string[] {
 function registerShow(runs: Command): void {
   runs
     .command('show')
-    .description('everything about one run: attributes, code, environment, params, metrics, tags, notes, artifacts')
+    .description("everything about one run: attributes, the pipeline's decisions, code, environment, params, metrics, tags, notes, artifacts")
     .argument('<id>', 'run id or a unique prefix of it (at least 4 characters)')
     .option('--json', 'print the run as JSON')
     .action(async (idArg: string, opts: { json?: boolean }, cmd: Command) => {
       await withStore(globalOptions(cmd), async (store) => {
         const id = await store.resolveRunId(idArg);
-        const [run, notes, artifacts] = await Promise.all([store.getRun(id), store.listNotes({ kind: 'run', id }), store.listArtifacts(id)]);
+        const [run, notes, artifacts, pipeline] = await Promise.all([store.getRun(id), store.listNotes({ kind: 'run', id }), store.listArtifacts(id), store.getPipelineDecisions(id)]);
         const names = await experimentNames(store, [run]);
         if (opts.json) {
-          outJson({ ...runJson(run, names), notes: notes.map(noteJson), artifacts });
+          outJson({ ...runJson(run, names), pipeline, notes: notes.map(noteJson), artifacts });
           return;
         }
-        out(renderShow(run, names.get(run.experimentId) ?? run.experimentId, notes, artifacts));
+        out(renderShow(run, names.get(run.experimentId) ?? run.experimentId, notes, artifacts, pipeline));
       });
     });
 }
 
-function renderShow(run: RunDetail, experiment: string, notes: Note[], artifacts: Artifact[]): string {
+function renderShow(run: RunDetail, experiment: string, notes: Note[], artifacts: Artifact[], pipeline: PipelineDecisions): string {
   const sections: string[] = [];
   const when = (d: Date | null) => (d ? `${formatDateTime(d)} (${formatRelative(d)})` : '');
   const attrs: [string, Cell][] = [
@@ -212,6 +212,9 @@ function renderShow(run: RunDetail, experiment: string, notes: Note[], artifacts
   if (run.attempts > 1) attrs.push(['attempts', String(run.attempts)]);
   if (run.parentRunId) attrs.push(['parent', run.parentRunId]);
   sections.push(renderPairs(attrs, ''));
+
+  const decided = renderPipeline(pipeline);
+  if (decided.length) sections.push(section('pipeline', renderPairs(decided)));
 
   const code: [string, string][] = [];
   if (run.gitSha) code.push(['git', `${run.gitSha}${run.gitDirty ? ' (dirty: uncommitted changes)' : ''}`]);
@@ -242,6 +245,25 @@ function renderShow(run: RunDetail, experiment: string, notes: Note[], artifacts
     sections.push(section(`artifacts (${artifacts.length})`, indent(table)));
   }
   return sections.join('\n\n');
+}
+
+/** What the pipeline decided (from its own records, never from tags): gates per tier, sweep or trial, champion decisions. */
+function renderPipeline(p: PipelineDecisions): [string, Cell][] {
+  const rows: [string, Cell][] = [];
+  const shown = (v: number | string | null) => (v === null ? 'missing' : typeof v === 'number' ? formatNumber(v, 6) : oneLine(v));
+  for (const g of p.gates) {
+    const values = Object.entries(g.values).map(([k, v]) => `${k} = ${shown(v)}`);
+    const missing = g.missing.length ? `; missing ${g.missing.join(', ')}` : '';
+    rows.push([`${g.tier} gate`, { text: `${g.passed ? 'passed' : 'failed'}: ${oneLine(g.expression)}${values.length ? ` (${values.join(', ')}${missing})` : ''}, ${formatDateTime(g.evaluatedAt)}`, style: g.passed ? colors.green : colors.red }]);
+  }
+  if (p.sweep) {
+    const s = p.sweep;
+    const best = s.best ? `; best ${formatNumber(s.best.value, 6)} in trial ${s.best.trial} (run ${s.best.runId})` : '';
+    rows.push(['sweep', `${s.status}: ${s.strategy}, ${s.objective.metric} ${s.objective.direction}, ${s.maxTrials} trials, ${s.parallel} at once${best}`]);
+  }
+  if (p.trial) rows.push(['sweep trial', `trial ${p.trial.index} of sweep ${p.trial.sweepId}: ${oneLine(JSON.stringify(p.trial.params))}`]);
+  for (const c of p.champion) rows.push([`champion (${c.tier})`, `${c.decision}: ${oneLine(c.detail)}`]);
+  return rows;
 }
 
 function renderMetricTable(metrics: MetricSummary[]): string {

@@ -96,6 +96,7 @@ const CASES: Record<string, Case> = {
   'runs.search': { need: 'read', call: (c, o) => c.runs.search({ experimentIds: [o.experimentId] }) },
   'runs.columns': { need: 'read', call: (c, o) => c.runs.columns({ experimentIds: [o.experimentId] }) },
   'runs.get': { need: 'read', call: (c, o) => c.runs.get({ id: o.runId }) },
+  'runs.gates': { need: 'read', call: (c, o) => c.runs.gates({ experimentIds: [o.experimentId] }) },
   'runs.series': { need: 'read', call: (c, o) => c.runs.series({ runId: o.runId, keys: ['loss'] }) },
   'runs.compare': { need: 'read', call: (c, o) => c.runs.compare({ runIds: [o.runId], keys: ['loss'] }) },
   'runs.addNote': { need: 'write', call: (c, o) => c.runs.addNote({ runId: o.runId, body: 'note' }) },
@@ -114,8 +115,7 @@ const CASES: Record<string, Case> = {
   'queues.cancel': { need: 'write', call: (c, o) => c.queues.cancel({ runId: o.runId }), noQueues: true },
   'queues.submit': { need: 'write', call: (c, o) => c.queues.submit({ runId: o.runId, tier: 'ci' }), noQueues: true },
   'sweeps.list': { need: 'read', call: (c, o) => c.sweeps.list({ experimentIds: [o.experimentId] }) },
-  // The seeded parent has no spec: being told so means the sweep was authorized and read.
-  'sweeps.leaderboard': { need: 'read', call: (c, o) => c.sweeps.leaderboard({ sweepId: o.sweepId }), okIf: /the run is not a sweep/ },
+  'sweeps.leaderboard': { need: 'read', call: (c, o) => c.sweeps.leaderboard({ sweepId: o.sweepId }) },
   'teams.list': { need: 'self', call: (c) => c.teams.list() },
   'teams.create': { need: 'self', call: (c, _o, n) => c.teams.create({ name: `Team ${n}` }) },
   'teams.addMember': { need: 'admin', call: (c, o) => c.teams.addMember({ teamId: o.teamId, email: 'newbie@example.com', role: 'viewer' }) },
@@ -182,7 +182,9 @@ describe.each(testEngines())('team-mode access matrix on $name', (engine) => {
     await store.logMetrics(run.id, [0, 1, 2].map((step) => ({ key: 'loss', value: 1 / (step + 1), step })));
     await store.addNote({ kind: 'run', id: run.id }, 'first try');
     await store.endRun(run.id, 'finished');
-    const sweep = await store.createRun({ experimentId: exp.id, name: `sweep-${team}`, tags: { 'sweep.kind': 'parent' } });
+    await store.recordGateResult({ runId: run.id, tier: 'ci', passed: true, expression: "status = 'finished'", values: { status: 'finished' }, missing: [] });
+    const spec = { version: 1, space: { lr: { type: 'uniform', min: 0, max: 1 } }, strategy: { kind: 'random' }, seed: 1, maxTrials: 2, parallel: 1, objective: { metric: 'loss', direction: 'minimize' }, policies: [], prefix: 'cairn', job: {} };
+    const { run: sweep } = await store.createSweep({ run: { experimentId: exp.id, name: `sweep-${team}` }, sweep: { strategy: 'random', spec, objective: { metric: 'loss', direction: 'minimize' }, prefix: 'cairn', maxTrials: 2, parallel: 1 } });
     const version = await store.registerModelVersion({ project: project.name, name: `model-${team}`, artifactHash: hash(ch2), runId: run.id });
     const deployment = await store.recordDeployment({ modelVersionId: version.id, environment: 'prod', host: 'h' });
     const token = await caller.tokens.create({ name: 'seed' });

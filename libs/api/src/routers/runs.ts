@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { NotFoundError, ValidationError } from '@cairn/schema';
 import type { Artifact, MetricSummary, Note, RunEnvironment } from '@cairn/store';
 import { authorOf, authorizeRun, authorizeRunRefs, experimentScope } from '../access.ts';
-import { gateOf, type GateView } from '../gate.ts';
+import { gateView, pipelineView, type GateView, type PipelineView } from '../pipeline-view.ts';
 import { key, markdown, ref, runRef } from '../inputs.ts';
 import { experimentNames, toRunRow, toRunRows, type ParamValue, type RunRow } from '../run-rows.ts';
 import { chartOrder } from '../metric-keys.ts';
@@ -44,7 +44,8 @@ export interface RunView extends RunRow {
   summaries: Record<string, MetricSummary>;
   notes: Note[];
   artifacts: Artifact[];
-  gate: GateView | null;
+  /** What the pipeline decided: gate verdicts per tier, champion decisions, sweep or trial (never read from tags). */
+  pipeline: PipelineView;
 }
 
 export interface ParamDiff {
@@ -65,6 +66,12 @@ export interface RunComparison {
 }
 
 const experimentIdsInput = z.array(ref).max(200, 'at most 200 experiments at once').optional();
+
+/** A gate verdict with the run it was on. */
+export interface GateVerdictRow {
+  run: RunRow;
+  gate: GateView;
+}
 
 
 export const runsRouter = router({
@@ -96,6 +103,19 @@ export const runsRouter = router({
       return { runs: await toRunRows(ctx.store, page.runs), nextCursor: page.nextCursor, ...(total !== undefined ? { total } : {}) };
     }),
 
+  /** The newest gate verdicts the pipeline recorded (of the runs the viewer may read), with their runs. */
+  gates: procedure
+    .input(z.object({ experimentIds: experimentIdsInput, limit: z.number().int().min(1).max(MAX_PAGE).default(20) }).optional())
+    .query(async ({ ctx, input }): Promise<GateVerdictRow[]> => {
+      const experimentIds = await experimentScope(ctx, input?.experimentIds);
+      const gates = await ctx.store.listGateResults({ ...(experimentIds ? { experimentIds } : {}), limit: input?.limit ?? 20 });
+      const runs = new Map((await toRunRows(ctx.store, await ctx.store.getRuns([...new Set(gates.map((g) => g.runId))]))).map((r) => [r.id, r]));
+      return gates.flatMap((g) => {
+        const run = runs.get(g.runId);
+        return run ? [{ run, gate: gateView(g) }] : [];
+      });
+    }),
+
   columns: procedure.input(z.object({ experimentIds: experimentIdsInput }).optional()).query(async ({ ctx, input }) => {
     const experimentIds = await experimentScope(ctx, input?.experimentIds);
     if (experimentIds && experimentIds.length === 0) return { params: [], metrics: [], tags: [] };
@@ -104,7 +124,7 @@ export const runsRouter = router({
 
   get: procedure.input(z.object({ id: runRef })).query(async ({ ctx, input }): Promise<RunView> => {
     const id = await authorizeRun(ctx, input.id, 'read');
-    const [run, notes, artifacts] = await Promise.all([ctx.store.getRun(id), ctx.store.listNotes({ kind: 'run', id }), ctx.store.listArtifacts(id)]);
+    const [run, notes, artifacts, decisions] = await Promise.all([ctx.store.getRun(id), ctx.store.listNotes({ kind: 'run', id }), ctx.store.listArtifacts(id), ctx.store.getPipelineDecisions(id)]);
     const [experiment] = await ctx.store.getExperiments([run.experimentId]);
     return {
       ...toRunRow(run, experiment?.name ?? ''),
@@ -117,7 +137,7 @@ export const runsRouter = router({
       summaries: run.metrics,
       notes,
       artifacts,
-      gate: gateOf(run.tags, notes),
+      pipeline: pipelineView(decisions),
     };
   }),
 

@@ -1,13 +1,11 @@
 import { z } from 'zod';
 import { TERMINAL_STATUSES, type RunStatus } from '@cairn/schema';
-import type { RunDetail, Store } from '@cairn/store';
+import type { RunDetail, Store, SweepRecord } from '@cairn/store';
 import { authorizeRun, experimentScope } from '../access.ts';
 import { ref, runRef } from '../inputs.ts';
 import { pipeline } from '../pipeline.ts';
 import { experimentNames } from '../run-rows.ts';
 import { procedure, router } from '../trpc.ts';
-
-const PARENT_FILTER = "tags.sweep.kind = 'parent'";
 
 export interface SweepSummary {
   /** The parent run's id. */
@@ -32,7 +30,7 @@ export interface SweepSummary {
     counts: Partial<Record<RunStatus, number>>;
   };
   parallel: number | null;
-  /** The best objective so far; the run once the sweep has finished. */
+  /** The best objective so far, and its trial. */
   best: { value: number; runId: string | null; trial: number | null } | null;
 }
 
@@ -58,43 +56,10 @@ export interface SweepLeaderboard {
   rows: LeaderboardEntry[];
 }
 
-interface SpecView {
-  strategy: string | null;
-  objective: SweepSummary['objective'];
-  maxTrials: number | null;
-  parallel: number | null;
-}
-
-/** The parts of the stored `sweep.spec` a listing shows; the pipeline validates the whole when it acts on it. */
-function specOf(tags: Record<string, string>): SpecView {
-  try {
-    const raw = JSON.parse(tags['sweep.spec'] ?? '{}') as Record<string, unknown>;
-    const o = raw.objective as { metric?: unknown; direction?: unknown } | undefined;
-    const strategy = (raw.strategy as { kind?: unknown } | undefined)?.kind;
-    return {
-      strategy: typeof strategy === 'string' ? strategy : (tags['sweep.strategy'] ?? null),
-      objective: o && typeof o.metric === 'string' && (o.direction === 'minimize' || o.direction === 'maximize') ? { metric: o.metric, direction: o.direction } : null,
-      maxTrials: typeof raw.maxTrials === 'number' ? raw.maxTrials : null,
-      parallel: typeof raw.parallel === 'number' ? raw.parallel : null,
-    };
-  } catch {
-    return { strategy: tags['sweep.strategy'] ?? null, objective: null, maxTrials: null, parallel: null };
-  }
-}
-
-function summarise(parent: RunDetail, experimentName: string, counts: Partial<Record<RunStatus, number>>): SweepSummary {
-  const spec = specOf(parent.tags);
+/** A sweep as its record (which only the pipeline writes) and its parent run say. */
+function summarise(parent: RunDetail, sweep: SweepRecord, experimentName: string, counts: Partial<Record<RunStatus, number>>): SweepSummary {
   const created = Object.values(counts).reduce((s, n) => s + (n ?? 0), 0);
   const done = TERMINAL_STATUSES.reduce((s, st) => s + (counts[st] ?? 0), 0);
-  const recorded = parent.tags['sweep.best.value'];
-  // While it runs, the sweep logs its best so far as the objective metric on the parent.
-  const running = spec.objective ? parent.metrics[spec.objective.metric]?.last : undefined;
-  const best =
-    recorded !== undefined
-      ? { value: Number(recorded), runId: parent.tags['sweep.best'] ?? null, trial: parent.tags['sweep.best.trial'] !== undefined ? Number(parent.tags['sweep.best.trial']) : null }
-      : running !== undefined
-        ? { value: running, runId: null, trial: null }
-        : null;
   return {
     id: parent.id,
     name: parent.name,
@@ -104,18 +69,24 @@ function summarise(parent: RunDetail, experimentName: string, counts: Partial<Re
     statusReason: parent.statusReason,
     createdAt: parent.createdAt,
     endedAt: parent.endedAt,
-    strategy: spec.strategy,
-    objective: spec.objective,
-    trials: { total: spec.maxTrials, created, done, inFlight: created - done, counts },
-    parallel: spec.parallel,
-    best,
+    strategy: sweep.strategy,
+    objective: sweep.objective,
+    trials: { total: sweep.maxTrials, created, done, inFlight: created - done, counts },
+    parallel: sweep.parallel,
+    best: sweep.best ? { value: sweep.best.value, runId: sweep.best.runId, trial: sweep.best.trial } : null,
   };
 }
 
-async function summaries(store: Store, parents: readonly RunDetail[]): Promise<SweepSummary[]> {
-  if (parents.length === 0) return [];
-  const [counts, names] = await Promise.all([store.childRunCounts(parents.map((p) => p.id)), experimentNames(store, parents.map((p) => p.experimentId))]);
-  return parents.map((p) => summarise(p, names.get(p.experimentId) ?? '', counts[p.id] ?? {}));
+async function summaries(store: Store, sweeps: readonly SweepRecord[]): Promise<SweepSummary[]> {
+  if (sweeps.length === 0) return [];
+  const ids = sweeps.map((s) => s.parentRunId);
+  const [parents, counts] = await Promise.all([store.getRuns(ids), store.childRunCounts(ids)]);
+  const names = await experimentNames(store, parents.map((p) => p.experimentId));
+  const byId = new Map(parents.map((p) => [p.id, p]));
+  return sweeps.flatMap((s) => {
+    const parent = byId.get(s.parentRunId);
+    return parent ? [summarise(parent, s, names.get(parent.experimentId) ?? '', counts[parent.id] ?? {})] : [];
+  });
 }
 
 export const sweepsRouter = router({
@@ -124,15 +95,14 @@ export const sweepsRouter = router({
     .query(async ({ ctx, input }): Promise<SweepSummary[]> => {
       const experimentIds = await experimentScope(ctx, input?.experimentIds);
       if (experimentIds && experimentIds.length === 0) return [];
-      const page = await ctx.store.searchRuns({ filter: PARENT_FILTER, experimentIds: experimentIds ?? undefined, limit: input?.limit ?? 100, includeArchived: true });
-      return summaries(ctx.store, page.runs);
+      return summaries(ctx.store, await ctx.store.listSweeps({ ...(experimentIds ? { experimentIds } : {}), limit: input?.limit ?? 100 }));
     }),
 
   leaderboard: procedure.input(z.object({ sweepId: runRef })).query(async ({ ctx, input }): Promise<SweepLeaderboard> => {
     const id = await authorizeRun(ctx, input.sweepId, 'read');
     const { sweepState } = await pipeline();
     const state = await sweepState(ctx.store, id);
-    const [sweep] = await summaries(ctx.store, [state.parent]);
+    const [sweep] = await summaries(ctx.store, [state.record]);
     const trials = new Map(state.trials.map((t) => [t.runId, t]));
     return {
       sweep: sweep!,

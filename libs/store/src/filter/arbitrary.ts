@@ -1,6 +1,6 @@
 import { RUN_STATUSES } from '@cairn/schema';
 import fc from 'fast-check';
-import { AGGREGATES, COMPARE_OPS, type Attribute, type FieldRef, type FilterExpr, type Literal, type Predicate } from './ast.ts';
+import { AGGREGATES, COMPARE_OPS, GATE_VERDICTS, type Attribute, type FieldRef, type FilterExpr, type Literal, type Predicate } from './ast.ts';
 import { operationError, patternError, valueError } from './validate.ts';
 
 /**
@@ -41,6 +41,8 @@ export interface FilterArbitraryOptions {
   paramKey?: fc.Arbitrary<string>;
   metricKey?: fc.Arbitrary<string>;
   tagKey?: fc.Arbitrary<string>;
+  /** Tiers of `gate.<tier>` fields; null: no gate fields. */
+  gateTier?: fc.Arbitrary<string> | null;
   attributes?: readonly Attribute[];
   number?: fc.Arbitrary<number>;
   string?: fc.Arbitrary<string>;
@@ -55,9 +57,11 @@ export function filterArbitrary(options: FilterArbitraryOptions = {}): fc.Arbitr
   const timestamp = options.timestamp ?? isoTimestamp;
   const pattern = (options.pattern ?? string).filter((p) => patternError(p) === null);
 
+  const gateTier = options.gateTier === undefined ? trickyKey : options.gateTier;
   const field: fc.Arbitrary<FieldRef> = fc.oneof(
     (options.paramKey ?? trickyKey).map((key) => ({ kind: 'param' as const, key })),
     (options.tagKey ?? trickyKey).map((key) => ({ kind: 'tag' as const, key })),
+    ...(gateTier ? [gateTier.map((tier) => ({ kind: 'gate' as const, tier }))] : []),
     fc.tuple(options.metricKey ?? trickyKey, fc.constantFrom(...AGGREGATES)).map(([key, agg]) => ({ kind: 'metric' as const, key, agg })),
     fc.constantFrom(...(options.attributes ?? (['status', 'tier', 'name', 'created', 'started', 'ended', 'id', 'experiment'] as const))).map(
       (name) => ({ kind: 'attribute' as const, name }),
@@ -69,6 +73,7 @@ export function filterArbitrary(options: FilterArbitraryOptions = {}): fc.Arbitr
     if (f.kind === 'metric') return number;
     if (f.kind === 'param') return fc.oneof(number, string);
     if (f.kind === 'attribute' && f.name === 'status') return fc.constantFrom(...RUN_STATUSES);
+    if (f.kind === 'gate') return fc.constantFrom(...GATE_VERDICTS);
     if (f.kind === 'attribute' && ['created', 'started', 'ended'].includes(f.name)) return timestamp;
     return string;
   };

@@ -18,11 +18,17 @@ export const TIMESTAMP_ATTRIBUTES: readonly Attribute[] = ['created', 'started',
 /** Attributes that may be missing on a run, so `IS NULL` makes sense for them. */
 export const NULLABLE_ATTRIBUTES: readonly Attribute[] = ['tier', 'started', 'ended'];
 
+/** What a gate field holds: the verdict the pipeline recorded for the run on that tier. */
+export const GATE_VERDICTS = ['passed', 'failed'] as const;
+export type GateVerdict = (typeof GATE_VERDICTS)[number];
+
 export type FieldRef =
   | { kind: 'param'; key: string }
   | { kind: 'tag'; key: string }
   | { kind: 'metric'; key: string; agg: Aggregate }
-  | { kind: 'attribute'; name: Attribute };
+  | { kind: 'attribute'; name: Attribute }
+  /** `gate.<tier>`: the run's recorded gate verdict on that tier ('passed' or 'failed'), missing when none was recorded. */
+  | { kind: 'gate'; tier: string };
 
 /**
  * A value in a comparison. `true`/`false` in the text become the strings

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { RUN_STATUSES, ValidationError } from '@cairn/schema';
 import { sql, type SQL } from 'drizzle-orm';
@@ -75,6 +75,20 @@ describe('compileFilter', () => {
     expect(compileText('ended IS NULL').sql).toBe('"runs"."ended_at" IS NULL');
   });
 
+  it('reads gate verdicts from gate_results (the pipeline\'s table), never from tags', () => {
+    expect(compileText("gate.ci = 'passed'")).toMatchObject({
+      sql: 'EXISTS (SELECT 1 FROM gate_results g WHERE g.run_id = "runs"."id" AND g.tier = $1::text AND g.passed = $2::boolean)',
+      params: ['ci', true],
+    });
+    expect(compileText("gate.extended != 'Failed'").params).toEqual(['extended', false]);
+    expect(compileText("gate.extended != 'failed'").sql).toContain('g.passed <> $2::boolean');
+    expect(compileText("gate.`my tier` NOT IN ('passed', 'failed')")).toMatchObject({ sql: expect.stringContaining('g.passed NOT IN ($2::boolean, $3::boolean)'), params: ['my tier', true, false] });
+    expect(compileText('gate.nightly IS NULL').sql).toBe('(NOT EXISTS (SELECT 1 FROM gate_results g WHERE g.run_id = "runs"."id" AND g.tier = $1::text))');
+    // Two tests of one tier fold into one probe.
+    expect(compileText("gate.ci = 'passed' OR gate.ci = 'failed'").sql.match(/FROM gate_results/g)).toHaveLength(1);
+    expect(compileText("tags.gate = 'passed'").sql).toContain('FROM run_tags');
+  });
+
   it('keeps boolean structure', () => {
     expect(compileText("not (status = 'failed' or params.a = 1) and tier is null").sql).toBe(
       '((NOT ("runs"."status" = $1::text OR EXISTS (SELECT 1 FROM params p WHERE p.run_id = "runs"."id" AND p.key = $2::text AND p.value_num = $3::float8))) AND "runs"."tier" IS NULL)',
@@ -104,6 +118,7 @@ describe('compileFilter', () => {
           { type: 'compare', field: { kind: 'metric', key: v, agg: 'max' }, op: '>', value: 1 },
           { type: 'isNull', field: { kind: 'tag', key: v }, negated: false },
           { type: 'compare', field: { kind: 'attribute', name: 'experiment' }, op: '=', value: v },
+          { type: 'in', field: { kind: 'gate', tier: v }, values: ['passed'], negated: false },
         ],
       };
       const q = render(compileFilter(ast));
@@ -120,13 +135,13 @@ describe('compileFilter', () => {
   it('never puts user text into the SQL (property)', () => {
     // Every user string carries markers that cannot occur in the SQL this module writes.
     const mark = (s: string) => `⟦${s}⟧`;
-    const arb = filterArbitrary({ paramKey: trickyKey.map(mark), metricKey: trickyKey.map(mark), tagKey: trickyKey.map(mark), string: trickyString.map(mark) });
+    const arb = filterArbitrary({ paramKey: trickyKey.map(mark), metricKey: trickyKey.map(mark), tagKey: trickyKey.map(mark), gateTier: trickyKey.map(mark), string: trickyString.map(mark) });
     fc.assert(
       fc.property(arb, (ast) => {
         const q = render(compileFilter(ast));
         expect(q.sql).not.toMatch(/[⟦⟧]/);
         for (const key of collectKeys(ast)) expect(q.params).toContain(key);
-        for (const key of collectKeys(ast)) for (const k of compileSortKey(fieldOf(key))) expect(render(k.expr).sql).not.toMatch(/[⟦⟧]/);
+        for (const key of collectKeys(ast)) for (const k of [...compileSortKey(fieldOf(key)), ...compileSortKey({ kind: 'gate', tier: key })]) expect(render(k.expr).sql).not.toMatch(/[⟦⟧]/);
       }),
       { numRuns: 500 },
     );
@@ -145,6 +160,10 @@ describe('compileFilter', () => {
       { type: 'like', field: { kind: 'metric', key: 'a', agg: 'max' }, pattern: 'x', caseInsensitive: false, negated: false },
       { type: 'like', field: { kind: 'param', key: 'a' }, pattern: 'x\\', caseInsensitive: false, negated: false },
       { type: 'isNull', field: { kind: 'attribute', name: 'name' }, negated: false },
+      { type: 'compare', field: { kind: 'gate', tier: 'ci' }, op: '=', value: 'true' },
+      { type: 'compare', field: { kind: 'gate', tier: 'ci' }, op: '<', value: 'passed' },
+      { type: 'like', field: { kind: 'gate', tier: 'ci' }, pattern: 'pass%', caseInsensitive: false, negated: false },
+      { type: 'compare', field: { kind: 'gate', tier: '' }, op: '=', value: 'passed' },
       { type: 'xor', items: [] },
     ];
     for (const ast of bad) expect(() => compileFilter(ast as FilterExpr), JSON.stringify(ast)).toThrow(ValidationError);
@@ -174,7 +193,7 @@ describe('compileSortKey', () => {
 function collectKeys(e: FilterExpr): string[] {
   if (e.type === 'and' || e.type === 'or') return e.items.flatMap(collectKeys);
   if (e.type === 'not') return collectKeys(e.item);
-  return e.field.kind === 'attribute' ? [] : [e.field.key];
+  return e.field.kind === 'attribute' ? [] : [e.field.kind === 'gate' ? e.field.tier : e.field.key];
 }
 const fieldOf = (key: string): FieldRef => ({ kind: 'param', key });
 
@@ -194,12 +213,16 @@ describe('compiled SQL on PGlite agrees with evaluateFilter', () => {
   const TAG_VALUES = ['vision', 'Vision', 'nlp', 'prod', '', 'a_b', 'a%b'];
   const NAMES = ['bert-base', 'bert_large', 'GPT-2', 'gpt-neo', 'a%b', 'x\\y', 'Zeta', 'émile'];
   const TIERS = [null, 'small', 'large', 'XL'];
+  const GATE_TIERS = ['ci', 'extended'];
   const DATES = ['2025-06-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T12:30:00.250Z', '2026-03-15T08:00:00.000Z'];
 
   beforeAll(async () => {
     pg = new PGlite();
-    const migration = readFileSync(new URL('../../../schema/migrations/0000_init.sql', import.meta.url), 'utf8');
-    for (const statement of migration.split('--> statement-breakpoint')) if (statement.trim()) await pg.exec(statement);
+    const folder = new URL('../../../schema/migrations/', import.meta.url);
+    for (const file of readdirSync(folder).filter((f) => f.endsWith('.sql')).sort()) {
+      const migration = readFileSync(new URL(file, folder), 'utf8');
+      for (const statement of migration.split('--> statement-breakpoint')) if (statement.trim()) await pg.exec(statement);
+    }
     const projectId = randomUUID();
     const experimentId = randomUUID();
     await pg.query('INSERT INTO projects (id, name) VALUES ($1, $2)', [projectId, 'p']);
@@ -225,6 +248,7 @@ describe('compiled SQL on PGlite agrees with evaluateFilter', () => {
       params: subset(PARAM_KEYS, pick(PARAM_VALUES)),
       metrics: subset(METRIC_KEYS, metricValues),
       tags: subset(TAG_KEYS, pick(TAG_VALUES)),
+      gates: subset(GATE_TIERS, pick(['passed', 'failed'] as const)),
     });
     for (const r of fc.sample(runArb, { numRuns: 80, seed: 42 })) {
       const row = { ...r, id: randomUUID(), experimentId };
@@ -246,6 +270,9 @@ describe('compiled SQL on PGlite agrees with evaluateFilter', () => {
       }
       for (const [key, value] of Object.entries(row.tags)) {
         await pg.query('INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3)', [row.id, key, value]);
+      }
+      for (const [tier, verdict] of Object.entries(row.gates)) {
+        await pg.query('INSERT INTO gate_results (run_id, tier, passed, expression) VALUES ($1, $2, $3, $4)', [row.id, tier, verdict === 'passed', "status = 'finished'"]);
       }
     }
   }, 60_000);
@@ -286,6 +313,11 @@ describe('compiled SQL on PGlite agrees with evaluateFilter', () => {
       ["status IN ('finished', 'failed') AND created >= '2026-01-01'"],
       ["started > '2026-01-01T12:00:00Z'"],
       ["NOT ended <= '2026-01-01'"],
+      ["gate.ci = 'passed'"],
+      ["gate.ci != 'passed'"],
+      ["NOT gate.ci = 'passed'"],
+      ["gate.extended IN ('failed') AND gate.ci IS NOT NULL"],
+      ['gate.nightly IS NULL'],
     ];
     for (const [text] of cases) {
       const ast = parseFilter(text)!;
@@ -293,6 +325,7 @@ describe('compiled SQL on PGlite agrees with evaluateFilter', () => {
     }
     // The cases are not vacuous.
     expect(expected(parseFilter('params.lr = 1')!).length).toBeGreaterThan(0);
+    for (const text of ["gate.ci = 'passed'", "gate.ci = 'failed'", 'gate.ci IS NULL']) expect(expected(parseFilter(text)!).length, text).toBeGreaterThan(0);
   });
 
   it('on random filters', async () => {
@@ -300,6 +333,7 @@ describe('compiled SQL on PGlite agrees with evaluateFilter', () => {
       paramKey: fc.constantFrom(...PARAM_KEYS, 'missing'),
       metricKey: fc.constantFrom(...METRIC_KEYS),
       tagKey: fc.constantFrom(...TAG_KEYS, 'missing'),
+      gateTier: fc.constantFrom(...GATE_TIERS, 'weekly'),
       number: fc.constantFrom(0, 0.1, 0.5, 0.9, 1, -1, -3, 0.001, 3, 9, 10),
       string: fc.constantFrom(...PARAM_VALUES, ...TAG_VALUES, ...NAMES, 'small', 'XL', 'zzz', 'A'),
       pattern: fc.constantFrom('%', '', 'a%', '%a%', 'bert%', '_ert%', '%\\_%', 'A%', '%1%', 'gpt%', '%i%', 'a\\%b', '_'),
@@ -350,5 +384,9 @@ describe('compiled SQL on PGlite agrees with evaluateFilter', () => {
     };
     expect(await order({ kind: 'metric', key: 'acc', agg: 'last' }, 'DESC')).toEqual([...rows].sort(byMetric(-1)).map((r) => r.id));
     expect(await order({ kind: 'metric', key: 'acc', agg: 'last' }, 'ASC')).toEqual([...rows].sort(byMetric(1)).map((r) => r.id));
+    // Gate verdicts: 'failed' before 'passed' ascending, runs without one last.
+    const rank = (r: FilterRow) => (r.gates?.ci === 'failed' ? 0 : r.gates?.ci === 'passed' ? 1 : 2);
+    const byGate = (a: FilterRow & { id: string }, b: FilterRow & { id: string }) => rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    expect(await order({ kind: 'gate', tier: 'ci' }, 'ASC')).toEqual([...rows].sort(byGate).map((r) => r.id));
   });
 });

@@ -12,8 +12,9 @@ import { validateFilter } from './validate.ts';
  *
  * Every predicate compiles to something that is TRUE or FALSE, never NULL, so
  * `NOT` is plain negation: a run without the field fails `params.x = 1` and
- * therefore passes `NOT params.x = 1`. Params, tags and metrics are EXISTS
- * subqueries; nullable columns are guarded with IS NOT NULL.
+ * therefore passes `NOT params.x = 1`. Params, tags, metrics and gate verdicts
+ * (`gate.<tier>`, read from gate_results, which only the pipeline writes) are
+ * EXISTS subqueries; nullable columns are guarded with IS NOT NULL.
  */
 export function compileFilter(expr: FilterExpr): SQL {
   validateFilter(expr);
@@ -104,8 +105,26 @@ function existsParts(e: Predicate): { group: string; from: SQL; condition: SQL }
         condition: sql`(${notNaN}${valueCondition(e, col, 'number')})`,
       };
     }
+    case 'gate':
+      return { group: `g\u0000${f.tier}`, from: gateFrom(f.tier), condition: gateCondition(e) };
     case 'attribute':
       return null;
+  }
+}
+
+const gateFrom = (tier: string): SQL => sql`gate_results g WHERE g.run_id = ${runs.id} AND g.tier = ${text(tier)}`;
+
+/** A verdict is the boolean `passed`: 'passed' binds true and 'failed' false (validateFilter allows no other value). */
+function gateCondition(e: Predicate): SQL {
+  const bind = (v: Literal): SQL => sql`${v === 'passed'}::boolean`;
+  const col = sql.raw('g.passed');
+  switch (e.type) {
+    case 'compare':
+      return sql`${col} ${sqlOp(e.op)} ${bind(e.value)}`;
+    case 'in':
+      return sql`${col} ${sql.raw(e.negated ? 'NOT IN' : 'IN')} (${sql.join(e.values.map(bind), sql`, `)})`;
+    default:
+      throw new Error(`a gate field takes no ${e.type}`);
   }
 }
 
@@ -118,6 +137,8 @@ function predicate(e: Predicate): SQL {
       return isNullCondition(e, sql`params p WHERE p.run_id = ${runs.id} AND p.key = ${text(f.key)}`);
     case 'tag':
       return isNullCondition(e, sql`run_tags t WHERE t.run_id = ${runs.id} AND t.key = ${text(f.key)}`);
+    case 'gate':
+      return isNullCondition(e, gateFrom(f.tier));
     case 'metric': {
       const col = sql.raw(`ms.${f.agg}`);
       const from = sql`metric_summaries ms WHERE ms.run_id = ${runs.id} AND ms.key = ${text(f.key)}`;
@@ -265,12 +286,17 @@ export function compileSortKey(field: FieldRef): SortKey[] {
         },
       ];
     }
+    case 'gate':
+      return [{ expr: sql`(SELECT ${GATE_TEXT} FROM ${gateFrom(field.tier)})`, type: 'text', nullable: true }];
     case 'attribute': {
       const { col, type, nullable } = attributeColumn(field.name);
       return [{ expr: type === 'text' ? sql`${col} COLLATE "C"` : col, type, nullable }];
     }
   }
 }
+
+/** A verdict as the filter language writes it. */
+const GATE_TEXT = sql.raw(`(CASE WHEN g.passed THEN 'passed' ELSE 'failed' END) COLLATE "C"`);
 
 /**
  * The same sort keys as `compileSortKey`, read through a LEFT JOIN on the (run, key)
@@ -303,6 +329,11 @@ export function compileSortJoin(field: FieldRef, alias: string): { join: SQL | n
         keys: [{ expr: value, type: 'number', nullable: true }],
       };
     }
+    case 'gate':
+      return {
+        join: sql`LEFT JOIN gate_results ${a} ON ${a}.run_id = ${runs.id} AND ${a}.tier = ${text(field.tier)}`,
+        keys: [{ expr: sql`(CASE WHEN ${a}.passed THEN 'passed' WHEN NOT ${a}.passed THEN 'failed' END) COLLATE "C"`, type: 'text', nullable: true }],
+      };
     case 'attribute':
       return { join: null, keys: compileSortKey(field) };
   }

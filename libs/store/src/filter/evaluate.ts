@@ -1,4 +1,4 @@
-import type { CompareOp, FieldRef, FilterExpr, Literal, Predicate } from './ast.ts';
+import type { CompareOp, FieldRef, FilterExpr, GateVerdict, Literal, Predicate } from './ast.ts';
 import { paramValueNum } from './numeric.ts';
 import { validateFilter } from './validate.ts';
 
@@ -23,7 +23,7 @@ export interface MetricValues {
   count: number;
 }
 
-/** What a filter can read about a run. `id`, `experimentId`, `started` and `ended` may be left out when unused. */
+/** What a filter can read about a run. `id`, `experimentId`, `started`, `ended` and `gates` may be left out when unused. */
 export interface FilterRow {
   id?: string;
   experimentId?: string;
@@ -36,9 +36,14 @@ export interface FilterRow {
   params: Record<string, string>;
   metrics: Record<string, MetricValues>;
   tags: Record<string, string>;
+  /** The gate verdicts the pipeline recorded, by tier (the store's gate_results); none when left out. */
+  gates?: Record<string, GateVerdict>;
 }
 
-/** The row of a run as the store returns it (`RunDetail`). */
+/**
+ * The row of a run as the store returns it (`RunDetail`), with its recorded gate verdicts
+ * (`store.listGateResults`) when the filter may name `gate.<tier>`.
+ */
 export function filterRowFromRun(run: {
   id: string;
   experimentId: string;
@@ -51,8 +56,9 @@ export function filterRowFromRun(run: {
   params: Record<string, string>;
   metrics: Record<string, MetricValues>;
   tags: Record<string, string>;
-}): FilterRow {
+}, gates: readonly { tier: string; passed: boolean }[] = []): FilterRow {
   return {
+    gates: Object.fromEntries(gates.map((g) => [g.tier, g.passed ? 'passed' : 'failed'])),
     id: run.id,
     experimentId: run.experimentId,
     status: run.status,
@@ -95,6 +101,8 @@ function read(field: FieldRef, row: FilterRow): string | number | Date | undefin
       return own(row.params, field.key);
     case 'tag':
       return own(row.tags, field.key);
+    case 'gate':
+      return row.gates ? own(row.gates, field.tier) : undefined;
     case 'metric':
       return own(row.metrics, field.key)?.[field.agg] ?? undefined;
     case 'attribute': {

@@ -16,7 +16,10 @@
  * - tags.<key>: text only;
  * - status (=, !=, IN with a valid status), tier, name, id, experiment (text),
  *   created, started, ended (ISO dates; no zone means UTC); also as attributes.<name>.
- * A bare key uses [A-Za-z0-9_./:-]; for params and tags it is everything after the
+ * - gate.<tier>: the gate verdict the pipeline recorded for the run on that tier,
+ *   'passed' or 'failed' (=, !=, IN, IS [NOT] NULL), read from the pipeline's own
+ *   table, never from tags: `tags.gate` is an ordinary tag a user may set.
+ * A bare key uses [A-Za-z0-9_./:-]; for params, tags and gates it is everything after the
  * prefix, for metrics a trailing .min/.max/.last/.count is the aggregate. Any other
  * key goes in backticks, with a backtick doubled: metrics.`val acc`.max.
  *

@@ -57,6 +57,20 @@ describe('parseFilter', () => {
     expect(parseFilter("tags.`ключ` = 'x'")).toMatchObject({ field: tag('ключ') });
   });
 
+  it('reads gate verdicts per tier, apart from a tag named gate', () => {
+    const gate = (tier: string): FieldRef => ({ kind: 'gate', tier });
+    expect(parseFilter("gate.ci = 'passed'")).toEqual({ type: 'compare', field: gate('ci'), op: '=', value: 'passed' });
+    expect(parseFilter("GATE.extended != 'FAILED'")).toEqual({ type: 'compare', field: gate('extended'), op: '!=', value: 'failed' });
+    expect(parseFilter("gate.`my tier` in ('passed')")).toMatchObject({ type: 'in', field: gate('my tier'), values: ['passed'] });
+    expect(parseFilter('gate.nightly is not null')).toEqual({ type: 'isNull', field: gate('nightly'), negated: true });
+    expect(parseFilter("tags.gate = 'passed'")).toMatchObject({ field: tag('gate') });
+    expect(errorOf("gate.ci = 'yes'").detail).toBe("gate.ci is a gate verdict: compare it with 'passed' or 'failed', not 'yes'");
+    expect(errorOf("gate.ci > 'failed'").detail).toBe('gate.ci supports only =, !=, IN, NOT IN and IS [NOT] NULL');
+    expect(errorOf("gate.ci like 'p%'").detail).toBe('gate.ci supports only =, !=, IN, NOT IN and IS [NOT] NULL');
+    expect(errorOf('gate.ci = 1').detail).toMatch(/^gate\.ci is a gate verdict/);
+    expect(parseOrderBy('gate.ci desc')).toEqual({ field: gate('ci'), direction: 'desc' });
+  });
+
   it('accepts attributes with or without the attributes. prefix, in any case', () => {
     expect(parseFilter("attributes.status = 'running'")).toMatchObject({ field: attr('status') });
     expect(parseFilter("NAME like 'x%'")).toMatchObject({ field: attr('name') });

@@ -40,9 +40,10 @@ const FIELD_PREFIXES: Record<string, FieldRef['kind']> = {
   tag: 'tag',
   attributes: 'attribute',
   attribute: 'attribute',
+  gate: 'gate',
 };
 
-const FIELD_HELP = `expected a field: params.<key>, metrics.<key>, tags.<key> or one of ${ATTRIBUTES.join(', ')}`;
+const FIELD_HELP = `expected a field: params.<key>, metrics.<key>, tags.<key>, gate.<tier> or one of ${ATTRIBUTES.join(', ')}`;
 
 /** Exported for order-by.ts, which reads a field with the same rules. */
 export class Parser {
@@ -251,6 +252,8 @@ export class Parser {
         return { kind, key, agg: agg ?? 'last' };
       case 'attribute':
         return { kind, name: this.attribute(key, t) };
+      case 'gate':
+        return { kind, tier: key };
     }
   }
 

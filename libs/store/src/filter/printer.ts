@@ -57,6 +57,8 @@ export function printField(field: FieldRef): string {
       return `metrics.${printKey(field.key, BARE_METRIC_KEY)}${field.agg === 'last' ? '' : `.${field.agg}`}`;
     case 'attribute':
       return field.name;
+    case 'gate':
+      return `gate.${printKey(field.tier, BARE_KEY)}`;
   }
 }
 

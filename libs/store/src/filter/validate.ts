@@ -3,6 +3,7 @@ import {
   AGGREGATES,
   ATTRIBUTES,
   COMPARE_OPS,
+  GATE_VERDICTS,
   NULLABLE_ATTRIBUTES,
   TIMESTAMP_ATTRIBUTES,
   type CompareOp,
@@ -21,7 +22,7 @@ import { printField, printLiteral } from './printer.ts';
 
 export type Operation = CompareOp | 'in' | 'like' | 'isNull';
 
-type FieldType = 'number' | 'text' | 'param' | 'status' | 'timestamp';
+type FieldType = 'number' | 'text' | 'param' | 'status' | 'timestamp' | 'gate';
 
 function fieldType(field: FieldRef): FieldType {
   switch (field.kind) {
@@ -31,6 +32,8 @@ function fieldType(field: FieldRef): FieldType {
       return 'param';
     case 'tag':
       return 'text';
+    case 'gate':
+      return 'gate';
     case 'attribute':
       if (field.name === 'status') return 'status';
       return TIMESTAMP_ATTRIBUTES.includes(field.name) ? 'timestamp' : 'text';
@@ -50,6 +53,9 @@ export function operationError(field: FieldRef, op: Operation): string | null {
   if (op === 'like' && type === 'number') return `LIKE does not apply to ${name}: metrics are numbers`;
   if (type === 'status' && op !== '=' && op !== '!=' && op !== 'in') {
     return 'status supports only =, !=, IN and NOT IN';
+  }
+  if (type === 'gate' && op !== '=' && op !== '!=' && op !== 'in') {
+    return `${name} supports only =, !=, IN, NOT IN and IS [NOT] NULL`;
   }
   if (type === 'timestamp' && (op === 'in' || op === 'like')) {
     return `${name} supports only =, !=, <, <=, >, >= and IS NULL`;
@@ -71,6 +77,10 @@ export function valueError(field: FieldRef, value: Literal): string | null {
       return typeof value === 'string' && (RUN_STATUSES as readonly string[]).includes(value)
         ? null
         : `unknown status ${printLiteral(value)} (expected one of ${RUN_STATUSES.join(', ')})`;
+    case 'gate':
+      return typeof value === 'string' && (GATE_VERDICTS as readonly string[]).includes(value)
+        ? null
+        : `${name} is a gate verdict: compare it with ${GATE_VERDICTS.map((v) => `'${v}'`).join(' or ')}, not ${printLiteral(value)}`;
     case 'timestamp':
       return typeof value === 'string' && parseTimestamp(value)?.toISOString() === value
         ? null
@@ -86,7 +96,7 @@ export function valueError(field: FieldRef, value: Literal): string | null {
 export function normalizeLiteral(field: FieldRef, value: Literal): Literal {
   const type = fieldType(field);
   if (typeof value !== 'string') return value;
-  if (type === 'status') return value.toLowerCase();
+  if (type === 'status' || type === 'gate') return value.toLowerCase();
   if (type === 'timestamp') return parseTimestamp(value)?.toISOString() ?? value;
   return value;
 }
@@ -200,6 +210,9 @@ function checkField(field: FieldRef, fail: (detail: string) => never): void {
       return;
     case 'attribute':
       if (!ATTRIBUTES.includes(field.name)) fail(`unknown attribute '${String(field.name)}'`);
+      return;
+    case 'gate':
+      if (typeof field.tier !== 'string' || field.tier === '' || field.tier.includes('\0')) fail('a gate tier must be a non-empty string without NUL characters');
       return;
     default:
       fail('unknown field kind');

@@ -38,7 +38,7 @@ export function QueuesView() {
       },
     }),
   );
-  const gates = useQuery(trpc.runs.search.queryOptions({ filter: 'tags.gate IS NOT NULL', orderBy: ['ended desc'], limit: 15 }, { refetchInterval: 20_000 }));
+  const gates = useQuery(trpc.runs.gates.queryOptions({ limit: 15 }, { refetchInterval: 20_000 }));
 
   const data = counts.data;
   const isLive = live.status === 'pending';
@@ -110,28 +110,30 @@ export function QueuesView() {
       <section className="panel" aria-labelledby="gates-h" data-testid="gates">
         <h2 id="gates-h">Latest gate verdicts</h2>
         {gates.error ? <ErrorBox error={gates.error} /> : null}
-        {gates.data && gates.data.runs.length === 0 ? <p className="muted small">No gate evaluated yet: gates run when a tiered run ends.</p> : null}
-        {gates.data && gates.data.runs.length ? (
+        {gates.data && gates.data.length === 0 ? <p className="muted small">No gate evaluated yet: gates run when a tiered run ends.</p> : null}
+        {gates.data && gates.data.length ? (
           <table className="data">
             <thead>
               <tr>
                 <th>run</th>
                 <th>tier</th>
                 <th>verdict</th>
-                <th>ended</th>
+                <th>evaluated</th>
               </tr>
             </thead>
             <tbody>
-              {gates.data.runs.map((r) => (
-                <tr key={r.id} data-testid="gate-row" data-run-id={r.id} data-verdict={r.tags.gate}>
+              {gates.data.map(({ run: r, gate: g }) => (
+                <tr key={`${r.id}:${g.tier}`} data-testid="gate-row" data-run-id={r.id} data-verdict={g.passed ? 'passed' : 'failed'}>
                   <td>
                     <Link prefetch={false} href={`/runs/${encodeURIComponent(r.id)}`}>{r.name}</Link>
                   </td>
-                  <td>{r.tags['gate.tier'] ?? r.tier ?? '—'}</td>
+                  <td>{g.tier}</td>
                   <td>
-                    <span className={`chip ${r.tags.gate === 'passed' ? 'st-finished' : 'st-failed'}`}>{r.tags.gate}</span>
+                    <span className={`chip ${g.passed ? 'st-finished' : 'st-failed'}`} title={g.expression}>
+                      {g.passed ? 'passed' : 'failed'}
+                    </span>
                   </td>
-                  <td>{formatRelative(r.endedAt)}</td>
+                  <td>{formatRelative(g.evaluatedAt)}</td>
                 </tr>
               ))}
             </tbody>

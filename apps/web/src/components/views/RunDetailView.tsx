@@ -19,6 +19,7 @@ import { LineagePanel } from '../LineagePanel.tsx';
 import { KeyValueTable } from '../KeyValueTable.tsx';
 import { CancelButton } from '../CancelButton.tsx';
 import { RunAgain } from '../RunAgain.tsx';
+import { PipelinePanel, hasPipelineDecisions } from '../PipelinePanel.tsx';
 import { EmptyState } from '../EmptyState.tsx';
 import { ErrorBox, isBadRequest, isNotFound, Loading } from '../QueryState.tsx';
 
@@ -41,7 +42,7 @@ export function RunDetailView({ id }: { id: string }) {
   const metricKeys = Object.keys(r.metrics).sort((a, b) => a.localeCompare(b));
   const modelKeys = metricKeys.filter((k) => !isSystemMetric(k));
   const systemKeys = metricKeys.filter(isSystemMetric);
-  const { code, notes, artifacts, snapshotIds, gate } = r;
+  const { code, notes, artifacts, snapshotIds, pipeline } = r;
   const environment = r.environment as Record<string, unknown>;
   const experimentName = r.experimentName || null;
 
@@ -102,30 +103,10 @@ export function RunDetailView({ id }: { id: string }) {
               </dd>
             </>
           ) : null}
-          {gate ? (
-            <>
-              <dt>Gate</dt>
-              <dd data-testid="gate" data-verdict={gate.passed ? 'passed' : 'failed'}>
-                <span className={`chip ${gate.passed ? 'st-finished' : 'st-failed'}`}>
-                  {gate.tier ? `${gate.tier} gate ` : 'gate '}
-                  {gate.passed ? 'passed' : 'failed'}
-                </span>{' '}
-                {gate.expression ? <code>{gate.expression}</code> : null}
-                {Object.keys(gate.values).length ? (
-                  <span className="small muted">
-                    {' '}
-                    ({Object.entries(gate.values)
-                      .map(([k, v]) => `${k} = ${typeof v === 'number' ? formatNumber(v) : String(v)}`)
-                      .join(', ')}
-                    )
-                  </span>
-                ) : null}
-                {gate.missing.length ? <span className="small" style={{ color: 'var(--danger)' }}> missing: {gate.missing.join(', ')}</span> : null}
-              </dd>
-            </>
-          ) : null}
         </dl>
       </section>
+
+      {hasPipelineDecisions(pipeline) ? <PipelinePanel pipeline={pipeline} /> : null}
 
       <div className="grid2">
         <section className="panel" aria-labelledby="params-h">

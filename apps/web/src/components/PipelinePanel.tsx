@@ -1,0 +1,97 @@
+'use client';
+/**
+ * What the pipeline decided about a run: its gate verdict per tier (the expression and
+ * the values that decided it), the sweep it runs or belongs to, and champion decisions.
+ * Read from the pipeline's own records (runs.get's `pipeline`), which no user edits: a
+ * tag named `gate` is only a tag, and shows with the tags.
+ */
+import Link from 'next/link';
+import type { PipelineView } from '@cairn/api';
+import { formatDate, formatNumber, shortId } from '../lib/format.ts';
+
+function value(v: number | string | null): string {
+  if (v === null) return 'missing';
+  return typeof v === 'number' ? formatNumber(v) : v;
+}
+
+function runLink(id: string) {
+  return (
+    <Link prefetch={false} className="mono" href={`/runs/${encodeURIComponent(id)}`} title={id}>
+      {shortId(id, 13)}
+    </Link>
+  );
+}
+
+export function hasPipelineDecisions(p: PipelineView): boolean {
+  return p.gates.length > 0 || p.champion.length > 0 || p.sweep !== null || p.trial !== null;
+}
+
+export function PipelinePanel({ pipeline }: { pipeline: PipelineView }) {
+  const { gates, champion, sweep, trial } = pipeline;
+  return (
+    <section className="panel" aria-labelledby="pipeline-h" data-testid="pipeline">
+      <h2 id="pipeline-h">Pipeline</h2>
+      <dl className="kv small">
+        {gates.map((g) => (
+          <div key={g.tier} style={{ display: 'contents' }}>
+            <dt>{g.tier} gate</dt>
+            <dd data-testid="gate" data-tier={g.tier} data-verdict={g.passed ? 'passed' : 'failed'}>
+              <span className={`chip ${g.passed ? 'st-finished' : 'st-failed'}`}>{g.passed ? 'passed' : 'failed'}</span> <code>{g.expression}</code>
+              {Object.keys(g.values).length ? (
+                <span className="small muted">
+                  {' '}
+                  ({Object.entries(g.values)
+                    .map(([k, v]) => `${k} = ${value(v)}`)
+                    .join(', ')}
+                  )
+                </span>
+              ) : null}
+              {g.missing.length ? <span className="small" style={{ color: 'var(--danger)' }}> missing: {g.missing.join(', ')}</span> : null}
+              <span className="small muted"> · {formatDate(g.evaluatedAt)}</span>
+            </dd>
+          </div>
+        ))}
+        {sweep ? (
+          <>
+            <dt>Sweep</dt>
+            <dd data-testid="sweep-info" data-status={sweep.status}>
+              {sweep.strategy} · {sweep.objective.metric} ({sweep.objective.direction === 'minimize' ? 'min' : 'max'}) · {sweep.maxTrials} trials, {sweep.parallel} at once · {sweep.status}
+              {sweep.best ? (
+                <>
+                  {' '}
+                  · best {formatNumber(sweep.best.value)} in trial {sweep.best.trial} ({runLink(sweep.best.runId)})
+                </>
+              ) : null}
+            </dd>
+          </>
+        ) : null}
+        {trial ? (
+          <>
+            <dt>Sweep trial</dt>
+            <dd data-testid="trial-info">
+              trial {trial.index} of {runLink(trial.sweepId)}
+              {Object.keys(trial.params).length ? (
+                <span className="small muted">
+                  {' '}
+                  ({Object.entries(trial.params)
+                    .map(([k, v]) => `${k} = ${typeof v === 'number' ? formatNumber(v) : String(v)}`)
+                    .join(', ')}
+                  )
+                </span>
+              ) : null}
+            </dd>
+          </>
+        ) : null}
+        {champion.map((c) => (
+          <div key={c.tier} style={{ display: 'contents' }}>
+            <dt>Champion ({c.tier})</dt>
+            <dd data-testid="champion" data-decision={c.decision}>
+              <span className={`chip ${c.decision === 'error' ? 'st-failed' : c.decision === 'kept' ? '' : 'st-finished'}`}>{c.decision}</span> {c.detail}
+              <span className="small muted"> · {formatDate(c.decidedAt)}</span>
+            </dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}
