@@ -172,7 +172,7 @@ async function processClaimed(
   if (ctx.signal?.aborted) onCancel();
   else ctx.signal?.addEventListener('abort', onCancel, { once: true });
   try {
-    return await train(run, attempt, fenced, stop.signal, () => halted);
+    return await train();
   } catch (e) {
     // Refused on the way (startRun, the end, a failHard): the run is the newer attempt's.
     const h = halted as Halt | null;
@@ -183,7 +183,8 @@ async function processClaimed(
     ctx.signal?.removeEventListener('abort', onCancel);
   }
 
-  async function train(run: RunDetail, attempt: number, fenced: Store, signal: AbortSignal, halted: () => Halt | null): Promise<ProcessResult> {
+  // The claimed run, start to end; every write through `fenced`.
+  async function train(): Promise<ProcessResult> {
     const tier = (TIERS as readonly string[]).includes(run.tier ?? '') ? (run.tier as Tier) : 'ci';
     const runtime = deps.config.tiers[tier];
     const done = (outcome: AttemptOutcome, detail?: string | null) =>
@@ -192,8 +193,7 @@ async function processClaimed(
     const failHard = async (reason: string): Promise<never> => {
       await fenced.endRun(runId, 'failed', reason).catch(() => undefined);
       await done('failed', reason);
-      const h = halted();
-      if (h?.kind === 'fenced') throw h.error;
+      if (halted?.kind === 'fenced') throw halted.error;
       throw new UnrecoverableError(reason);
     };
 
@@ -225,7 +225,7 @@ async function processClaimed(
         const reason = `its sweep ended ${sweep.sweepEnded.status} before the trial started`;
         await fenced.endRun(runId, 'cancelled', reason).catch(() => undefined);
         await done('cancelled', reason);
-        if (halted()?.kind === 'fenced') throw (halted() as { error: FencedError }).error;
+        if (halted?.kind === 'fenced') throw halted.error;
         return { runId, status: 'cancelled', reason, attempt, ...(run.parentRunId ? { parentRunId: run.parentRunId } : {}) };
       }
     }
@@ -256,7 +256,7 @@ async function processClaimed(
     };
     const hooks = {
       reporter: trackingReporter(tracked, fenced),
-      signal,
+      signal: stop.signal,
       onProgress: () => {
         const refusal = guard?.check(runId, trainIn);
         if (refusal) halt({ kind: 'lock', error: refusal });
@@ -272,13 +272,13 @@ async function processClaimed(
       return (deps.thread ?? trainingThread()).train(job, blobs.root, hooks);
     }).catch((e: unknown) => ({ crashed: e instanceof Error ? e.message : String(e) }));
 
-    const h = halted();
-    if (h) {
+    if (halted) {
       // Stopped by the lock or the fence, not by the training: leave the run to whoever holds it now.
       await tracked.detach();
+      if (halted.kind !== 'fenced') await done(halted.kind === 'lost' ? 'lost_lock' : 'handed_back', halted.kind === 'lock' ? halted.error.message : null);
+      // (Recording that may itself be refused: then the run was taken over meanwhile.)
+      const h = halted as Halt;
       if (h.kind === 'fenced') throw h.error;
-      await done(h.kind === 'lost' ? 'lost_lock' : 'handed_back', h.kind === 'lock' ? h.error.message : null);
-      if (halted()?.kind === 'fenced') throw (halted() as { error: FencedError }).error;
       throw h.kind === 'lost' ? new LockLostError(runId) : new LockRefusedError(h.error);
     }
     if ('loadError' in trained) {
