@@ -285,7 +285,8 @@ async function processClaimed(
       await tracked.detach();
       return failHard(trained.loadError);
     }
-    const r: TrainResult = 'crashed' in trained ? { status: 'failed', reason: trained.crashed, metrics: {}, epochs: 0, steps: 0, elapsedMs: 0 } : trained.outcome.result;
+    // A thread lost while stopping (terminated after the abort's grace) was still a stop.
+    const r: TrainResult = 'crashed' in trained ? { status: stop.signal.aborted ? 'cancelled' : 'failed', reason: trained.crashed, metrics: {}, epochs: 0, steps: 0, elapsedMs: 0 } : trained.outcome.result;
 
     if (r.status === 'cancelled' && ctx.shuttingDown?.()) {
       // Leave the run running: the retried job takes it up from the checkpoint just written.
