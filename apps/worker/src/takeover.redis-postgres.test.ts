@@ -15,13 +15,13 @@ const IRIS_DATA = path.join(ROOT, 'examples/iris-mlp/data');
 const SLOW = fileURLToPath(new URL('./fixtures/slow-step/train.ts', import.meta.url));
 /** The metrics a run's training decides (timings and memory are left out: they differ run to run). */
 const LEARNED = ['loss', 'acc', 'val_loss', 'val_acc', 'epoch'];
-const STEP_MS = 2500;
-const LOCK_MS = 2000;
+const STEP_MS = 3500;
+const LOCK_MS = 3000;
 
 /**
  * Lock renewal and takeover, for real: `cairn-worker` processes on Redis and PostgreSQL
- * train a ci run whose every step blocks the training thread for 2.5 s (longer than the
- * 2 s lock), on the CPU backend. The run passes its gate and is promoted to extended,
+ * train a ci run (2 epochs of 2 steps) whose every step blocks the training thread for
+ * 3.5 s (longer than the 3 s lock), on the CPU backend. The run passes its gate and is promoted to extended,
  * which no worker here consumes, so promotions can be counted. An uninterrupted run of
  * the same submission (one worker, the default lock) is the reference for the metrics.
  */
@@ -42,7 +42,7 @@ describe('job locks and takeover (cairn-worker processes, Redis, PostgreSQL)', (
     blobs = new LocalBlobStore(blobsDir);
     const snap = await snapshotDir(IRIS_DATA, { store: blobs });
     await store.recordSnapshot({ dataset: 'iris', id: snap.id, fileCount: snap.files, bytes: snap.bytes });
-    fs.writeFileSync(configFile, `export default { tiers: { ci: { subset: 1, epochs: 3, gate: "status = 'finished'", promotesTo: 'extended' } } };\n`);
+    fs.writeFileSync(configFile, `export default { tiers: { ci: { subset: 1, epochs: 2, gate: "status = 'finished'", promotesTo: 'extended' } } };\n`);
     // The uninterrupted run, meanwhile: one worker with the default lock (60 s) on a queue of its own.
     const redis = await redisFor();
     const runId = await submit(redis);
@@ -127,12 +127,12 @@ describe('job locks and takeover (cairn-worker processes, Redis, PostgreSQL)', (
     const b = worker(redis, ['--lock-ms', String(LOCK_MS)]);
 
     const job = await settledJob(redis, runId);
-    expect(job).toMatchObject({ state: 'completed', stalledCounter: 0 });
-    const both = () => a.stderr() + b.stderr();
+    const both = () => `${a.stderr()}\n${b.stderr()}`;
+    expect(job, both()).toMatchObject({ state: 'completed', stalledCounter: 0 });
     // The run's end is logged by whichever worker trained it (the other never took it).
     await (finishedLine(runId).test(a.stderr()) ? a : b).waitFor(finishedLine(runId), 30_000);
-    expect(both().match(startedLine(runId))).toHaveLength(1);
-    expect(both().match(finishedLine(runId))).toHaveLength(1);
+    expect(both().match(startedLine(runId)), both()).toHaveLength(1);
+    expect(both().match(finishedLine(runId)), both()).toHaveLength(1);
     expect(both()).not.toMatch(/taken over|store unreachable|cannot be honoured/);
 
     const run = await store.getRun(runId);
@@ -191,11 +191,11 @@ describe('job locks and takeover (cairn-worker processes, Redis, PostgreSQL)', (
     expect((await tooShort.exited).code).toBe(2);
     expect(tooShort.stderr()).toMatch(/--lock-ms 500 is below the floor of 2000 ms/);
 
-    // Training on the main thread: each 2.5 s step blocks the loop BullMQ renews the lock from.
+    // Training on the main thread: each 3.5 s step blocks the loop BullMQ renews the lock from.
     const runId = await submit(redis);
     const inline = worker(redis, ['--lock-ms', String(LOCK_MS), '--train-in', 'main']);
     expect((await inline.exited).code).toBe(1);
-    expect(inline.stderr()).toMatch(/--lock-ms 2000 cannot be honoured: the worker's event loop stalled for [2-4]\.\d s during the first steps of run .*use --lock-ms (\d+) or more/);
+    expect(inline.stderr()).toMatch(/--lock-ms 3000 cannot be honoured: the worker's event loop stalled for [3-6]\.\d s during the first steps of run .*use --lock-ms (\d+) or more/);
     const smallest = Number(/use --lock-ms (\d+) or more/.exec(inline.stderr())![1]);
     expect(smallest).toBeGreaterThanOrEqual(3 * STEP_MS);
     // The job goes back to its queue (its lock had expired during the stall, so it may wait as

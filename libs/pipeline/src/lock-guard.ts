@@ -10,9 +10,10 @@ export const MIN_LOCK_MS = 2_000;
 /** The steps at each job's start over which the worker's event loop is measured. */
 export const LOCK_CHECK_STEPS = 3;
 /**
- * A lock must be this many times the longest stall measured: renewal survives a stall
- * shorter than half the lock, and the first steps are a sample, so another 50% for the
- * longer stalls they did not show.
+ * The smallest lock that works is this many times the longest stall measured: renewal
+ * survives a stall shorter than half the lock, and the first steps are a sample, so
+ * another 50% for the longer stalls they did not show. A lock is refused when the stalls
+ * measured already reach half of it (renewal can then be starved outright).
  */
 export const LOCK_STALL_FACTOR = 3;
 
@@ -72,11 +73,15 @@ export class LockGuard {
     return Math.max(ended, performance.now() - this.#lastTurn);
   }
 
-  /** Null while the lock holds; else the refusal, naming the stall and the smallest lock that works. */
+  /**
+   * Null while the lock can be held: the longest stall is under half of it (BullMQ renews
+   * every half lock, so a longer stall at the wrong moment lets the lock expire). Else the
+   * refusal, naming the stall and the smallest lock that works with a margin.
+   */
   check(runId: string, trainIn: 'thread' | 'main'): LockTooShortError | null {
     const stall = this.stallMs();
+    if (2 * stall < this.lockMs) return null;
     const smallest = smallestLockMs(stall);
-    if (this.lockMs >= smallest) return null;
     const where = trainIn === 'main' ? 'training on the main thread (--train-in main)' : 'training in its thread, so something else held the loop';
     return new LockTooShortError(
       this.lockMs,
