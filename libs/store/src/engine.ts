@@ -202,8 +202,11 @@ async function openPostgres(url: string, opts: EngineOptions, label?: string): P
         oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that errors (server restart) must not crash the process.
+  // An idle client that errors (server restart) must not crash the process; nor one
+  // checked out between two statements of a transaction (a fenced write): its next query
+  // fails instead, as a connection error.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const where = redactUrl(url);
   const what = label ?? `PostgreSQL at ${where}`;
   try {
