@@ -37,8 +37,8 @@ export interface WorkerOptions {
   backend?: BackendName;
   /**
    * How long a job's lock lasts unrenewed: how soon a dead worker's job goes to another
-   * (default 60 s; at least MIN_LOCK_MS, and more than LOCK_STALL_FACTOR times the longest
-   * stall of the worker's event loop measured at a job's start: see lock-guard.ts).
+   * (default 60 s; at least MIN_LOCK_MS, and more than twice the longest stall of the
+   * worker's event loop measured at a job's start: see lock-guard.ts).
    */
   lockMs?: number;
   /** Where training runs: 'thread' (default: a worker thread) or 'main' (this process's event loop). */
@@ -433,8 +433,8 @@ Options:
   --metrics-host <host>   interface for the metrics endpoint (default: all)
   --lock-ms <ms>          a job's lock without renewal: a worker that dies (killed, machine lost)
                           has its jobs taken by another within about this long (default 60000;
-                          at least 2000, and 3 times the longest stall of the worker's event
-                          loop measured at a job's start: a shorter one is refused)
+                          at least 2000, and over twice the longest stall of the worker's
+                          event loop measured at a job's start: a shorter one is refused)
   --train-in <where>      thread (default): train in a worker thread, keeping this process's
                           event loop free for lock renewal, heartbeats and store writes;
                           main: on that loop, for a backend that cannot load in a thread
