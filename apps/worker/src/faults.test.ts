@@ -107,9 +107,14 @@ describe('worker faults', () => {
 
       const run = await store.getRun(runId);
       expect(run.status).toBe('finished');
-      expect(run.tags.attempts).toBe('2');
-      expect(run.tags['attempt.1']).toMatch(new RegExp(`on [^ ]*:${first.proc.pid}\\b`));
-      expect(run.tags['attempt.2']).toMatch(new RegExp(`on [^ ]*:${second.proc.pid}\\b.*, resumed from checkpoint at step \\d+`));
+      expect(run.attempts).toBe(2);
+      const attempts = await store.listAttempts(runId);
+      expect(attempts.map((a) => [a.attempt, a.workerId?.split(':')[1], a.outcome])).toEqual([
+        [1, String(first.proc.pid), 'superseded'],
+        [2, String(second.proc.pid), 'finished'],
+      ]);
+      expect(attempts[0]!.resumedFromStep).toBeNull();
+      expect(attempts[1]!.resumedFromStep).toBeGreaterThan(0);
       // Resumed, not restarted: epoch 1 once, every epoch once, and more than the first worker got to.
       await expectComplete(runId, n);
       expect(before.length).toBeLessThan(n);
@@ -149,7 +154,7 @@ describe('worker faults', () => {
       await expectComplete(running, n);
       await expectComplete(waiting, 20);
       const run = await store.getRun(running);
-      expect(run.tags.attempts).toBe('1'); // carried on, never restarted
+      expect(run.attempts).toBe(1); // carried on, never restarted
       const queues = new TierQueues(redis.connection, redis.prefix);
       for (const id of [running, waiting]) expect(await (await queues.get('nightly').getJob(id))?.getState()).toBe('completed');
       await queues.close();
@@ -209,7 +214,7 @@ describe('worker faults', () => {
       await expectComplete(runId, n);
       const run = await store.getRun(runId);
       expect(run.status).toBe('finished');
-      expect(run.tags.attempts).toBe('1'); // the outage cost no attempt
+      expect(run.attempts).toBe(1); // the outage cost no attempt
       w.proc.kill('SIGTERM');
       expect((await w.exited).code).toBe(0);
     } finally {

@@ -6,7 +6,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CairnError, ValidationError, isCairnError } from '@cairn/schema';
 import { TIERS, quietTfjs, type BackendName, type Tier } from '@cairn/engine';
-import { TierQueues, connectRedis, startWorkers, type JobData, type PipelineConfig, type ProcessResult, type WorkerPool } from '@cairn/pipeline';
+import { TierQueues, checkLockMs, connectRedis, startWorkers, type JobData, type PipelineConfig, type ProcessResult, type WorkerPool } from '@cairn/pipeline';
 import { LocalBlobStore } from '@cairn/snapshot';
 import { cairnHome, hostEmbeddedStore, openStore, redactUrl, resolveLocation, retryUnreachable, type OpenStoreOptions, type Store } from '@cairn/store';
 import { startHeartbeat, workerId, type WorkerBeat } from './heartbeat.ts';
@@ -35,8 +35,14 @@ export interface WorkerOptions {
   queuePrefix?: string;
   /** Force a tfjs backend (default: $CAIRN_BACKEND, else the best usable). */
   backend?: BackendName;
-  /** How long a job's lock lasts unrenewed: how soon a dead worker's job goes to another (default 60 s). */
+  /**
+   * How long a job's lock lasts unrenewed: how soon a dead worker's job goes to another
+   * (default 60 s; at least MIN_LOCK_MS, and more than twice the longest stall of the
+   * worker's event loop measured at a job's start: see lock-guard.ts).
+   */
   lockMs?: number;
+  /** Where training runs: 'thread' (default: a worker thread) or 'main' (this process's event loop). */
+  trainIn?: 'thread' | 'main';
   /** How long to keep retrying when PostgreSQL cannot be reached, before a job fails for it (default 120 s). */
   storeRetryMs?: number;
   /** One line per event (default: stderr). */
@@ -45,6 +51,8 @@ export interface WorkerOptions {
 
 export interface StartedWorker {
   id: string;
+  /** Settles when the worker must stop by itself: it cannot hold its jobs' locks (LockTooShortError). */
+  failed: Promise<Error>;
   tiers: Tier[];
   prefix: string;
   config: PipelineConfig;
@@ -77,6 +85,9 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
   const log = o.log ?? defaultLog;
   const cwd = path.resolve(o.cwd ?? process.cwd());
   const tiers = o.tiers?.length ? [...new Set(o.tiers)] : [...TIERS];
+  if (o.lockMs !== undefined) checkLockMs(o.lockMs);
+  let failWith: (e: Error) => void = () => undefined;
+  const failed = new Promise<Error>((resolve) => (failWith = resolve));
   if (o.concurrency !== undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) throw new ValidationError(`concurrency must be a whole number ≥ 1, got ${o.concurrency}`);
   const config = await loadConfig(o.configFile, cwd);
   const prefix = queuePrefixFor(config, o.queuePrefix);
@@ -178,7 +189,20 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
       tierList: tiers,
       workerId: id,
       onRequeued: (ids) => log(`${stamp()} queued again ${ids.length} run${ids.length > 1 ? 's' : ''} whose job Redis had lost: ${ids.join(', ')}`),
+      onTakenOver: (runId, e) => {
+        const r = forget(runId, 'taken_over');
+        log(`${stamp()} [${r?.tier ?? '?'}] run ${runId}: attempt ${e.attempt} was taken over by attempt ${e.current} (another worker took the job when this one's lock had expired); its writes are refused, so this worker stopped training and leaves the run to attempt ${e.current}`);
+      },
+      onLockLost: (runId) => {
+        const r = forget(runId, 'lock_lost');
+        log(`${stamp()} [${r?.tier ?? '?'}] run ${runId}: the job's lock could not be renewed (it had expired); stopped training here, and the run resumes from its last checkpoint wherever the job goes next`);
+      },
+      onLockTooShort: (e) => {
+        log(`${stamp()} ${e.message}; the job went back to its queue and this worker stops`);
+        failWith(e);
+      },
       ...(o.lockMs !== undefined ? { lockDurationMs: o.lockMs } : {}),
+      ...(o.trainIn ? { trainIn: o.trainIn } : {}),
       ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
       ...(o.backend ? { backend: o.backend } : {}),
     });
@@ -227,6 +251,17 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
       });
     });
     const ended = new Set<string>();
+    /** A job this worker let go without BullMQ's word on it (taken over, lock lost): no 'completed' or 'failed' comes. */
+    function forget(runId: string, outcome: JobOutcome) {
+      const started = running.get(runId);
+      if (!started) return undefined;
+      running.delete(runId);
+      ended.add(runId);
+      metrics.running.dec({ tier: started.tier });
+      metrics.jobEnded(started.tier, outcome, (Date.now() - started.since) / 1000);
+      void beat?.beatNow();
+      return started;
+    }
     function finish(job: Job<JobData>) {
       const key = String(job.id);
       ended.add(key);
@@ -301,6 +336,7 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
     let closing: Promise<{ handedBack: string[] }> | null = null;
     return {
       id,
+      failed,
       tiers,
       prefix,
       config,
@@ -352,6 +388,11 @@ export async function runWorker(o: WorkerOptions & { signal?: AbortSignal; handl
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
+  let failure: Error | null = null;
+  void worker.failed.then((e) => {
+    failure = e;
+    stopWith('cannot hold job locks');
+  });
   try {
     if (o.signal?.aborted) stopWith('stop requested');
     o.signal?.addEventListener('abort', () => stopWith('stop requested'), { once: true });
@@ -359,6 +400,9 @@ export async function runWorker(o: WorkerOptions & { signal?: AbortSignal; handl
     log(`${stamp()} ${why}: taking no more jobs; running ones checkpoint and go back to the queue`);
     const { handedBack } = await worker.close();
     log(`${stamp()} stopped${handedBack.length ? ` (${handedBack.length} job${handedBack.length > 1 ? 's' : ''} handed back)` : ''}`);
+    // The worker's own failure is the caller's error (the CLI prints it and exits 1: the
+    // option was fine on its face, the measurement refused it).
+    if (failure) throw new CairnError('INVALID_STATE', (failure as Error).message, { cause: failure });
     return 0;
   } finally {
     process.off('SIGTERM', onSignal);
@@ -388,7 +432,12 @@ Options:
   --metrics-port <port>   serve Prometheus metrics on http://HOST:PORT/metrics (default: off)
   --metrics-host <host>   interface for the metrics endpoint (default: all)
   --lock-ms <ms>          a job's lock without renewal: a worker that dies (killed, machine lost)
-                          has its jobs taken by another within about this long (default 60000)
+                          has its jobs taken by another within about this long (default 60000;
+                          at least 2000, and over twice the longest stall of the worker's
+                          event loop measured at a job's start: a shorter one is refused)
+  --train-in <where>      thread (default): train in a worker thread, keeping this process's
+                          event loop free for lock renewal, heartbeats and store writes;
+                          main: on that loop, for a backend that cannot load in a thread
   --config <file>         pipeline config (default: cairn.config.ts in the working directory)
   --home <dir>            Cairn home of the embedded store (default: $CAIRN_HOME, else ./.cairn)
   --db <url>              PostgreSQL URL of a shared store (default: $DATABASE_URL)
@@ -418,6 +467,7 @@ export async function workerMain(argv: string[] = process.argv.slice(2)): Promis
         db: { type: 'string' },
         'queue-prefix': { type: 'string' },
         'lock-ms': { type: 'string' },
+        'train-in': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -440,7 +490,8 @@ export async function workerMain(argv: string[] = process.argv.slice(2)): Promis
       ...(values['metrics-host'] !== undefined ? { metricsHost: values['metrics-host'] } : {}),
       ...(values.config !== undefined ? { configFile: values.config } : {}),
       ...(values['queue-prefix'] !== undefined ? { queuePrefix: values['queue-prefix'] } : {}),
-      ...(values['lock-ms'] !== undefined ? { lockMs: wholeNumber('--lock-ms', values['lock-ms'], 1_000) } : {}),
+      ...(values['lock-ms'] !== undefined ? { lockMs: wholeNumber('--lock-ms', values['lock-ms'], 1) } : {}),
+      ...(values['train-in'] !== undefined ? { trainIn: parseTrainIn(values['train-in']) } : {}),
       store,
     });
   } catch (e) {
@@ -448,6 +499,12 @@ export async function workerMain(argv: string[] = process.argv.slice(2)): Promis
     process.stderr.write(`cairn-worker: ${oneLine(msg)}\n`);
     return isCairnError(e) && e.code === 'INVALID_INPUT' ? 2 : 1;
   }
+}
+
+/** Where training runs: `thread` or `main`. */
+export function parseTrainIn(text: string): 'thread' | 'main' {
+  if (text === 'thread' || text === 'main') return text;
+  throw new ValidationError(`--train-in takes thread or main, got '${text}'`);
 }
 
 /** A whole number option in [min, max], or a ValidationError naming the option. */

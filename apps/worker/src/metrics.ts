@@ -5,7 +5,7 @@ import type { Tier } from '@cairn/engine';
 import type { TierQueues } from '@cairn/pipeline';
 
 /** How a job left this worker, as the jobs counter labels it. */
-export type JobOutcome = 'finished' | 'abandoned' | 'cancelled' | 'skipped' | 'failed' | 'retrying' | 'handed_back';
+export type JobOutcome = 'finished' | 'abandoned' | 'cancelled' | 'skipped' | 'failed' | 'retrying' | 'handed_back' | 'taken_over' | 'lock_lost';
 
 /** Queue states the worker exports per tier (BullMQ's getJobCounts). */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;

@@ -9,7 +9,7 @@ import { openStore, type Store } from '@cairn/store';
 import { testRedis, type TestRedis } from '../../../libs/pipeline/src/testing/redis.ts';
 import { fireSchedule, listSchedules, registerSchedules, scheduleQueue } from './schedules.ts';
 import { listWorkerBeats } from './heartbeat.ts';
-import { startWorkerProcess } from './test-process.ts';
+import { startWorkerProcess, type WorkerProcess } from './test-process.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const IRIS = path.join(ROOT, 'examples/iris-mlp');
@@ -128,10 +128,20 @@ describe('cairn-worker process', () => {
     } finally {
       await store.close();
     }
+    // Blobs are files named by the rest of their hash under a two-hex-digit folder.
+    const blobCount = () => fs.readdirSync(path.join(home, 'blobs'), { recursive: true }).filter((f) => /^[0-9a-f]{2}[/\\][0-9a-f]{62}$/.test(String(f))).length;
+    const newBlob = async (after: number, w: WorkerProcess) => {
+      for (const deadline = Date.now() + 120_000; blobCount() <= after; ) {
+        if (Date.now() > deadline) throw new Error(`no new checkpoint: ${w.stderr()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
     const first = startWorkerProcess(['--tiers', 'nightly', '--config', configFile], env());
     try {
+      const blobsAtStart = blobCount();
       await first.waitFor(new RegExp(`\\[nightly\\] run ${longRun} started \\(attempt 1/1\\)`), 60_000);
-      await new Promise((r) => setTimeout(r, 4_000));
+      // Mid-training: once it has written a checkpoint (a new blob; the store is the worker's).
+      await newBlob(blobsAtStart, first);
       first.proc.kill('SIGTERM');
       expect(await first.exited).toEqual({ code: 0, signal: null });
       expect(first.stderr()).toMatch(new RegExp(`\\[nightly\\] run ${longRun} handed back to the queue; it resumes from its last checkpoint\\n.*stopped \\(1 job handed back\\)\\n$`));
@@ -149,6 +159,8 @@ describe('cairn-worker process', () => {
     try {
       expect((await store.getRun(longRun)).status).toBe('running');
       expect((await store.listArtifacts(longRun)).some((a) => a.path.startsWith('checkpoints/'))).toBe(true);
+      // The attempt says it was handed back; the run is free for the next one.
+      expect((await store.listAttempts(longRun)).map((a) => [a.attempt, a.outcome])).toEqual([[1, 'handed_back']]);
       firstEpochs = (await store.getMetricSeries(longRun, 'epoch', { maxPoints: 100_000 })).points.map((p) => p.value);
     } finally {
       await store.close();
@@ -157,16 +169,11 @@ describe('cairn-worker process', () => {
 
     const second = startWorkerProcess(['--tiers', 'nightly', '--config', configFile], env());
     try {
-      // Blobs are files named by the rest of their hash under a two-hex-digit folder.
-      const blobCount = () => fs.readdirSync(path.join(home, 'blobs'), { recursive: true }).filter((f) => /^[0-9a-f]{2}[/\\][0-9a-f]{62}$/.test(String(f))).length;
       const blobsBefore = blobCount();
       await second.waitFor(new RegExp(`\\[nightly\\] run ${longRun} started`), 60_000);
       // Trained on after resuming: a new checkpoint blob (the store is this worker's alone,
       // but the blob store is plain files), so the epochs before it are stored too.
-      for (const deadline = Date.now() + 120_000; blobCount() <= blobsBefore; ) {
-        if (Date.now() > deadline) throw new Error(`no new checkpoint from the second worker: ${second.stderr()}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await newBlob(blobsBefore, second);
       // cairn cancel, without the store (this worker holds it): the cancel channel.
       await redis.connection.publish(cancelChannel(redis.prefix), longRun);
       await second.waitFor(new RegExp(`\\[nightly\\] run ${longRun} cancelled`), 60_000);
@@ -179,6 +186,10 @@ describe('cairn-worker process', () => {
     try {
       const run = await store.getRun(longRun);
       expect(run.status).toBe('cancelled');
+      expect((await store.listAttempts(longRun)).map((a) => [a.attempt, a.outcome, a.resumedFromStep !== null])).toEqual([
+        [1, 'handed_back', false],
+        [2, 'cancelled', true],
+      ]);
       const epochs = (await store.getMetricSeries(longRun, 'epoch', { maxPoints: 100_000 })).points.map((p) => p.value);
       // Resumed, not restarted: the second worker's epochs carry on from the checkpoint.
       expect(epochs.filter((e) => e === 1)).toHaveLength(1);

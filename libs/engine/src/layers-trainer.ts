@@ -128,6 +128,10 @@ export class LayersTrainer implements Trainer {
         let seenHere = 0;
         let stepInEpoch = skip;
         for await (const batch of batches(data.train, batchSize, input.seed, epoch, skip)) {
+          // A turn of the event loop per step: tfjs's CPU and wasm kernels are synchronous, so
+          // without it one loop turn lasts an epoch, and whatever shares the loop (lock renewal
+          // and heartbeats on the main thread, an abort message in a training thread) waits for it.
+          await yieldToLoop();
           if (input.signal?.aborted) {
             tf.dispose([batch.xs, batch.ys]);
             // A checkpoint first, so a cancelled or handed-back run can be resumed from here.
@@ -195,6 +199,10 @@ export class LayersTrainer implements Trainer {
       restore();
     }
   }
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function abortReason(signal: AbortSignal): string {

@@ -65,18 +65,24 @@ describe('a training module that throws', () => {
     const run = await store.getRun(runId);
     expect(run.status).toBe('failed');
     expect(run.statusReason).toMatch(/boom: hiddenUnits must be positive/);
-    expect(run.tags.attempts).toBe('3');
-    expect(run.tags['attempt.1']).toMatch(/on test:1 → failed, retried: .*boom/);
-    expect(run.tags['attempt.2']).toMatch(/on test:1 → failed, retried: .*boom/);
-    expect(run.tags['attempt.3']).toMatch(/on test:1$/);
+    // Every attempt recorded by the pipeline, in the schema (not in tags anyone can edit).
+    expect(run.attempts).toBe(3);
+    expect(run.tags.attempts).toBeUndefined();
+    const attempts = await store.listAttempts(runId);
+    expect(attempts.map((a) => [a.attempt, a.workerId, a.outcome])).toEqual([
+      [1, 'test:1', 'retried'],
+      [2, 'test:1', 'retried'],
+      [3, 'test:1', 'failed'],
+    ]);
+    for (const a of attempts) expect(a.detail).toMatch(/boom: hiddenUnits must be positive/);
     // Backed off as the tier says: 400 ms, then 800 ms, between attempts.
-    const starts = [1, 2, 3].map((n) => Date.parse(run.tags[`attempt.${n}`]!.split(' ')[0]!));
+    const starts = attempts.map((a) => a.startedAt.getTime());
     expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(400);
     expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(800);
 
     // And nothing more happens: no fourth attempt.
     await new Promise((r) => setTimeout(r, 2_000));
     expect((await job())?.attemptsMade).toBe(3);
-    expect((await store.getRun(runId)).tags.attempts).toBe('3');
+    expect((await store.getRun(runId)).attempts).toBe(3);
   }, 180_000);
 });

@@ -45,6 +45,21 @@ export class ConflictError extends CairnError {
   }
 }
 
+/**
+ * A write made for an attempt at a run that a newer attempt has taken over (its worker
+ * lost the job's lock, and another worker took the job). Code CONFLICT: the write is
+ * refused and will never succeed; the worker must stop and leave the run to `current`.
+ */
+export class FencedError extends CairnError {
+  constructor(
+    readonly runId: string,
+    readonly attempt: number,
+    readonly current: number,
+  ) {
+    super('CONFLICT', `attempt ${attempt} of run ${runId} has been superseded by attempt ${current} (another worker took the run over): its writes are refused`);
+  }
+}
+
 export class ParamConflictError extends CairnError {
   constructor(
     readonly runId: string,

@@ -93,6 +93,10 @@ export const runs = pgTable(
     codeHash: text('code_hash'),
     environment: jsonb('environment').$type<RunEnvironment>().notNull().default({}),
     snapshotIds: text('snapshot_ids').array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * The run's current attempt: how many times it was taken (started by a script, picked
+     * up by a worker). A worker's writes carry it as their fencing token (run_attempts).
+     */
     attempts: integer('attempts').notNull().default(0),
     createdAt: createdAt(),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
@@ -107,6 +111,39 @@ export const runs = pgTable(
     index('runs_parent').on(t.parentRunId),
     index('runs_name').on(t.name),
     check('runs_status_check', sql`${t.status} in ('queued','running','finished','failed','abandoned','cancelled')`),
+  ],
+);
+
+/** How an attempt at a run ended; null while it runs. */
+export const ATTEMPT_OUTCOMES = ['finished', 'failed', 'abandoned', 'cancelled', 'retried', 'handed_back', 'superseded', 'lost_lock'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/**
+ * Every pickup of a run: a worker taking its job (first time, a retry, a hand-back, a
+ * stalled job taken over) or a script starting it. `attempt` counts from 1 and is the
+ * fencing token: the run's `attempts` holds the newest, and the store refuses the writes
+ * of any older one. Written by the store and the pipeline only; tags stay the user's.
+ */
+export const runAttempts = pgTable(
+  'run_attempts',
+  {
+    runId: uuid('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    /** host:pid:nonce of the worker; null for a script's own start. */
+    workerId: text('worker_id'),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
+    /** The checkpoint's step it resumed from; null when it started from scratch. */
+    resumedFromStep: bigint('resumed_from_step', { mode: 'number' }),
+    outcome: text('outcome', { enum: ATTEMPT_OUTCOMES }),
+    /** Why it ended so (the retried failure, who took it over). */
+    detail: text('detail'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.runId, t.attempt] }),
+    check('run_attempts_outcome_check', sql`${t.outcome} in ('finished','failed','abandoned','cancelled','retried','handed_back','superseded','lost_lock')`),
   ],
 );
 

@@ -38,6 +38,8 @@ export function withUnreachableErrors(store: Store, where: string, what = `Postg
       if (typeof value !== 'function') return value;
       // Bound to the store itself: its methods use private fields a Proxy does not have.
       if (prop === 'close') return (value as () => unknown).bind(target);
+      // A fenced view reaches the same server: its errors are translated alike.
+      if (prop === 'fenced') return (...args: Parameters<Store['fenced']>) => withUnreachableErrors(target.fenced(...args), where, what);
       return (...args: unknown[]) => {
         let out: unknown;
         try {
@@ -113,6 +115,8 @@ export function retryUnreachable(store: Store, o: RetryOptions = {}): Store {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (typeof value !== 'function') return value;
+      // A fenced view is retried alike (a refused write is a CONFLICT, never retried).
+      if (prop === 'fenced') return (...args: Parameters<Store['fenced']>) => retryUnreachable(target.fenced(...args), o);
       if (typeof prop !== 'string' || !RETRIED.has(prop)) return (value as () => unknown).bind(target);
       return async (...args: unknown[]) => {
         const started = Date.now();

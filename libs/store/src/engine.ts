@@ -206,8 +206,8 @@ async function openPostgres(url: string, opts: EngineOptions, label?: string): P
     },
   });
   // An idle client that errors (server restart) must not crash the process; nor one that
-  // is checked out (inside a transaction) when its connection resets: the pool listens
-  // only to idle clients, and the error reaches the query that was running anyway.
+  // is checked out (inside a transaction, between two statements of a fenced write) when
+  // its connection resets: its next query fails instead, as a connection error.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const where = redactUrl(url);

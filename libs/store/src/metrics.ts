@@ -162,9 +162,15 @@ function isUniqueViolation(e: unknown): boolean {
   return false;
 }
 
+function inTransaction(db: Db): boolean {
+  return typeof (db as { rollback?: unknown }).rollback === 'function';
+}
+
 async function ingestChunk(db: Db, runId: string, c: Columns): Promise<number> {
   try {
-    await db.execute(appendStatement(runId, c, summarise(c)));
+    // In a transaction (a fenced write) a failed statement would abort all of it: a savepoint.
+    if (inTransaction(db)) await db.transaction((tx) => tx.execute(appendStatement(runId, c, summarise(c))));
+    else await db.execute(appendStatement(runId, c, summarise(c)));
     return c.keys.length;
   } catch (e) {
     if (!isUniqueViolation(e)) throw e;

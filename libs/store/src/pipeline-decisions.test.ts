@@ -152,7 +152,8 @@ describe.each(testEngines())('migration 0005 on $name', (engine) => {
       ['INSERT INTO projects (id, name) VALUES ($1, $2)', [ids.project, 'default']],
       ['INSERT INTO experiments (id, project_id, name) VALUES ($1, $2, $3)', [ids.exp, ids.project, 'e']],
       ...[ids.sweep, ids.bad, ids.gated, ids.stray].map((id, i): [string, unknown[]] => ['INSERT INTO runs (id, experiment_id, name, status, tier) VALUES ($1, $2, $3, $4, $5)', [id, ids.exp, `r${i}`, 'running', 'nightly']]),
-      ...[ids.t0, ids.t1, ids.dup, ids.nested].map((id, i): [string, unknown[]] => ['INSERT INTO runs (id, experiment_id, name, status, tier, parent_run_id) VALUES ($1, $2, $3, $4, $5, $6)', [id, ids.exp, `t${i}`, 'finished', 'nightly', ids.sweep]]),
+      // Creation times a second apart: "the first created wins" must not hang on the clock's resolution.
+      ...[ids.t0, ids.t1, ids.dup, ids.nested].map((id, i): [string, unknown[]] => ['INSERT INTO runs (id, experiment_id, name, status, tier, parent_run_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [id, ids.exp, `t${i}`, 'finished', 'nightly', ids.sweep, new Date(Date.UTC(2026, 0, 1, 0, 0, i))]]),
     ];
     const tag = (run: string, key: string, value: string): [string, unknown[]] => ['INSERT INTO run_tags (run_id, key, value) VALUES ($1, $2, $3)', [run, key, value]];
     statements.push(

@@ -18,6 +18,7 @@ import {
 } from '@cairn/schema';
 import { rows, type Db } from './engine.ts';
 import { getExperiment } from './experiments.ts';
+import { claimRun, recordAttempt } from './attempts.ts';
 import { addLineageEdge } from './lineage.ts';
 import { randomRunName } from './names.ts';
 import { insertParams, upsertTags } from './run-data.ts';
@@ -53,6 +54,8 @@ export async function createRun(db: Db, input: CreateRunInput): Promise<Run> {
       })
       .returning();
     if (!run) throw new Error('insert returned no row');
+    // A run created running is taken at once: its first attempt.
+    if (status === 'running') await recordAttempt(tx as unknown as Db, run.id, 1, null, now);
     if (input.params) await insertParams(tx as unknown as Db, run.id, input.params);
     if (input.tags) await upsertTags(tx as unknown as Db, run.id, input.tags);
     await linkInputs(tx as unknown as Db, run.id, run.snapshotIds, run.codeHash);
@@ -123,30 +126,34 @@ async function linkInputs(db: Db, runId: string, snapshotIds: readonly string[],
   if (codeHash) await addLineageEdge(db, { kind: 'code', id: codeHash }, to, 'ran_in');
 }
 
-export async function startRun(db: Db, id: string, patch: { environment?: RunEnvironment; code?: CodeRef } = {}): Promise<Run> {
+/**
+ * queued → running, recording environment and code. A new attempt (claimRun) unless
+ * `newAttempt` is false: a worker that claimed the run starts it under its own attempt.
+ */
+export async function startRun(db: Db, id: string, patch: { environment?: RunEnvironment; code?: CodeRef } = {}, options: { newAttempt?: boolean } = {}): Promise<Run> {
   validateId(id);
   const now = new Date();
-  const set: Record<string, unknown> = {
-    status: 'running',
-    startedAt: sql`coalesce(${runs.startedAt}, ${now})`,
-    heartbeatAt: now,
-    attempts: sql`${runs.attempts} + 1`,
-  };
+  const set: Partial<typeof runs.$inferInsert> = {};
   if (patch.environment) set.environment = patch.environment;
   if (patch.code?.gitSha !== undefined) set.gitSha = patch.code.gitSha;
   if (patch.code?.gitDirty !== undefined) set.gitDirty = patch.code.gitDirty;
   if (patch.code?.codeHash !== undefined) set.codeHash = patch.code.codeHash;
-  const [run] = await db
-    .update(runs)
-    .set(set)
-    .where(and(eq(runs.id, id), inArray(runs.status, ['queued', 'running'])))
-    .returning();
-  if (run) {
-    if (patch.code?.codeHash) await linkInputs(db, run.id, [], run.codeHash);
-    return run;
+  let run: Run | undefined;
+  if (options.newAttempt === false) {
+    [run] = await db
+      .update(runs)
+      .set({ ...set, status: 'running', startedAt: sql`coalesce(${runs.startedAt}, ${now})`, heartbeatAt: now })
+      .where(and(eq(runs.id, id), inArray(runs.status, ['queued', 'running'])))
+      .returning();
+    if (!run) {
+      const existing = await getRunRow(db, id);
+      throw new InvalidStateError(`run ${id} has ended (${existing.status}); start a new run instead`);
+    }
+  } else {
+    ({ run } = await claimRun(db, id, {}, set));
   }
-  const existing = await getRunRow(db, id);
-  throw new InvalidStateError(`run ${id} has ended (${existing.status}); start a new run instead`);
+  if (patch.code?.codeHash) await linkInputs(db, run.id, [], run.codeHash);
+  return run;
 }
 
 /**

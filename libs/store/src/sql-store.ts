@@ -1,6 +1,10 @@
-import type { LineageNode, RunEnvironment } from '@cairn/schema';
+import { FencedError, ValidationError, type AttemptOutcome, type LineageNode, type RunEnvironment } from '@cairn/schema';
+import * as attempts from './attempts.ts';
 import { blobRoots } from './blob-roots.ts';
-import type { OpenedEngine } from './engine.ts';
+import type { Db, OpenedEngine } from './engine.ts';
+import { checkFence } from './fence.ts';
+import { validate, validateId } from './validate.ts';
+import { z } from 'zod';
 import * as datasets from './datasets.ts';
 import * as experiments from './experiments.ts';
 import * as lineage from './lineage.ts';
@@ -30,6 +34,7 @@ import type {
   CodeRef,
   CreateRunInput,
   EndStatus,
+  Fence,
   ExperimentObjective,
   MetricPoint,
   OwnedKind,
@@ -41,41 +46,70 @@ import type {
   Store,
 } from './types.ts';
 
-/** The Store over either engine: the SQL is the same, only the driver differs. */
+const fenceSchema = z.object({ runId: z.string(), attempt: z.number().int().min(1).max(2 ** 31 - 1) }).strict();
+
+/**
+ * The Store over either engine: the SQL is the same, only the driver differs. A fenced
+ * view (see `fenced`) runs each write in a transaction that first checks its fence.
+ */
 export class SqlStore implements Store {
   readonly engine;
   readonly location;
   readonly #opened: OpenedEngine;
   readonly #db;
+  readonly #fence: Fence | null;
+  readonly #onFenced: ((e: FencedError) => void) | undefined;
 
-  constructor(opened: OpenedEngine) {
+  constructor(opened: OpenedEngine, fence: Fence | null = null, onFenced?: (e: FencedError) => void) {
     this.#opened = opened;
     this.#db = opened.db;
     this.engine = opened.engine;
     this.location = opened.location;
+    this.#fence = fence;
+    this.#onFenced = onFenced;
   }
 
   close() {
-    return this.#opened.close();
+    // A fenced view shares its store's engine: closing is the store's business.
+    return this.#fence ? Promise.resolve() : this.#opened.close();
   }
   drizzle() {
     return this.#db;
   }
+  fenced(fence: Fence, options: { onFenced?: (e: FencedError) => void } = {}) {
+    const f = validate(fenceSchema, fence, 'fence');
+    return new SqlStore(this.#opened, { runId: validateId(f.runId), attempt: f.attempt }, options.onFenced);
+  }
+
+  /** A write: as is, or in a transaction behind the fence's check. */
+  #write<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const fence = this.#fence;
+    if (!fence) return fn(this.#db);
+    return this.#db
+      .transaction(async (tx) => {
+        await checkFence(tx as unknown as Db, fence);
+        return fn(tx as unknown as Db);
+      })
+      .catch((e: unknown) => {
+        if (e instanceof FencedError) this.#onFenced?.(e);
+        throw e;
+      });
+  }
 
   ensureProject(name: string, description?: string) {
-    return experiments.ensureProject(this.#db, name, description);
+    return this.#write((db) => experiments.ensureProject(db, name, description));
   }
   listProjects() {
     return experiments.listProjects(this.#db);
   }
   setProjectTeam(project: string, team: string | null) {
-    return experiments.setProjectTeam(this.#db, project, team);
+    return this.#write((db) => experiments.setProjectTeam(db, project, team));
   }
   createExperiment(input: { project?: string; name: string; description?: string }) {
-    return experiments.createExperiment(this.#db, input);
+    return this.#write((db) => experiments.createExperiment(db, input));
   }
   ensureExperiment(input: { project?: string; name: string; description?: string }) {
-    return experiments.ensureExperiment(this.#db, input);
+    return this.#write((db) => experiments.ensureExperiment(db, input));
   }
   getExperiment(idOrName: string, project?: string) {
     return experiments.getExperiment(this.#db, idOrName, project);
@@ -84,14 +118,14 @@ export class SqlStore implements Store {
     return experiments.listExperiments(this.#db, input);
   }
   updateExperiment(id: string, patch: { description?: string; archived?: boolean }) {
-    return experiments.updateExperiment(this.#db, id, patch);
+    return this.#write((db) => experiments.updateExperiment(db, id, patch));
   }
   setExperimentTags(id: string, tags: Record<string, string>) {
-    return experiments.setExperimentTags(this.#db, id, tags);
+    return this.#write((db) => experiments.setExperimentTags(db, id, tags));
   }
 
   createRun(input: CreateRunInput) {
-    return runs.createRun(this.#db, input);
+    return this.#write((db) => runs.createRun(db, input));
   }
   getRun(id: string) {
     return runs.getRun(this.#db, id);
@@ -106,48 +140,61 @@ export class SqlStore implements Store {
     return runs.resolveRunId(this.#db, idOrPrefix);
   }
   startRun(id: string, patch?: { environment?: RunEnvironment; code?: CodeRef }) {
-    return runs.startRun(this.#db, id, patch);
+    const fence = this.#fence;
+    if (!fence) return runs.startRun(this.#db, id, patch);
+    // Under a fence the run was claimed already: started under that attempt, not a new one.
+    if (validateId(id) !== fence.runId) return Promise.reject(new ValidationError(`a store fenced for run ${fence.runId} starts no other run`));
+    return this.#write((db) => runs.startRun(db, id, patch, { newAttempt: false }));
+  }
+  claimRun(id: string, input?: { workerId?: string | null }) {
+    return this.#write((db) => attempts.claimRun(db, id, input));
+  }
+  updateAttempt(runId: string, attempt: number, patch: { resumedFromStep?: number | null; outcome?: AttemptOutcome; detail?: string | null }) {
+    return this.#write((db) => attempts.updateAttempt(db, runId, attempt, patch));
+  }
+  listAttempts(runId: string) {
+    return attempts.listAttempts(this.#db, runId);
   }
   mergeEnvironment(id: string, patch: RunEnvironment) {
-    return runs.mergeEnvironment(this.#db, id, patch);
+    return this.#write((db) => runs.mergeEnvironment(db, id, patch));
   }
   endRun(id: string, status: EndStatus, reason?: string | null) {
-    return runs.endRun(this.#db, id, status, reason);
+    return this.#write((db) => runs.endRun(db, id, status, reason));
   }
   heartbeat(id: string) {
-    return runs.heartbeat(this.#db, id);
+    return this.#write((db) => runs.heartbeat(db, id));
   }
   markLostRuns(timeoutMs: number) {
-    return runs.markLostRuns(this.#db, timeoutMs);
+    return this.#write((db) => runs.markLostRuns(db, timeoutMs));
   }
   deleteRun(id: string) {
-    return runs.deleteRun(this.#db, id);
+    return this.#write((db) => runs.deleteRun(db, id));
   }
 
   logParams(runId: string, params: Record<string, string | number | boolean>) {
-    return runData.logParams(this.#db, runId, params);
+    return this.#write((db) => runData.logParams(db, runId, params));
   }
   setTags(runId: string, tags: Record<string, string>) {
-    return runData.setTags(this.#db, runId, tags);
+    return this.#write((db) => runData.setTags(db, runId, tags));
   }
   deleteTag(runId: string, key: string) {
-    return runData.deleteTag(this.#db, runId, key);
+    return this.#write((db) => runData.deleteTag(db, runId, key));
   }
   addNote(target: { kind: 'run' | 'experiment'; id: string }, body: string, author?: string) {
-    return runData.addNote(this.#db, target, body, author);
+    return this.#write((db) => runData.addNote(db, target, body, author));
   }
   listNotes(target: { kind: 'run' | 'experiment'; id: string }) {
     return runData.listNotes(this.#db, target);
   }
   logArtifact(runId: string, artifact: { path: string; hash: string; size: number; mediaType?: string }) {
-    return runData.logArtifact(this.#db, runId, artifact);
+    return this.#write((db) => runData.logArtifact(db, runId, artifact));
   }
   listArtifacts(runId: string) {
     return runData.listArtifacts(this.#db, runId);
   }
 
   logMetrics(runId: string, points: MetricPoint[]) {
-    return metrics.logMetrics(this.#db, runId, points);
+    return this.#write((db) => metrics.logMetrics(db, runId, points));
   }
   getMetricSummaries(runId: string) {
     return metrics.getMetricSummaries(this.#db, runId);
@@ -164,7 +211,7 @@ export class SqlStore implements Store {
   }
 
   ensureDataset(input: { project?: string; name: string; description?: string }) {
-    return datasets.ensureDataset(this.#db, input);
+    return this.#write((db) => datasets.ensureDataset(db, input));
   }
   getDataset(idOrName: string, project?: string) {
     return datasets.getDataset(this.#db, idOrName, project);
@@ -173,7 +220,7 @@ export class SqlStore implements Store {
     return datasets.listDatasets(this.#db);
   }
   recordSnapshot(input: RecordSnapshotInput) {
-    return datasets.recordSnapshot(this.#db, input);
+    return this.#write((db) => datasets.recordSnapshot(db, input));
   }
   latestSnapshot(dataset: string) {
     return datasets.latestSnapshot(this.#db, dataset);
@@ -192,14 +239,14 @@ export class SqlStore implements Store {
   }
 
   addLineageEdge(from: LineageNode, to: LineageNode, relation: string) {
-    return lineage.addLineageEdge(this.#db, from, to, relation);
+    return this.#write((db) => lineage.addLineageEdge(db, from, to, relation));
   }
   lineage(node: LineageNode, options?: { direction?: 'upstream' | 'downstream' | 'both'; depth?: number }) {
     return lineage.lineage(this.#db, node, options);
   }
 
   registerModelVersion(input: RegisterModelVersionInput) {
-    return registry.registerModelVersion(this.#db, input);
+    return this.#write((db) => registry.registerModelVersion(db, input));
   }
   listModels(project?: string) {
     return registry.listModels(this.#db, project);
@@ -211,19 +258,19 @@ export class SqlStore implements Store {
     return registry.resolveModelVersion(this.#db, name, ref, project);
   }
   setModelAlias(name: string, alias: string, version: number | null, project?: string) {
-    return registry.setModelAlias(this.#db, name, alias, version, project);
+    return this.#write((db) => registry.setModelAlias(db, name, alias, version, project));
   }
   aliasHistory(name: string, alias?: string, project?: string) {
     return registry.aliasHistory(this.#db, name, alias, project);
   }
   updateModelVersion(name: string, version: number, patch: { description?: string; tags?: Record<string, string> }, project?: string) {
-    return registry.updateModelVersion(this.#db, name, version, patch, project);
+    return this.#write((db) => registry.updateModelVersion(db, name, version, patch, project));
   }
   recordDeployment(input: { modelVersionId: string; environment: string; host: string }) {
-    return registry.recordDeployment(this.#db, input);
+    return this.#write((db) => registry.recordDeployment(db, input));
   }
   endDeployment(id: string) {
-    return registry.endDeployment(this.#db, id);
+    return this.#write((db) => registry.endDeployment(db, id));
   }
   listDeployments(filter?: { modelVersionId?: string; active?: boolean }) {
     return registry.listDeployments(this.#db, filter);
@@ -270,13 +317,13 @@ export class SqlStore implements Store {
   }
 
   recordGateResult(input: RecordGateInput) {
-    return decisions.recordGateResult(this.#db, input);
+    return this.#write((db) => decisions.recordGateResult(db, input));
   }
   listGateResults(query?: { runIds?: readonly string[]; experimentIds?: readonly string[]; limit?: number }) {
     return decisions.listGateResults(this.#db, query);
   }
   createSweep(input: { run: CreateRunInput; sweep: CreateSweepInput }) {
-    return decisions.createSweep(this.#db, input);
+    return this.#write((db) => decisions.createSweep(db, input));
   }
   getSweep(parentRunId: string) {
     return decisions.getSweep(this.#db, parentRunId);
@@ -285,10 +332,10 @@ export class SqlStore implements Store {
     return decisions.listSweeps(this.#db, query);
   }
   updateSweep(parentRunId: string, patch: SweepPatch) {
-    return decisions.updateSweep(this.#db, parentRunId, patch);
+    return this.#write((db) => decisions.updateSweep(db, parentRunId, patch));
   }
   createSweepTrial(sweepId: string, trial: { index: number; params: Record<string, unknown> }, run: Omit<CreateRunInput, 'parentRunId'>) {
-    return decisions.createSweepTrial(this.#db, sweepId, trial, run);
+    return this.#write((db) => decisions.createSweepTrial(db, sweepId, trial, run));
   }
   listSweepTrials(sweepId: string) {
     return decisions.listSweepTrials(this.#db, sweepId);
@@ -297,7 +344,7 @@ export class SqlStore implements Store {
     return decisions.getSweepTrial(this.#db, runId);
   }
   recordChampionDecision(input: RecordChampionInput) {
-    return decisions.recordChampionDecision(this.#db, input);
+    return this.#write((db) => decisions.recordChampionDecision(db, input));
   }
   getPipelineDecisions(runId: string) {
     return decisions.getPipelineDecisions(this.#db, runId);

@@ -1,4 +1,4 @@
-import type { ChampionDecisionKind, GateValue, LineageKind, LineageNode, RunEnvironment, RunStatus, SweepStatus } from '@cairn/schema';
+import type { AttemptOutcome, ChampionDecisionKind, FencedError, GateValue, LineageKind, LineageNode, RunEnvironment, RunStatus, SweepStatus } from '@cairn/schema';
 import type { Db } from './engine.ts';
 
 export type Engine = 'pglite' | 'postgres';
@@ -52,6 +52,24 @@ export interface Run {
   startedAt: Date | null;
   endedAt: Date | null;
   heartbeatAt: Date | null;
+}
+
+/** One pickup of a run (see run_attempts): the attempt number is the fencing token of its writes. */
+export interface RunAttempt {
+  runId: string;
+  attempt: number;
+  workerId: string | null;
+  startedAt: Date;
+  endedAt: Date | null;
+  resumedFromStep: number | null;
+  outcome: AttemptOutcome | null;
+  detail: string | null;
+}
+
+/** Which attempt at which run a fenced store view writes for. */
+export interface Fence {
+  runId: string;
+  attempt: number;
 }
 
 export interface MetricSummary {
@@ -256,8 +274,31 @@ export interface Store {
   getRunHeads(ids: readonly string[]): Promise<Run[]>;
   /** Resolves a unique id prefix (as git does) to a full run id. */
   resolveRunId(idOrPrefix: string): Promise<string>;
-  /** queued → running; records environment and code when given. */
+  /**
+   * queued → running; records environment and code when given. A new attempt (as
+   * claimRun), except through a fenced view: there the run is started under the view's
+   * attempt.
+   */
   startRun(id: string, patch?: { environment?: RunEnvironment; code?: CodeRef }): Promise<Run>;
+  /**
+   * Takes a queued or running run for a new attempt (a worker picking up its job): the
+   * run's attempt number goes up by one atomically, the attempt still open is closed as
+   * superseded, the new one is recorded. The number is the fencing token for `fenced`.
+   * An ended run cannot be taken (INVALID_STATE).
+   */
+  claimRun(id: string, input?: { workerId?: string | null }): Promise<{ run: Run; attempt: number }>;
+  /** Records the checkpoint an attempt resumed from, and (once) how it ended. */
+  updateAttempt(runId: string, attempt: number, patch: { resumedFromStep?: number | null; outcome?: AttemptOutcome; detail?: string | null }): Promise<void>;
+  /** Every attempt at a run, first first. */
+  listAttempts(runId: string): Promise<RunAttempt[]>;
+  /**
+   * This store, writing for attempt `fence.attempt` of run `fence.runId`: every write
+   * through it (to that run or anything else: a promoted run, a model version) is refused
+   * with FencedError (code CONFLICT) once a newer attempt has taken the run, and changes
+   * nothing. Reads are as the store's. `onFenced` hears each refusal. Its close() does
+   * nothing: close the store it came from.
+   */
+  fenced(fence: Fence, options?: { onFenced?: (e: FencedError) => void }): Store;
   /** Merges facts learnt after the start (e.g. the training backend) into the run's environment. */
   mergeEnvironment(id: string, patch: RunEnvironment): Promise<Run>;
   endRun(id: string, status: EndStatus, reason?: string | null): Promise<Run>;

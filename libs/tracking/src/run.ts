@@ -70,6 +70,13 @@ export interface TrackedRun {
    * logged points are not in the store.
    */
   end(status: EndStatus, reason?: string | null): Promise<void>;
+  /**
+   * Lets the run go without ending it: sends what is buffered (once; a failure is
+   * ignored), then stops the flusher, the heartbeat and the process hooks. For a worker
+   * that hands the run back to its queue, or finds another worker has taken it over.
+   * Like `end`, the first call wins and nothing can be logged after it.
+   */
+  detach(): Promise<void>;
 }
 
 export interface ChildRunOptions {
@@ -262,6 +269,25 @@ export class ActiveRun implements TrackedRun {
     return this.ending;
   }
 
+  detach(): Promise<void> {
+    if (this.ending) return this.ending.catch(() => undefined);
+    this.ending = (async () => {
+      this.buffer.stop();
+      if (this.hbTimer) clearInterval(this.hbTimer);
+      this.hbTimer = null;
+      try {
+        await this.buffer.flush();
+      } catch {
+        // Left to whoever takes the run next: it resumes from its checkpoint and logs again.
+      } finally {
+        await this.hbInflight;
+        untrackRun(this);
+        await this.lease.release().catch(() => {});
+      }
+    })();
+    return this.ending;
+  }
+
   private async doEnd(status: EndStatus, reason: string | null): Promise<void> {
     this.buffer.stop();
     if (this.hbTimer) clearInterval(this.hbTimer);
@@ -401,4 +427,5 @@ export class DisabledRun implements TrackedRun {
   async end(status: EndStatus): Promise<void> {
     if (this._status === 'running') this._status = status;
   }
+  async detach(): Promise<void> {}
 }

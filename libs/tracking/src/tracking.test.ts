@@ -290,6 +290,26 @@ describe.each(testEngines())('tracking client on $name', (engine) => {
     expect(arts.map((a) => [a.path, a.hash, a.size, a.mediaType])).toEqual([['model/model.json', hash, 1234, 'application/json']]);
   });
 
+  it('detaches from a run without ending it: buffered points sent, heartbeat stopped, nothing more logged', async () => {
+    const t = new FaultyTransport(new DirectTransport(store));
+    let beats = 0;
+    const beat = t.heartbeat.bind(t);
+    t.heartbeat = (id: string) => (beats++, beat(id));
+    const run = await startRun({ ...quiet, transport: t, experiment: 'detach', flushIntervalMs: 0, heartbeatIntervalMs: 20 });
+    await waitFor(async () => beats > 0, 'a heartbeat');
+    run.log({ loss: 0.5 }, { step: 1 });
+    await run.detach();
+    expect(await count(run.id, 'loss')).toBe(1);
+    expect((await store.getRun(run.id)).status).toBe('running');
+    const after = beats;
+    await sleep(100);
+    expect(beats).toBe(after);
+    expect(thrown(() => run.log({ loss: 0.4 }, { step: 2 }))).toBeInstanceOf(InvalidStateError);
+    // Detaching wins over a later end: the run is left to whoever takes it.
+    await run.finish();
+    expect((await store.getRun(run.id)).status).toBe('running');
+  });
+
   it('ends runs failed with the error message, or with a status and reason', async () => {
     const a = await startRun({ ...quiet, store, experiment: 'ends' });
     a.log({ loss: 1 });

@@ -207,9 +207,10 @@ export async function pipelineBench(engine: BenchEngine, ctx: BenchContext): Pro
     fs.writeFileSync(path.join(dataDir, 'rows.csv'), `id,x,y\n${Array.from({ length: 40 }, (_, i) => `${i},${i},${2 * i + 1}`).join('\n')}\n`);
     const snap = await snapshotDir(dataDir, { store: blobs });
     await store.recordSnapshot({ dataset: 'bench-overhead', id: snap.id, fileCount: snap.files, bytes: snap.bytes });
-    const marks = globalThis as { cairnBenchMark?: (what: string) => void };
+    // The training module's data() says when it was called (it runs in the worker's training thread).
+    const marks = new BroadcastChannel('cairn-bench-marks');
     let reached: ((t: number) => void) | null = null;
-    marks.cairnBenchMark = () => reached?.(performance.now());
+    marks.onmessage = (m) => reached?.((m as { data: { at: number } }).data.at - performance.timeOrigin);
     const ended = new Map<string, () => void>();
     const ohPool = await startWorkers({
       store, blobs, home, queues, config: resolvePipelineConfig({ tiers: { ci: { gate: null, promotesTo: null } } }), connection: redis, prefix, tierList: ['ci'], concurrency: 1, root: ROOT, sweepIntervalMs: 0,
@@ -245,7 +246,7 @@ export async function pipelineBench(engine: BenchEngine, ctx: BenchContext): Pro
         submitPart.push(t1 - t0);
       }
     } finally {
-      delete marks.cairnBenchMark;
+      marks.close();
       await ohPool.close();
     }
     if (total.length) rows.push({

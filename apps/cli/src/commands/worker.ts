@@ -13,6 +13,7 @@ interface WorkerCmdOptions extends PipelineCmdOptions {
   metricsHost?: string;
   backend?: BackendName;
   lockMs?: number;
+  trainIn?: 'thread' | 'main';
 }
 
 /** `ci,extended` → tiers, refusing unknown ones. */
@@ -39,7 +40,8 @@ export function registerWorker(program: Command): void {
     .option('--concurrency <n>', "jobs at once per tier (default: each tier's concurrency in the config)", whole('--concurrency', 1))
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics (default: off; 9464 is the usual port)', whole('--metrics-port', 0, 65535))
     .option('--metrics-host <host>', 'interface the metrics endpoint listens on (default: all)')
-    .option('--lock-ms <ms>', "a job's lock without renewal: a worker that dies has its jobs taken by another within about this long (default 60000)", whole('--lock-ms', 1000))
+    .option('--lock-ms <ms>', "a job's lock without renewal: a worker that dies has its jobs taken by another within about this long (default 60000; at least 2000, and over twice the longest event-loop stall measured at a job's start)", whole('--lock-ms', 1))
+    .addOption(new Option('--train-in <where>', 'thread: train in a worker thread, keeping the event loop free for lock renewal (default); main: on the event loop, for a backend that cannot load in a thread').choices(['thread', 'main']))
     .addOption(new Option('--backend <name>', 'force a tfjs backend (default: $CAIRN_BACKEND, else the best usable)').choices(['tensorflow', 'webgpu', 'wasm', 'cpu']));
   pipelineOptions(cmd)
     .addHelpText(
@@ -77,6 +79,7 @@ Examples:
         ...(opts.queuePrefix ? { queuePrefix: opts.queuePrefix } : {}),
         ...(opts.backend ? { backend: opts.backend } : {}),
         ...(opts.lockMs !== undefined ? { lockMs: opts.lockMs } : {}),
+        ...(opts.trainIn ? { trainIn: opts.trainIn } : {}),
         store: storeOptions(g),
         blobs: dataLocation(c).blobs,
       });
