@@ -232,4 +232,13 @@ describe.each(testEngines())('team-mode ingest access matrix on $name', (engine)
     const [note] = await store.drizzle().select().from(notes).where(eq(notes.targetId, target));
     expect(note!.author).toBe(editorUserId);
   });
+
+  it("creates a run named like another team's experiment id in the caller's own project", async () => {
+    const res = await raw(server.url, 'POST', `${BASE}/runs`, headers.get('team B member')!, JSON.stringify({ project: world.bProject, experiment: aExperimentId }));
+    expect(res.status).toBe(201);
+    const { run } = JSON.parse(res.text) as { run: { experimentId: string } };
+    expect(run.experimentId).not.toBe(aExperimentId);
+    const [exp] = await store.getExperiments([run.experimentId]);
+    expect((await store.listProjects()).find((p) => p.id === exp!.projectId)?.name).toBe(world.bProject);
+  });
 });
