@@ -32,7 +32,7 @@ export class BodyTooLargeError extends ValidationError {
  * an oversized body is left unread (not cancelled: cancelling a node-backed stream
  * destroys the socket before the 413 can be sent); answer with `connection: close`.
  */
-export async function readBodyWithin(req: Request, limit: number, hint: string): Promise<Uint8Array | null> {
+export async function readBodyWithin(req: Request, limit: number, hint: string): Promise<Uint8Array<ArrayBuffer> | null> {
   const declared = req.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) throw new BodyTooLargeError(limit, hint);
   if (!req.body) return null;
