@@ -2,36 +2,9 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServerProcess } from './api-server-process.ts';
 import { MAX_AUTH_BODY_BYTES, MAX_INGEST_BODY_BYTES, MAX_TRPC_BODY_BYTES } from './body-limit.ts';
+import { pushBody as push } from './testing.ts';
 
 const MiB = 1024 * 1024;
-
-/**
- * Streams up to `total` bytes of body, chunked, as fast as the server takes them, until
- * it answers. Returns its status and how much was sent by then.
- */
-function push(port: number, path: string, total: number, headers: Record<string, string> = {}): Promise<{ status: number; sent: number }> {
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    let answered = false;
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, agent: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      answered = true;
-      res.resume();
-      resolve({ status: res.statusCode!, sent });
-    });
-    // Once answered, the server closes the connection under the rest of the body.
-    req.on('error', (e) => (answered ? undefined : reject(e)));
-    const chunk = Buffer.alloc(MiB, 'a');
-    chunk[0] = '"'.charCodeAt(0);
-    const write = () => {
-      while (!answered && sent < total) {
-        sent += chunk.length;
-        if (!req.write(chunk)) return void req.once('drain', write);
-      }
-      if (!answered) req.end();
-    };
-    write();
-  });
-}
 
 /** Declares a `length`-byte body and sends none of it: the answer must come without it. */
 function declare(port: number, path: string, length: number): Promise<number> {

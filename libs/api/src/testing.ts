@@ -22,7 +22,8 @@ const UUID = '0190aaaa-0000-7000-8000-0000000000aa';
 const PROCEDURES = ['system.info', 'projects.list', 'runs.search', 'runs.get', 'runs.addNote', 'runs.setTags', 'runs.compare', 'runs.series', 'experiments.list', 'experiments.addNote', 'queues.events', 'queues.submit', 'teams.create', 'tokens.create', 'tokens.revoke', 'lineage.graph', 'nope.nothing'];
 const AUTH = ['sign-up/email', 'sign-in/email', 'sign-out', 'get-session', 'organization/create', 'list-sessions', 'ok', 'error', 'reset-password', ''];
 const HOSTILE = ['..', '.', '%2e%2e', '%2F', '%2f..%2f', '%ZZ', '%', '%E0%A4%A', '%C0%AE', '%00', '%FF%FE', '%25', '%u002e', 'api', 'ingest', 'v1', '', '~', '*', ';', 'a'.repeat(3000)];
-const PREFIXES = ['/api/trpc/', '/api/ingest/v1/', '/api/ingest/v1/runs/', '/api/auth/', '/api/', '/', '/api/ingest/v1/api/ingest/v1/', '/API/TRPC/', '//api/trpc/'];
+// API prefixes, and pages with dynamic segments (which Next.js decodes itself).
+const PREFIXES = ['/api/trpc/', '/api/ingest/v1/', '/api/ingest/v1/runs/', '/api/auth/', '/api/', '/', '/api/ingest/v1/api/ingest/v1/', '/API/TRPC/', '//api/trpc/', '/runs/', '/experiments/', '/models/'];
 
 const asciiChar = fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c));
 const asciiString = (maxLength: number) => fc.array(asciiChar, { maxLength }).map((a) => a.join(''));
@@ -77,6 +78,7 @@ const jsonBody = fc.oneof(
 
 export const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc
   .tuple(
+    // Not TRACE, CONNECT or TRACK: the fetch standard forbids them, so no fetch-style server (Next.js included) can take them.
     fc.constantFrom('GET', 'POST', 'POST', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'),
     path,
     headers,
@@ -147,4 +149,33 @@ export async function runAll(requests: FuzzRequest[], concurrency: number, one: 
 export function describeRequest(r: FuzzRequest): string {
   const body = r.size ? `<${r.size} bytes>` : r.body === undefined ? '' : JSON.stringify(r.body.slice(0, 120));
   return `${r.method} ${r.path.slice(0, 200)} ${JSON.stringify(r.headers)} ${body}`;
+}
+
+/**
+ * Streams up to `total` bytes of body, chunked, as fast as the server takes them, until
+ * it answers. Returns its status and how much was sent by then.
+ */
+export function pushBody(port: number, path: string, total: number, headers: Record<string, string> = {}): Promise<{ status: number; sent: number }> {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path, agent: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      answered = true;
+      res.resume();
+      resolve({ status: res.statusCode!, sent });
+      res.on('end', () => req.destroy());
+    });
+    // Once answered, the server closes the connection under the rest of the body.
+    req.on('error', (e) => (answered ? undefined : reject(e)));
+    const chunk = Buffer.alloc(1024 * 1024, 'a');
+    chunk[0] = '"'.charCodeAt(0);
+    const write = () => {
+      while (!answered && sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', write);
+      }
+      if (!answered) req.end();
+    };
+    write();
+  });
 }
