@@ -35,7 +35,6 @@ async function writer(s: IngestServing, req: Request): Promise<{ viewer: Viewer 
   return { viewer: c.viewer, identity: { author: authorOf(c.viewer) } };
 }
 
-
 /**
  * One ingest request: its route matched once (before anything else), then who asks,
  * the body read within its limit and validated into a call, access checked on that
@@ -54,6 +53,7 @@ export async function serveIngest(s: IngestServing, req: Request, path: string):
     }
     const who = await writer(s, req);
     if (who instanceof Response) return who;
+    // No cross-site form can send JSON, so no page can write with its visitor's cookies.
     if (!isJsonContentType(req.headers.get('content-type'))) return json(415, NOT_JSON);
     const call = parseIngestCall(route, parseJson(await readBodyWithin(req, s.maxBytes, 'send smaller metric batches')));
     if (who.viewer) await checkIngest(s.store, who.viewer, call);
