@@ -118,8 +118,12 @@ describe.each(testEngines())('the fetch handler over real HTTP on $name', (engin
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/^request body is not valid JSON/);
     const big = await serve(createApiHandler({ store, maxIngestBytes: 100 }));
     try {
-      const tooLarge = await fetch(`${big.url}/api/ingest/v1/runs`, { method: 'POST', body: JSON.stringify({ experiment: 'x'.repeat(200) }) });
+      const tooLarge = await fetch(`${big.url}/api/ingest/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ experiment: 'x'.repeat(200) }) });
       expect(tooLarge.status).toBe(413);
+      // A write must say it is JSON: a cross-site form (text/plain) cannot write through a browser.
+      const form = await fetch(`${server.url}/api/ingest/v1/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ experiment: 'from-a-form' }) });
+      expect(form.status).toBe(415);
+      await expect(store.getExperiment('from-a-form')).rejects.toThrow(/not found/);
     } finally {
       await big.close();
     }

@@ -64,7 +64,10 @@ export async function ensureExperiment(db: Db, input: { project?: string; name: 
     .insert(experiments)
     .values({ id: newId(), projectId: project.id, name: input.name, description: input.description ?? '' })
     .onConflictDoNothing();
-  return getExperiment(db, input.name, project.name);
+  // By (project, name) only: a name may look like a UUID, and must not resolve to another project's experiment by id.
+  const [row] = await db.select().from(experiments).where(and(eq(experiments.projectId, project.id), eq(experiments.name, input.name)));
+  if (!row) throw new NotFoundError('experiment', input.name);
+  return { ...row, tags: await experimentTagMap(db, row.id) };
 }
 
 export async function getExperiment(db: Db, idOrName: string, project?: string): Promise<Experiment> {

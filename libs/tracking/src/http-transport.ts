@@ -11,7 +11,7 @@ import {
   type RunInfo,
   type StartRunRequest,
 } from './ingest-protocol.ts';
-import type { MetricBatch, Transport } from './transport.ts';
+import type { MetricBatch, NoteInput, Transport } from './transport.ts';
 
 export interface HttpTransportOptions {
   /** The server, `http://host:port` (the ingest path is added), or the full ingest URL. */
@@ -88,8 +88,10 @@ export class HttpTransport implements Transport {
     await this.post(`/runs/${enc(runId)}/tags`, { tags });
   }
 
-  async addNote(runId: string, note: AddNoteRequest): Promise<{ id: string }> {
-    return ((await this.post(`/runs/${enc(runId)}/notes`, note)) as { note: { id: string } }).note;
+  /** The server records the author (whom it authenticated); `note.author` is not sent. */
+  async addNote(runId: string, note: NoteInput): Promise<{ id: string }> {
+    const body: AddNoteRequest = { body: note.body };
+    return ((await this.post(`/runs/${enc(runId)}/notes`, body)) as { note: { id: string } }).note;
   }
 
   async logArtifact(runId: string, artifact: LogArtifactRequest): Promise<void> {

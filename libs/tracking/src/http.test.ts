@@ -202,12 +202,15 @@ describe.each(testEngines())('HTTP transport and ingest endpoint on $name', (eng
 
   it('exposes the handler as a plain function', async () => {
     const handle = createIngestHandler(store);
-    const created = await handle('POST', `${INGEST_BASE_PATH}/runs`, { experiment: 'plain', status: 'queued' });
+    const created = await handle('POST', '/runs', { experiment: 'plain', status: 'queued' });
     expect(created.status).toBe(201);
     const id = (created.body as { run: { id: string } }).run.id;
     const started = await handle('POST', `/runs/${id}/start`, { environment: { node: 'v0' } });
     expect((started.body as { run: { status: string } }).run.status).toBe('running');
     expect((await handle('GET', '/runs', undefined)).status).toBe(405);
+    // The path is relative to the mount point, matched once: a prefix is not stripped.
+    expect((await handle('POST', `${INGEST_BASE_PATH}/runs/${id}/tags`, { tags: { a: 'b' } })).status).toBe(404);
+    expect((await store.getRun(id)).tags).toEqual({});
     expect((await store.getRun(id)).environment).toEqual({ node: 'v0' });
   });
 });

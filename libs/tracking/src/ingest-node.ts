@@ -1,7 +1,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Store } from '@cairn/store';
 import { ValidationError } from '@cairn/schema';
-import { INGEST_BASE_PATH, createIngestHandler, errorToWire, type IngestHandler, type IngestHandlerOptions } from './ingest-protocol.ts';
+import { executeIngestCall, ingestErrorAnswer, type IngestHandlerOptions } from './ingest-handler.ts';
+import { INGEST_BASE_PATH, errorToWire } from './ingest-protocol.ts';
+import { isJsonContentType, matchIngestRoute, parseIngestCall } from './ingest-routes.ts';
 
 export interface IngestListenerOptions extends IngestHandlerOptions {
   /** Where the endpoint is mounted (default `INGEST_BASE_PATH`); other paths answer 404. */
@@ -10,30 +12,40 @@ export interface IngestListenerOptions extends IngestHandlerOptions {
   maxBodyBytes?: number;
 }
 
+export const DEFAULT_MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
+
 /**
- * A `node:http` request listener serving the ingest protocol:
- * `http.createServer(createIngestListener(store)).listen(port)`. A larger server can
- * mount `createIngestHandler` itself instead.
+ * A `node:http` request listener serving the ingest protocol with no accounts (local
+ * mode, one user): `http.createServer(createIngestListener(store)).listen(port)`. The
+ * route is matched on the raw request line, before the body is read, and the matched
+ * route is what runs; notes have no author.
  */
-export function createIngestListener(storeOrHandler: Store | IngestHandler, options: IngestListenerOptions = {}): RequestListener {
-  const handler = typeof storeOrHandler === 'function' ? storeOrHandler : createIngestHandler(storeOrHandler, options);
+export function createIngestListener(store: Store, options: IngestListenerOptions = {}): RequestListener {
   const basePath = (options.basePath ?? INGEST_BASE_PATH).replace(/\/+$/, '');
-  const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_INGEST_BODY_BYTES;
 
   return (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
     void (async () => {
-      const path = (req.url ?? '/').split('?')[0] ?? '/';
-      if (path !== basePath && !path.startsWith(`${basePath}/`)) {
-        return send(res, 404, { error: { code: 'NOT_FOUND', message: `no Cairn endpoint at ${path}`, details: { kind: 'route', id: path } } });
+      const match = matchIngestRoute(method, path, basePath);
+      if (!match.ok) return refuseEarly(req, res, match.answer.status, match.answer.body);
+      if (match.route.op !== 'health' && !isJsonContentType(req.headers['content-type'])) {
+        return refuseEarly(req, res, 415, { error: { code: 'INVALID_INPUT', message: 'a tracking request must be sent as application/json' } });
       }
       let body: unknown;
       try {
         body = await readJson(req, maxBody);
       } catch (e) {
-        const { status, body: errBody } = errorToWire(e);
-        return send(res, (e as { status?: number }).status ?? status, errBody);
+        if (e instanceof BodyTooLarge) return refuseEarly(req, res, 413, errorToWire(e.error).body);
+        return send(res, errorToWire(e).status, errorToWire(e).body);
       }
-      const answer = await handler(req.method ?? 'GET', path.slice(basePath.length) || '/', body);
+      let answer;
+      try {
+        answer = await executeIngestCall(store, parseIngestCall(match.route, body));
+      } catch (e) {
+        answer = ingestErrorAnswer(e, { method, path }, options);
+      }
       send(res, answer.status, answer.body);
     })().catch((e: unknown) => {
       if (!res.headersSent) send(res, 500, errorToWire(e).body);
@@ -42,29 +54,56 @@ export function createIngestListener(storeOrHandler: Store | IngestHandler, opti
   };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const text = JSON.stringify(body ?? null);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), ...extra });
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      const e = new ValidationError(`request body exceeds ${maxBytes} bytes; send smaller metric batches`);
-      (e as ValidationError & { status: number }).status = 413;
-      throw e;
-    }
-    chunks.push(chunk);
+/**
+ * Answers without keeping (the rest of) the body: what still arrives is discarded until
+ * the connection closes after the answer, so it is never buffered nor read as a request.
+ */
+function refuseEarly(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, body, req.readableEnded ? {} : { connection: 'close' });
+}
+
+class BodyTooLarge extends Error {
+  constructor(readonly error: ValidationError) {
+    super(error.message);
   }
-  if (size === 0) return undefined;
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ValidationError(`request body is not valid JSON (${(e as Error).message})`);
-  }
+}
+
+function tooLarge(maxBytes: number): BodyTooLarge {
+  return new BodyTooLarge(new ValidationError(`request body exceeds ${maxBytes} bytes; send smaller metric batches`));
+}
+
+/** The JSON body, read chunk by chunk and refused as soon as it passes `maxBytes` (declared or not). */
+function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers['content-length'] ?? 0) > maxBytes) return reject(tooLarge(maxBytes));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        chunks.length = 0;
+        return reject(tooLarge(maxBytes));
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (size === 0) return resolve(undefined);
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch (e) {
+        reject(new ValidationError(`request body is not valid JSON (${(e as Error).message})`));
+      }
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
 }

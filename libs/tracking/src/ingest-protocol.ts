@@ -14,6 +14,10 @@
  *   POST /runs/:id/end            EndRunRequest      → 200 { run }
  *   GET  /health                                     → 200 { ok, protocol }
  *
+ * Paths are matched exactly, once per request (ingest-routes.ts); the handler executes
+ * the matched route (ingest-handler.ts). A note's author is whoever the server
+ * authenticated, never a field of the request.
+ *
  * Failures answer `{ error: { code, message, details? } }` with the status from
  * `httpStatusForCode`; `errorFromWire` turns that back into the same typed error the
  * store threw, so training code sees identical errors with either transport.
@@ -41,7 +45,7 @@ import {
   type CairnErrorCode,
   type RunStatus,
 } from '@cairn/schema';
-import type { Run, Store } from '@cairn/store';
+import type { Run } from '@cairn/store';
 
 export const INGEST_BASE_PATH = '/api/ingest/v1';
 export const INGEST_PROTOCOL_VERSION = 1;
@@ -73,13 +77,13 @@ export const createRunRequestSchema = z
     /** Experiment name, created when it does not exist. */
     experiment: z.string().optional(),
     /** An existing experiment's id, instead of a name. */
-    experimentId: z.string().optional(),
+    experimentId: uuidSchema.optional(),
     /** A readable random name when omitted. */
     name: z.string().optional(),
     /** 'running' (default) starts it now; 'queued' leaves it for a worker to start. */
     status: z.enum(['queued', 'running']).optional(),
     tier: z.string().nullable().optional(),
-    parentRunId: z.string().nullable().optional(),
+    parentRunId: uuidSchema.nullable().optional(),
     snapshotIds: z.array(z.string()).optional(),
     params: z.record(z.string(), paramValue).optional(),
     tags: z.record(z.string(), z.string()).optional(),
@@ -124,10 +128,13 @@ export type LogParamsRequest = z.input<typeof logParamsRequestSchema>;
 export const setTagsRequestSchema = z.object({ tags: z.record(z.string(), z.string()) });
 export type SetTagsRequest = z.input<typeof setTagsRequestSchema>;
 
+/**
+ * No author: the server records who sent the note (the token's or session's user in team
+ * mode), never a name the client chose. An `author` from an older client is ignored.
+ */
 export const addNoteRequestSchema = z.object({
   /** Markdown. */
   body: z.string(),
-  author: z.string().optional(),
 });
 export type AddNoteRequest = z.input<typeof addNoteRequestSchema>;
 
@@ -308,129 +315,4 @@ export function errorFromWire(status: number, body: unknown, where: string): Err
   }
   if (status === 413) return new ValidationError(`the Cairn server at ${where} refused a request as too large (HTTP 413)`);
   return new Error(`the Cairn server at ${where} answered HTTP ${status} without a Cairn error`);
-}
-
-// ---------------------------------------------------------------------------
-// The handler
-
-export type IngestHandler = (method: string, path: string, body: unknown) => Promise<IngestResponse>;
-
-export interface IngestHandlerOptions {
-  /** Called with errors that are not Cairn errors (answered 500), for the server's log. */
-  onInternalError?: (error: unknown, request: { method: string; path: string }) => void;
-}
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new ValidationError(`invalid ${what}: ${formatZodError(r.error)}`);
-  return r.data;
-}
-
-function runIdFrom(segment: string): string {
-  const id = decodeURIComponent(segment);
-  if (!uuidSchema.safeParse(id).success) throw new ValidationError(`invalid run id '${id.slice(0, 80)}': expected a UUID`);
-  return id.toLowerCase();
-}
-
-const ok = (body: unknown, status = 200): IngestResponse => ({ status, body });
-
-/**
- * The ingest endpoint as a plain function, for any HTTP server to mount: `path` is
- * relative to the mount point (a leading `INGEST_BASE_PATH` is accepted too), `body`
- * the parsed JSON body (undefined when empty). Never throws: every failure is an
- * answer with an error body.
- */
-export function createIngestHandler(store: Store, options: IngestHandlerOptions = {}): IngestHandler {
-  return async (method, rawPath, body) => {
-    try {
-      return await route(store, method.toUpperCase(), rawPath, body);
-    } catch (e) {
-      if (!(e instanceof CairnError)) options.onInternalError?.(e, { method, path: rawPath });
-      return errorToWire(e);
-    }
-  };
-}
-
-async function route(store: Store, method: string, rawPath: string, body: unknown): Promise<IngestResponse> {
-  let path = rawPath.split('?')[0] ?? '';
-  if (path.startsWith(INGEST_BASE_PATH)) path = path.slice(INGEST_BASE_PATH.length);
-  const parts = path.split('/').filter(Boolean);
-
-  if (parts.length === 1 && parts[0] === 'health') {
-    if (method !== 'GET') return methodNotAllowed(method, path, 'GET');
-    return ok({ ok: true, protocol: INGEST_PROTOCOL_VERSION });
-  }
-  if (parts[0] !== 'runs' || parts.length > 3) return noRoute(method, path);
-  if (method !== 'POST') return methodNotAllowed(method, path, 'POST');
-
-  if (parts.length === 1) {
-    const req = parse(createRunRequestSchema, body, 'create-run request');
-    const experimentId = req.experimentId ?? (await store.ensureExperiment({ project: req.project, name: req.experiment! })).id;
-    const run = await store.createRun({
-      experimentId,
-      name: req.name,
-      status: req.status,
-      tier: req.tier,
-      parentRunId: req.parentRunId,
-      snapshotIds: req.snapshotIds,
-      params: req.params,
-      tags: req.tags,
-      code: req.code,
-      environment: req.environment,
-    });
-    return ok({ run: toRunInfo(run) }, 201);
-  }
-
-  const runId = runIdFrom(parts[1]!);
-  switch (parts[2]) {
-    case 'start': {
-      const req = parse(startRunRequestSchema, body ?? {}, 'start request');
-      return ok({ run: toRunInfo(await store.startRun(runId, req)) });
-    }
-    case 'metrics': {
-      const req = parse(logMetricsRequestSchema, body, 'metrics batch');
-      const points = req.points.map((p) => ({ key: p.key, value: decodeMetricValue(p.value), step: p.step, wallMs: p.wallMs }));
-      const { inserted } = await store.logMetrics(runId, points);
-      return ok({ batchId: req.batchId, inserted });
-    }
-    case 'params': {
-      const req = parse(logParamsRequestSchema, body, 'params');
-      await store.logParams(runId, req.params);
-      return ok({ ok: true });
-    }
-    case 'tags': {
-      const req = parse(setTagsRequestSchema, body, 'tags');
-      await store.setTags(runId, req.tags);
-      return ok({ ok: true });
-    }
-    case 'notes': {
-      const req = parse(addNoteRequestSchema, body, 'note');
-      const note = await store.addNote({ kind: 'run', id: runId }, req.body, req.author);
-      return ok({ note: { id: note.id, createdAt: note.createdAt.toISOString() } }, 201);
-    }
-    case 'artifacts': {
-      const req = parse(logArtifactRequestSchema, body, 'artifact');
-      const a = await store.logArtifact(runId, req);
-      return ok({ artifact: { path: a.path, hash: a.hash, size: a.size, mediaType: a.mediaType, createdAt: a.createdAt.toISOString() } }, 201);
-    }
-    case 'heartbeat': {
-      parse(heartbeatRequestSchema, body ?? undefined, 'heartbeat');
-      await store.heartbeat(runId);
-      return ok({ ok: true });
-    }
-    case 'end': {
-      const req = parse(endRunRequestSchema, body, 'end request');
-      return ok({ run: toRunInfo(await store.endRun(runId, req.status, req.reason)) });
-    }
-    default:
-      return noRoute(method, path);
-  }
-}
-
-function noRoute(method: string, path: string): IngestResponse {
-  return { status: 404, body: { error: { code: 'NOT_FOUND', message: `no ingest route ${method} ${path}`, details: { kind: 'route', id: `${method} ${path}` } } } };
-}
-
-function methodNotAllowed(method: string, path: string, allowed: string): IngestResponse {
-  return { status: 405, body: { error: { code: 'INVALID_INPUT', message: `${method} is not allowed on ${path}; use ${allowed}` } } };
 }

@@ -55,6 +55,7 @@ export interface TrackedRun {
   logParams(params: Record<string, string | number | boolean>): Promise<void>;
   setTags(tags: Record<string, string>): Promise<void>;
   /** A markdown note on the run: what was tried, what went wrong. */
+  /** `author` is kept by a direct store; a server records whom it authenticated instead. */
   note(body: string, options?: { author?: string }): Promise<void>;
   /** Records an artifact the run produced (the bytes live elsewhere, addressed by hash). */
   logArtifact(artifact: ArtifactInput): Promise<void>;

@@ -1,8 +1,8 @@
 /** Helpers for this library's tests (not exported from the package). */
 import { StoreUnreachableError } from '@cairn/schema';
 import type { EndStatus } from '@cairn/store';
-import type { AddNoteRequest, CreateRunRequest, LogArtifactRequest, RunInfo, StartRunRequest } from './ingest-protocol.ts';
-import type { MetricBatch, Transport } from './transport.ts';
+import type { CreateRunRequest, LogArtifactRequest, RunInfo, StartRunRequest } from './ingest-protocol.ts';
+import type { MetricBatch, NoteInput, Transport } from './transport.ts';
 
 /**
  * Wraps a real transport, records the metric batches it is asked to send and
@@ -69,7 +69,7 @@ export class FaultyTransport implements Transport {
   setTags(id: string, t: Record<string, string>): Promise<void> {
     return this.inner.setTags(id, t);
   }
-  addNote(id: string, n: AddNoteRequest): Promise<{ id: string }> {
+  addNote(id: string, n: NoteInput): Promise<{ id: string }> {
     return this.inner.addNote(id, n);
   }
   logArtifact(id: string, a: LogArtifactRequest): Promise<void> {

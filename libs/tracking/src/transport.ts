@@ -1,5 +1,5 @@
 import type { EndStatus, MetricPoint, Store } from '@cairn/store';
-import type { AddNoteRequest, CreateRunRequest, LogArtifactRequest, RunInfo, StartRunRequest } from './ingest-protocol.ts';
+import type { CreateRunRequest, LogArtifactRequest, RunInfo, StartRunRequest } from './ingest-protocol.ts';
 import { ValidationError } from '@cairn/schema';
 import { toRunInfo } from './ingest-protocol.ts';
 
@@ -19,6 +19,16 @@ export interface MetricBatch {
  * server (`HttpTransport`). Both throw the same typed errors from @cairn/schema.
  * Network trouble is a `StoreUnreachableError`, which the client retries.
  */
+/**
+ * A note as training code gives it. `author` is honoured where the writer is trusted
+ * with the store itself (DirectTransport); over HTTP the server records whom it
+ * authenticated instead, and the field is not sent.
+ */
+export interface NoteInput {
+  body: string;
+  author?: string;
+}
+
 export interface Transport {
   /** Where it sends, for messages: a store location or a server URL. */
   readonly location: string;
@@ -29,7 +39,7 @@ export interface Transport {
   logMetrics(runId: string, batch: MetricBatch): Promise<{ inserted: number }>;
   logParams(runId: string, params: Record<string, string | number | boolean>): Promise<void>;
   setTags(runId: string, tags: Record<string, string>): Promise<void>;
-  addNote(runId: string, note: AddNoteRequest): Promise<{ id: string }>;
+  addNote(runId: string, note: NoteInput): Promise<{ id: string }>;
   logArtifact(runId: string, artifact: LogArtifactRequest): Promise<void>;
   heartbeat(runId: string): Promise<void>;
   endRun(runId: string, status: EndStatus, reason?: string | null): Promise<RunInfo>;
@@ -82,7 +92,7 @@ export class DirectTransport implements Transport {
     return this.store.setTags(runId, tags);
   }
 
-  async addNote(runId: string, note: AddNoteRequest): Promise<{ id: string }> {
+  async addNote(runId: string, note: NoteInput): Promise<{ id: string }> {
     const n = await this.store.addNote({ kind: 'run', id: runId }, note.body, note.author);
     return { id: n.id };
   }

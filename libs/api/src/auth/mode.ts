@@ -13,7 +13,8 @@ export const LOCAL_ACCESS: ApiAccess = { mode: 'local', auth: null };
 /**
  * The server's mode, from its environment: team mode when CAIRN_AUTH=team, which needs
  * CAIRN_AUTH_SECRET (at least 32 characters; it signs session cookies) and takes
- * CAIRN_AUTH_URL (the portal's public URL, else each request's own) and
+ * CAIRN_AUTH_URL (the portal's public URL, else each request's own origin: its scheme
+ * and Host header, see createAuth) and
  * CAIRN_AUTH_TRUSTED_ORIGINS (comma-separated, for a portal reached under several
  * origins). Local mode when CAIRN_AUTH is unset or `local`. Any other value is an
  * error rather than a silent fall back to local mode, where everything is allowed.

@@ -35,7 +35,7 @@ export async function credentialsOf(auth: CairnAuth, store: Store, req: Request)
     if (!found) return { kind: 'invalid-token' };
     return { kind: 'token', viewer: { mode: 'team', userId: found.userId, roles: await projectRoles(store, found.userId, found.teamId) } };
   }
-  const session = await auth.api.getSession({ headers: req.headers });
+  const session = await auth.getSession(req.headers);
   if (!session) return { kind: 'none' };
   return { kind: 'session', viewer: { mode: 'team', userId: session.user.id, roles: await projectRoles(store, session.user.id) } };
 }

@@ -49,10 +49,19 @@ function unavailable(req: Request, message: string): Response {
   const url = new URL(req.url);
   const m = /\/api\/trpc\/(.+)$/.exec(url.pathname);
   if (!m) return Response.json({ error: { message, code: 'STORE_UNAVAILABLE' } }, { status: 503 });
-  const paths = decodeURIComponent(m[1]!).split(',');
+  const paths = decodedOrRaw(m[1]!).split(',');
   const error = (path: string) => ({
     error: { json: { message, code: -32603, data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 503, path } } },
   });
   const body = url.searchParams.get('batch') === '1' ? paths.map(error) : error(paths[0]!);
   return Response.json(body, { status: 503 });
+}
+
+/** A malformed escape in the procedure path is not worth a second error: show it as sent. */
+function decodedOrRaw(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
