@@ -81,7 +81,8 @@ describe('the portal (next start) under random requests', () => {
     const { status, sent } = await pushBody(port, '/api/trpc/runs.addNote', 300 * MiB);
     const grew = treeRss(portal.process.pid!) - before;
     console.log(`[portal body limit] 413 after ${(sent / MiB).toFixed(0)} MiB sent; RSS grew ${(grew / MiB).toFixed(1)} MiB`);
-    expect(status).toBe(413);
+    // 413, or the reset that follows it when the client is still writing (see pushBody).
+    expect([413, 'reset']).toContain(status);
     expect(sent).toBeLessThan(300 * MiB);
     expect(grew, `RSS grew by ${(grew / MiB).toFixed(1)} MiB`).toBeLessThan(RSS_BOUND);
   });

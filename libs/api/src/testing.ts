@@ -153,9 +153,12 @@ export function describeRequest(r: FuzzRequest): string {
 
 /**
  * Streams up to `total` bytes of body, chunked, as fast as the server takes them, until
- * it answers. Returns its status and how much was sent by then.
+ * it answers. Returns its status and how much was sent by then. A server that refuses a
+ * body early closes the connection under the rest; TCP then resets it, and a client still
+ * writing may see the reset (EPIPE, ECONNRESET) before it has read the answer already on
+ * its way: that is `status: 'reset'` (the server stopped the body), never a rejection.
  */
-export function pushBody(port: number, path: string, total: number, headers: Record<string, string> = {}): Promise<{ status: number; sent: number }> {
+export function pushBody(port: number, path: string, total: number, headers: Record<string, string> = {}): Promise<{ status: number | 'reset'; sent: number }> {
   return new Promise((resolve, reject) => {
     let sent = 0;
     let answered = false;
@@ -165,14 +168,19 @@ export function pushBody(port: number, path: string, total: number, headers: Rec
       resolve({ status: res.statusCode!, sent });
       res.on('end', () => req.destroy());
     });
-    // Once answered, the server closes the connection under the rest of the body.
-    req.on('error', (e) => (answered ? undefined : reject(e)));
-    const chunk = Buffer.alloc(1024 * 1024, 'a');
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (answered) return;
+      answered = true;
+      if (e.code === 'EPIPE' || e.code === 'ECONNRESET') resolve({ status: 'reset', sent });
+      else reject(e);
+    });
+    const chunk = Buffer.alloc(Math.min(1024 * 1024, total), 'a');
     chunk[0] = '"'.charCodeAt(0);
     const write = () => {
       while (!answered && sent < total) {
-        sent += chunk.length;
-        if (!req.write(chunk)) return void req.once('drain', write);
+        const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+        sent += piece.length;
+        if (!req.write(piece)) return void req.once('drain', write);
       }
       if (!answered) req.end();
     };
