@@ -424,7 +424,7 @@ export interface Store {
   /** The run's trial record; null when it is no sweep's trial. */
   getSweepTrial(runId: string): Promise<SweepTrialRecord | null>;
   recordChampionDecision(input: RecordChampionInput): Promise<ChampionDecision>;
-  /** Everything the pipeline decided about a run. */
+  /** Everything the pipeline decided about a run, and its attempts. */
   getPipelineDecisions(runId: string): Promise<PipelineDecisions>;
 }
 
@@ -505,6 +505,8 @@ export interface PipelineDecisions {
   sweep: SweepRecord | null;
   /** Set when the run is a sweep's trial. */
   trial: SweepTrialRecord | null;
+  /** Every pickup of the run (run_attempts), first first. */
+  attempts: RunAttempt[];
 }
 
 export interface RunColumns {
