@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBrowser, type OpenBrowser } from './support/browser.ts';
 import { WEB_DIR } from './support/build.ts';
 import { startPortal, type RunningPortal } from './support/portal.ts';
-import { seed, type Seeded } from './support/seed.ts';
+import { STEADY_WORKER, seed, type Seeded } from './support/seed.ts';
 import { createWorld, type World } from './support/world.ts';
 
 const SHOTS = path.join(WEB_DIR, 'test-output/screenshots');
@@ -192,6 +192,19 @@ describe('portal in local mode', () => {
     await shot('run-detail');
   });
 
+  it("lists a run's attempts in its pipeline panel: worker, checkpoint, outcome, as the pipeline recorded them", async () => {
+    await open(`/runs/${seeded.runs.steady.id}`, sel('attempts'));
+    const rows = page.locator(`${sel('attempts')} ${sel('attempt')}`);
+    expect(await rows.evaluateAll((els) => els.map((e) => [e.getAttribute('data-attempt'), e.getAttribute('data-outcome')]))).toEqual([
+      ['1', 'superseded'],
+      ['2', 'finished'],
+    ]);
+    const second = page.locator(sel('attempt', { attempt: 2 }));
+    expect(await second.textContent()).toContain(STEADY_WORKER);
+    expect(await second.locator('td').nth(4).textContent()).toBe('200');
+    expect(await page.locator(sel('attempt', { attempt: 1 })).textContent()).toContain(`taken over by attempt 2 on ${STEADY_WORKER}`);
+  });
+
   it("keeps a note's links on the portal, or marks them external; tricks that Chromium resolves off-site are not links", async () => {
     const { plateau } = seeded.runs;
     // Issue 13: each of these was an <a> whose href Chromium resolved to evil.example.
@@ -309,6 +322,8 @@ describe('portal in local mode', () => {
   it("queues a run's code again on another tier from its page, and opens the new run", async () => {
     const { id } = seeded.queued;
     await open(`/runs/${id}`, sel('run-again'));
+    // The prefix its job went to, as the pipeline recorded it.
+    expect(await page.locator(sel('queue-prefix')).textContent()).toBe(world.queues.prefix);
     await page.locator(sel('run-again-tier')).selectOption('nightly');
     await page.locator(sel('run-again')).click();
     await page.waitForURL((url) => url.pathname.startsWith('/runs/') && !url.pathname.endsWith(id));

@@ -217,7 +217,7 @@ function renderShow(run: RunDetail, experiment: string, notes: Note[], artifacts
   if (decided.length) sections.push(section('pipeline', renderPairs(decided)));
   // A script's own start is its only attempt: nothing worth a table.
   if (pipeline.attempts.length > 1 || pipeline.attempts.some((a) => a.workerId !== null)) {
-    sections.push(section(`attempts (${pipeline.attempts.length})`, indent(renderAttempts(pipeline.attempts))));
+    sections.push(section(`attempts (${pipeline.attempts.length})`, indent(renderAttempts(pipeline.attempts, run.endedAt !== null))));
   }
 
   const code: [string, string][] = [];
@@ -272,7 +272,7 @@ function renderPipeline(run: RunDetail, p: PipelineDecisions): [string, Cell][] 
 }
 
 /** Every pickup of the run, as the pipeline recorded it (run_attempts). */
-function renderAttempts(attempts: RunAttempt[]): string {
+function renderAttempts(attempts: RunAttempt[], runEnded: boolean): string {
   const outcomeStyle = (o: RunAttempt['outcome']) => (o === 'finished' ? colors.green : o === 'failed' || o === 'lost_lock' ? colors.red : o === null ? colors.cyan : colors.yellow);
   return renderTable(
     [
@@ -290,7 +290,8 @@ function renderAttempts(attempts: RunAttempt[]): string {
       formatDateTime(a.startedAt),
       a.endedAt ? formatDateTime(a.endedAt) : '-',
       a.resumedFromStep === null ? '-' : String(a.resumedFromStep),
-      { text: a.outcome ? a.outcome.replace('_', ' ') : 'running', style: outcomeStyle(a.outcome) },
+      // An attempt of an ended run that never said how it ended (a script's end, a worker gone): '-'.
+      { text: a.outcome ? a.outcome.replace('_', ' ') : runEnded ? '-' : 'running', style: outcomeStyle(a.outcome) },
       a.detail ? oneLine(a.detail) : '',
     ]),
     { width: Math.max(0, outputWidth() - 2) },

@@ -33,7 +33,7 @@ export function hasPipelineDecisions(p: PipelineView): boolean {
   return p.gates.length > 0 || p.champion.length > 0 || p.sweep !== null || p.trial !== null || p.queue !== null || workerAttempts(p);
 }
 
-function AttemptsTable({ attempts }: { attempts: PipelineView['attempts'] }) {
+function AttemptsTable({ attempts, runEnded }: { attempts: PipelineView['attempts']; runEnded: boolean }) {
   return (
     <table className="data small" data-testid="attempts">
       <caption className="muted" style={{ textAlign: 'left' }}>
@@ -52,13 +52,22 @@ function AttemptsTable({ attempts }: { attempts: PipelineView['attempts'] }) {
       </thead>
       <tbody>
         {attempts.map((a) => (
-          <tr key={a.attempt} data-testid="attempt" data-attempt={a.attempt} data-outcome={a.outcome ?? 'running'}>
+          <tr key={a.attempt} data-testid="attempt" data-attempt={a.attempt} data-outcome={a.outcome ?? (runEnded ? 'unrecorded' : 'running')}>
             <td className="num">{a.attempt}</td>
             <td className="mono">{a.workerId ?? <span className="muted">script</span>}</td>
             <td>{formatDate(a.startedAt)}</td>
             <td>{a.endedAt ? formatDate(a.endedAt) : <span className="muted">—</span>}</td>
             <td className="num">{a.resumedFromStep ?? <span className="muted">—</span>}</td>
-            <td>{a.outcome ? <span className={`chip ${outcomeClass(a.outcome)}`}>{a.outcome.replace('_', ' ')}</span> : <span className="chip st-running">running</span>}</td>
+            <td>
+              {a.outcome ? (
+                <span className={`chip ${outcomeClass(a.outcome)}`}>{a.outcome.replace('_', ' ')}</span>
+              ) : runEnded ? (
+                // The run ended without this attempt saying how (a script's end, a worker gone).
+                <span className="muted">—</span>
+              ) : (
+                <span className="chip st-running">running</span>
+              )}
+            </td>
             <td>{a.detail ?? ''}</td>
           </tr>
         ))}
@@ -74,7 +83,7 @@ function outcomeClass(outcome: NonNullable<PipelineView['attempts'][number]['out
   return '';
 }
 
-export function PipelinePanel({ pipeline }: { pipeline: PipelineView }) {
+export function PipelinePanel({ pipeline, runEnded }: { pipeline: PipelineView; runEnded: boolean }) {
   const { gates, champion, sweep, trial, queue } = pipeline;
   return (
     <section className="panel" aria-labelledby="pipeline-h" data-testid="pipeline">
@@ -148,7 +157,7 @@ export function PipelinePanel({ pipeline }: { pipeline: PipelineView }) {
           </div>
         ))}
       </dl>
-      {workerAttempts(pipeline) ? <AttemptsTable attempts={pipeline.attempts} /> : null}
+      {workerAttempts(pipeline) ? <AttemptsTable attempts={pipeline.attempts} runEnded={runEnded} /> : null}
     </section>
   );
 }
