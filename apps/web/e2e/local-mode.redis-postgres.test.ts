@@ -28,6 +28,9 @@ const SHOTS = path.join(WEB_DIR, 'test-output/screenshots');
 const MAIN_PAGES = ['experiments', 'runs', 'run-detail', 'compare', 'lineage', 'datasets', 'queues', 'models'] as const;
 type MainPage = (typeof MAIN_PAGES)[number];
 
+/** A name the portal is told to answer (CAIRN_ALLOWED_HOSTS), besides localhost and IP addresses. */
+const ALLOWED_NAME = 'portal.cairn.test';
+
 const sel = (testId: string, attrs: Record<string, string | number> = {}) =>
   `[data-testid="${testId}"]${Object.entries(attrs)
     .map(([k, v]) => `[data-${k}="${v}"]`)
@@ -77,7 +80,7 @@ describe('portal in local mode', () => {
     } finally {
       await seeding.close();
     }
-    portal = await startPortal(world.portalEnv());
+    portal = await startPortal({ ...world.portalEnv(), CAIRN_ALLOWED_HOSTS: ALLOWED_NAME });
     store = await world.openStore();
     browser = await openBrowser();
     page = await browser.newPage();
@@ -357,6 +360,32 @@ describe('portal in local mode', () => {
     await page.waitForSelector(sel('tier', { tier: 'ci', waiting: 0 }));
     await open(`/runs/${id}`, sel('run-detail'));
     expect(await page.locator(sel('run-detail')).getAttribute('data-status')).toBe('cancelled');
+  });
+
+  it('refuses a page on a rebound name, saying how to allow it, and serves an allowed name (DNS rebinding)', async () => {
+    const port = new URL(portal.url).port;
+    // Chromium resolving both names to 127.0.0.1: what attacker.example's DNS does after a rebinding.
+    const rebound = await openBrowser({ args: [`--host-resolver-rules=MAP attacker.example 127.0.0.1, MAP ${ALLOWED_NAME} 127.0.0.1`] });
+    try {
+      const p = await rebound.newPage();
+      p.setDefaultTimeout(20_000);
+      await p.goto(`http://attacker.example:${port}/`);
+      // The page's own API calls are refused; the portal shows why, and what to set.
+      expect(await p.locator(sel('error')).first().textContent()).toMatch(/not 'attacker\.example:\d+'.*DNS rebinding.*CAIRN_ALLOWED_HOSTS=attacker\.example/);
+      // What a script on that page can do: nothing, reading or writing.
+      const tried = await p.evaluate(async () => {
+        const read = await fetch('/api/trpc/experiments.list');
+        const write = await fetch('/api/ingest/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ experiment: 'rebound', name: 'planted' }) });
+        return { read: read.status, write: write.status, said: ((await write.json()) as { error: { code: string } }).error.code };
+      });
+      expect(tried).toEqual({ read: 403, write: 403, said: 'HOST_NOT_ALLOWED' });
+
+      await p.goto(`http://${ALLOWED_NAME}:${port}/`);
+      await p.waitForSelector(sel('experiment-card', { experiment: seeded.experiment }), { state: 'visible' });
+    } finally {
+      await rebound.close();
+    }
+    expect((await store.listExperiments()).map((e) => e.name)).not.toContain('rebound');
   });
 
   it('saved a screenshot of every main page', () => {
