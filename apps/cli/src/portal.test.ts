@@ -57,4 +57,11 @@ describe('cairn ui', () => {
       if (ui.proc.exitCode === null && ui.proc.signalCode === null) ui.proc.kill('SIGKILL');
     }
   }, 420_000);
+
+  it('stops at once on a CAIRN_ALLOWED_HOSTS entry that is not a host name, naming it, rather than serve a portal that refuses every request', async () => {
+    const r = await cli(['--home', path.join(tmp, 'bad-hosts'), 'ui', '--port', String(await freePort())], { env: { CAIRN_ALLOWED_HOSTS: 'cairn.internal,http://cairn.internal:3000', REDIS_URL: 'redis://127.0.0.1:1' }, timeoutMs: 120_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/CAIRN_ALLOWED_HOSTS: 'http:\/\/cairn\.internal:3000' is not a host name/);
+    expect(r.stdout).not.toMatch(/Cairn portal:/);
+  }, 180_000);
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CairnError } from '@cairn/schema';
+import { CairnError, bindHostEntry, parseAllowedHosts } from '@cairn/schema';
 import { WEB_DIR, ensurePortalBuild, nextBin } from '@cairn/web/build';
 
 export { WEB_DIR };
@@ -26,6 +26,10 @@ export interface StartedPortal {
  * deployed by itself would be given.
  */
 export async function startPortal(o: PortalOptions): Promise<StartedPortal> {
+  // In local mode the portal answers only requests addressed to this machine or to these
+  // names (DNS rebinding): the host it listens on counts when it is a name. Checked first,
+  // so a bad entry stops the command rather than failing every request of the portal.
+  const allowed = [...parseAllowedHosts(process.env.CAIRN_ALLOWED_HOSTS), ...bindHostEntry(o.host)];
   try {
     // Built once per change to its sources (about 20–60 s on two cores), under a lock
     // shared with every other command and test that builds it.
@@ -38,6 +42,7 @@ export async function startPortal(o: PortalOptions): Promise<StartedPortal> {
     delete env[k];
     if (o.env[k]) env[k] = o.env[k];
   }
+  if (allowed.length) env.CAIRN_ALLOWED_HOSTS = [...new Set(allowed)].join(',');
   const child = spawn(process.execPath, [nextBin(), 'start', '-p', String(o.port), '-H', o.host], { cwd: WEB_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (d: Buffer) => {

@@ -209,3 +209,64 @@ describe.each(testEngines())('cairn on $name', (engine) => {
     expect(notes.map((n) => n.body)).toEqual(['lr 0.1 looks too high', '## Follow-up\n\n- try **0.03**']);
   });
 });
+
+/**
+ * A run's attempts as the pipeline recorded them (run_attempts), in `runs show` and its
+ * JSON: which worker took it, when, from which checkpoint, how each attempt ended. Its
+ * own store, so the seeded one above keeps its counts.
+ */
+describe.each(testEngines())('cairn runs show: attempts on $name', (engine) => {
+  let args: string[];
+  let id: string;
+  let forged: string;
+
+  beforeAll(async () => {
+    const loc = await engine.fresh();
+    const store = await openStore(loc);
+    try {
+      const exp = await store.ensureExperiment({ name: 'retried' });
+      id = (await store.createRun({ experimentId: exp.id, name: 'taken-twice', status: 'queued', tier: 'ci', queuePrefix: 'team-a' })).id;
+      await store.claimRun(id, { workerId: 'host-a:11:aa' });
+      await store.updateAttempt(id, 1, { outcome: 'retried', detail: 'boom: NaN loss' });
+      await store.claimRun(id, { workerId: 'host-b:12:bb' });
+      await store.updateAttempt(id, 2, { resumedFromStep: 40 });
+      await store.updateAttempt(id, 2, { outcome: 'finished' });
+      await store.endRun(id, 'finished');
+      // A script's run with tags in the pipeline's old attempt format: only tags.
+      forged = (await store.createRun({ experimentId: exp.id, name: 'scripted', tags: { 'attempt.2': '2026-01-01T00:00:00.000Z on forged:1:ff' } })).id;
+    } finally {
+      await store.close();
+    }
+    args = storeArgs(loc);
+  });
+  afterAll(() => engine.cleanup());
+
+  it('lists every attempt with its worker, times, checkpoint, outcome and detail', async () => {
+    const r = await cli([...args, 'runs', 'show', id]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}queue prefix\s+team-a$/m);
+    const table = r.stdout.slice(r.stdout.indexOf('attempts (2)'));
+    const [header, one, two] = lines(table).slice(1);
+    expect(header).toMatch(/^\s*#\s+WORKER\s+STARTED\s+ENDED\s+RESUMED FROM\s+OUTCOME\s+DETAIL$/);
+    expect(one).toMatch(/^\s*1\s+host-a:11:aa\s+\d{4}-\d\d-\d\d \S+\s+\d{4}-\d\d-\d\d \S+\s+-\s+retried\s+boom: NaN loss$/);
+    expect(two).toMatch(/^\s*2\s+host-b:12:bb\s+\d{4}-\d\d-\d\d \S+\s+\d{4}-\d\d-\d\d \S+\s+40\s+finished$/);
+
+    const json = JSON.parse((await cli([...args, 'runs', 'show', id, '--json'])).stdout) as Record<string, any>;
+    expect(json.queuePrefix).toBe('team-a');
+    expect(json.pipeline.attempts).toEqual([
+      { runId: id, attempt: 1, workerId: 'host-a:11:aa', startedAt: expect.any(String), endedAt: expect.any(String), resumedFromStep: null, outcome: 'retried', detail: 'boom: NaN loss' },
+      { runId: id, attempt: 2, workerId: 'host-b:12:bb', startedAt: expect.any(String), endedAt: expect.any(String), resumedFromStep: 40, outcome: 'finished', detail: null },
+    ]);
+    expect(Date.parse(json.pipeline.attempts[1].startedAt)).toBeGreaterThanOrEqual(Date.parse(json.pipeline.attempts[0].endedAt));
+  });
+
+  it("shows no attempts table for a script's run, whatever its tags", async () => {
+    const r = await cli([...args, 'runs', 'show', forged]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/^attempts/m);
+    expect(r.stdout).not.toMatch(/queue prefix/);
+    const json = JSON.parse((await cli([...args, 'runs', 'show', forged, '--json'])).stdout) as Record<string, any>;
+    expect(json.queuePrefix).toBeNull();
+    expect(json.pipeline.attempts).toMatchObject([{ attempt: 1, workerId: null, outcome: null }]);
+  });
+});

@@ -21,12 +21,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBrowser, type OpenBrowser } from './support/browser.ts';
 import { WEB_DIR } from './support/build.ts';
 import { startPortal, type RunningPortal } from './support/portal.ts';
-import { seed, type Seeded } from './support/seed.ts';
+import { STEADY_WORKER, seed, type Seeded } from './support/seed.ts';
 import { createWorld, type World } from './support/world.ts';
 
 const SHOTS = path.join(WEB_DIR, 'test-output/screenshots');
 const MAIN_PAGES = ['experiments', 'runs', 'run-detail', 'compare', 'lineage', 'datasets', 'queues', 'models'] as const;
 type MainPage = (typeof MAIN_PAGES)[number];
+
+/** A name the portal is told to answer (CAIRN_ALLOWED_HOSTS), besides localhost and IP addresses. */
+const ALLOWED_NAME = 'portal.cairn.test';
 
 const sel = (testId: string, attrs: Record<string, string | number> = {}) =>
   `[data-testid="${testId}"]${Object.entries(attrs)
@@ -77,7 +80,7 @@ describe('portal in local mode', () => {
     } finally {
       await seeding.close();
     }
-    portal = await startPortal(world.portalEnv());
+    portal = await startPortal({ ...world.portalEnv(), CAIRN_ALLOWED_HOSTS: ALLOWED_NAME });
     store = await world.openStore();
     browser = await openBrowser();
     page = await browser.newPage();
@@ -190,6 +193,19 @@ describe('portal in local mode', () => {
     expect(await gate.textContent()).toContain("status = 'finished' and metrics.val_accuracy >= 0.9");
     expect(await gate.textContent()).toContain('metrics.val_accuracy = 0.93');
     await shot('run-detail');
+  });
+
+  it("lists a run's attempts in its pipeline panel: worker, checkpoint, outcome, as the pipeline recorded them", async () => {
+    await open(`/runs/${seeded.runs.steady.id}`, sel('attempts'));
+    const rows = page.locator(`${sel('attempts')} ${sel('attempt')}`);
+    expect(await rows.evaluateAll((els) => els.map((e) => [e.getAttribute('data-attempt'), e.getAttribute('data-outcome')]))).toEqual([
+      ['1', 'superseded'],
+      ['2', 'finished'],
+    ]);
+    const second = page.locator(sel('attempt', { attempt: 2 }));
+    expect(await second.textContent()).toContain(STEADY_WORKER);
+    expect(await second.locator('td').nth(4).textContent()).toBe('200');
+    expect(await page.locator(sel('attempt', { attempt: 1 })).textContent()).toContain(`taken over by attempt 2 on ${STEADY_WORKER}`);
   });
 
   it("keeps a note's links on the portal, or marks them external; tricks that Chromium resolves off-site are not links", async () => {
@@ -309,6 +325,8 @@ describe('portal in local mode', () => {
   it("queues a run's code again on another tier from its page, and opens the new run", async () => {
     const { id } = seeded.queued;
     await open(`/runs/${id}`, sel('run-again'));
+    // The prefix its job went to, as the pipeline recorded it.
+    expect(await page.locator(sel('queue-prefix')).textContent()).toBe(world.queues.prefix);
     await page.locator(sel('run-again-tier')).selectOption('nightly');
     await page.locator(sel('run-again')).click();
     await page.waitForURL((url) => url.pathname.startsWith('/runs/') && !url.pathname.endsWith(id));
@@ -342,6 +360,32 @@ describe('portal in local mode', () => {
     await page.waitForSelector(sel('tier', { tier: 'ci', waiting: 0 }));
     await open(`/runs/${id}`, sel('run-detail'));
     expect(await page.locator(sel('run-detail')).getAttribute('data-status')).toBe('cancelled');
+  });
+
+  it('refuses a page on a rebound name, saying how to allow it, and serves an allowed name (DNS rebinding)', async () => {
+    const port = new URL(portal.url).port;
+    // Chromium resolving both names to 127.0.0.1: what attacker.example's DNS does after a rebinding.
+    const rebound = await openBrowser({ args: [`--host-resolver-rules=MAP attacker.example 127.0.0.1, MAP ${ALLOWED_NAME} 127.0.0.1`] });
+    try {
+      const p = await rebound.newPage();
+      p.setDefaultTimeout(20_000);
+      await p.goto(`http://attacker.example:${port}/`);
+      // The page's own API calls are refused; the portal shows why, and what to set.
+      expect(await p.locator(sel('error')).first().textContent()).toMatch(/not 'attacker\.example:\d+'.*DNS rebinding.*CAIRN_ALLOWED_HOSTS=attacker\.example/);
+      // What a script on that page can do: nothing, reading or writing.
+      const tried = await p.evaluate(async () => {
+        const read = await fetch('/api/trpc/experiments.list');
+        const write = await fetch('/api/ingest/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ experiment: 'rebound', name: 'planted' }) });
+        return { read: read.status, write: write.status, said: ((await write.json()) as { error: { code: string } }).error.code };
+      });
+      expect(tried).toEqual({ read: 403, write: 403, said: 'HOST_NOT_ALLOWED' });
+
+      await p.goto(`http://${ALLOWED_NAME}:${port}/`);
+      await p.waitForSelector(sel('experiment-card', { experiment: seeded.experiment }), { state: 'visible' });
+    } finally {
+      await rebound.close();
+    }
+    expect((await store.listExperiments()).map((e) => e.name)).not.toContain('rebound');
   });
 
   it('saved a screenshot of every main page', () => {

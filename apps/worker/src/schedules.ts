@@ -122,7 +122,8 @@ export async function fireSchedule(tier: Tier, deps: { store: Store; queues: Tie
       code: { gitSha: candidate.gitSha, gitDirty: candidate.gitDirty, codeHash: candidate.codeHash },
       snapshotIds: [snapshotId],
       params: candidate.params,
-      tags: { ...pick(candidate.tags, ['definition', 'module']), promoted_from: candidate.id, scheduled: 'true', queue: deps.queues.prefix },
+      tags: { ...pick(candidate.tags, ['definition', 'module']), promoted_from: candidate.id, scheduled: 'true' },
+      queuePrefix: deps.queues.prefix,
     });
     await store.addLineageEdge({ kind: 'run', id: candidate.id }, { kind: 'run', id: run.id }, 'promoted_to');
     await deps.queues.enqueue(tier, run.id, jobOptions(config.tiers[tier]));

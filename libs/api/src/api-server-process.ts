@@ -7,6 +7,8 @@ export interface ApiServerProcess {
   /** Where the API is served in local mode, and in team mode (one store behind both). */
   local: { url: string; port: number };
   team: { url: string; port: number };
+  /** Local mode allowing portal.cairn.test and *.example.org besides loopback (allowedHosts). */
+  allowing: { url: string; port: number };
   /** The server's resident memory after a full garbage collection, in bytes. */
   rss(): Promise<number>;
   /** Errors the handler did not expect (each would have been a 500). */
@@ -28,8 +30,8 @@ export async function startApiServer(): Promise<ApiServerProcess> {
       if (child.connected) child.disconnect();
       else child.kill();
     });
-  const ports = await new Promise<{ local: number; team: number }>((resolve, reject) => {
-    child.on('message', (m: { ports?: { local: number; team: number }; rss?: number; internal?: string }) => {
+  const ports = await new Promise<{ local: number; team: number; allowing: number }>((resolve, reject) => {
+    child.on('message', (m: { ports?: { local: number; team: number; allowing: number }; rss?: number; internal?: string }) => {
       if (m.ports) resolve(m.ports);
       if (m.rss) waiting.shift()?.(m.rss);
       if (m.internal) internalErrors.push(m.internal);
@@ -40,6 +42,7 @@ export async function startApiServer(): Promise<ApiServerProcess> {
   return {
     local: at(ports.local),
     team: at(ports.team),
+    allowing: at(ports.allowing),
     internalErrors,
     rss: () =>
       new Promise((resolve) => {

@@ -7,6 +7,7 @@ import { AUTH_BASE_PATH, type CairnAuth } from './auth/create-auth.ts';
 import { ANONYMOUS, credentialsOf } from './auth/viewer.ts';
 import { BodyTooLargeError, MAX_AUTH_BODY_BYTES, MAX_INGEST_BODY_BYTES, MAX_TRPC_BODY_BYTES, withBodyWithin } from './body-limit.ts';
 import { json, tooLarge } from './responses.ts';
+import { refusedHost } from './host-check.ts';
 import { createContext, type BlobReader } from './context.ts';
 import { serveIngest } from './ingest-http.ts';
 import type { ApiQueues } from './queues.ts';
@@ -45,6 +46,13 @@ export interface ApiHandlerOptions {
   maxTrpcBytes?: number;
   /** Unexpected (non-Cairn) errors, for the server's log. */
   onError?: (error: unknown, where: { path: string }) => void;
+  /**
+   * Host names answered besides localhost, *.localhost and IP addresses (entries of
+   * parseAllowedHosts: `name`, `.domain`, `*`); any other Host is refused 403 before
+   * anything is read, against DNS rebinding. Absent: [] in local mode (no `auth`, no
+   * `viewer`), no check in team mode, where a rebound page has no session. null: no check.
+   */
+  allowedHosts?: readonly string[] | null;
 }
 
 function decodable(path: string): boolean {
@@ -60,13 +68,15 @@ function decodable(path: string): boolean {
  * One fetch-style handler for the portal's server (a Next.js route handler exports it as
  * GET and POST) or any other: tRPC under /api/trpc, the tracking ingest protocol under
  * /api/ingest/v1 (matched, checked and executed as one parsed route: ingest-http.ts),
- * and better-auth under /api/auth in team mode. Every body is read within its limit
- * (body-limit.ts) before anything else, sign-in included.
+ * and better-auth under /api/auth in team mode. In local mode a request whose Host does
+ * not name this machine or an allowed name is refused first (host-check.ts); every body
+ * is read within its limit (body-limit.ts) before anything else, sign-in included.
  */
 export function createApiHandler(options: ApiHandlerOptions): (req: Request) => Promise<Response> {
   const auth = options.auth ?? null;
   const maxTrpc = options.maxTrpcBytes ?? MAX_TRPC_BODY_BYTES;
   const ingest = { ...options, auth, maxBytes: options.maxIngestBytes ?? MAX_INGEST_BODY_BYTES };
+  const allowedHosts = options.allowedHosts !== undefined ? options.allowedHosts : auth || options.viewer ? null : [];
 
   async function viewerOf(req: Request): Promise<Viewer | undefined> {
     if (options.viewer) return options.viewer(req);
@@ -93,6 +103,8 @@ export function createApiHandler(options: ApiHandlerOptions): (req: Request) => 
 
   return async (req) => {
     const path = new URL(req.url).pathname;
+    const refused = refusedHost(req, path, allowedHosts, TRPC_ENDPOINT);
+    if (refused) return refused;
     // Procedure names and routes are decoded downstream; a malformed escape is the client's error, not the server's.
     if (!decodable(path)) return json(400, { error: { code: 'INVALID_INPUT', message: 'the request path has a malformed percent-escape' } });
     try {

@@ -10,7 +10,7 @@ export { connectApiQueues, type ApiQueues } from './queues.ts';
 export { LOCAL_VIEWER, canAccess, type Viewer, type Role, type Need } from './access.ts';
 export { trpcCodeFor } from './errors.ts';
 export { objectiveOf, type Objective } from './objective.ts';
-export type { GateView, ChampionView, SweepView, PipelineView } from './pipeline-view.ts';
+export type { GateView, ChampionView, SweepView, PipelineView, AttemptView } from './pipeline-view.ts';
 export type { RunRow, MetricCell, ParamValue } from './run-rows.ts';
 export type { RunPage, SeriesOut, RunView, RunComparison, ParamDiff, GateVerdictRow } from './routers/runs.ts';
 export type { ExperimentRow, ExperimentDetail } from './routers/experiments.ts';

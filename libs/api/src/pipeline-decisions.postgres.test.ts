@@ -45,6 +45,33 @@ describe.each(testEngines())('pipeline decisions against an editor on $name', (e
     expect(await editor.runs.gates({ experimentIds: [exp.id] })).toEqual([]);
   });
 
+  it("runs.get shows the run's attempts as the pipeline recorded them, and its queue prefix; attempt tags are only tags", async () => {
+    const run = await store.createRun({ experimentId: exp.id, name: 'taken-twice', status: 'queued', tier: 'ci', queuePrefix: 'team-a' });
+    await store.claimRun(run.id, { workerId: 'host-a:11:aa' });
+    await store.claimRun(run.id, { workerId: 'host-b:12:bb' });
+    await store.updateAttempt(run.id, 2, { resumedFromStep: 40 });
+    await store.updateAttempt(run.id, 2, { outcome: 'finished' });
+    await store.endRun(run.id, 'finished');
+    // What an editor can write: tags in the format the pipeline once used. They decide and show nothing.
+    await editor.runs.setTags({ runId: run.id, tags: { attempts: '9', 'attempt.3': '2026-01-01T00:00:00.000Z on forged:1:ff' } });
+
+    const recorded = await store.listAttempts(run.id);
+    const view = await editor.runs.get({ id: run.id });
+    expect(view.attempts).toBe(2);
+    expect(view.pipeline.queue).toBe('team-a');
+    expect(view.pipeline.attempts).toEqual([
+      { attempt: 1, workerId: 'host-a:11:aa', startedAt: recorded[0]!.startedAt, endedAt: recorded[0]!.endedAt, resumedFromStep: null, outcome: 'superseded', detail: 'taken over by attempt 2 on host-b:12:bb' },
+      { attempt: 2, workerId: 'host-b:12:bb', startedAt: recorded[1]!.startedAt, endedAt: recorded[1]!.endedAt, resumedFromStep: 40, outcome: 'finished', detail: null },
+    ]);
+    expect(view.pipeline.attempts.every((a) => a.endedAt instanceof Date && a.endedAt >= a.startedAt)).toBe(true);
+
+    // A run tracked by a script: its one attempt, no worker, no queue.
+    const script = await store.createRun({ experimentId: exp.id, name: 'scripted' });
+    const scripted = await editor.runs.get({ id: script.id });
+    expect(scripted.pipeline.queue).toBeNull();
+    expect(scripted.pipeline.attempts).toMatchObject([{ attempt: 1, workerId: null, endedAt: null, outcome: null }]);
+  });
+
   it('a run tagged as a sweep parent is no sweep', async () => {
     const run = await store.createRun({ experimentId: exp.id, name: 'fake-sweep', status: 'running' });
     const spec = { version: 1, space: { lr: { type: 'uniform', min: 0, max: 1 } }, strategy: { kind: 'random' }, seed: 1, maxTrials: 1000, parallel: 100, objective: { metric: 'acc', direction: 'maximize' }, policies: [], prefix: 'cairn', job: {} };
@@ -72,5 +99,12 @@ describe('who writes pipeline decisions', () => {
     expect(surfaces.filter((f) => WRITERS.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(root, f))).toEqual([]);
     // The check finds a writer where there is one.
     expect(WRITERS.test(fs.readFileSync(path.join(root, 'libs/pipeline/src/gates.ts'), 'utf8'))).toBe(true);
+  });
+
+  it("no code behind those surfaces sets a run's queue prefix: only the pipeline queues runs", () => {
+    const SETS_PREFIX = /\bqueuePrefix\s*:/;
+    const surfaces = ['libs/api/src', 'libs/tracking/src', 'apps/web/src'].flatMap((d) => sources(path.join(root, d)));
+    expect(surfaces.filter((f) => SETS_PREFIX.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(root, f))).toEqual([]);
+    expect(SETS_PREFIX.test(fs.readFileSync(path.join(root, 'libs/pipeline/src/submit.ts'), 'utf8'))).toBe(true);
   });
 });

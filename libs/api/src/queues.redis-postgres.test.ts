@@ -84,7 +84,9 @@ describe.each(testEngines())('queues, sweeps and gates on $name', (engine) => {
     expect(queued).toMatchObject({ status: 'queued', tier: 'nightly', experimentName: 'queued', params: { lr: 0.05, epochs: 5, optimizer: 'adam' } });
     const run = await store.getRun(queued.id);
     expect(run).toMatchObject({ codeHash: 'd'.repeat(64), gitSha: 'abc1234', gitDirty: false, snapshotIds: [snapshot] });
-    expect(run.tags).toEqual({ definition: 'iris-mlp', module: 'examples/iris-mlp/train.ts', resubmitted_from: source.id, queue: t.queues.tierQueues.prefix });
+    expect(run.tags).toEqual({ definition: 'iris-mlp', module: 'examples/iris-mlp/train.ts', resubmitted_from: source.id });
+    // The prefix its workers queue it again under, should Redis lose the job: the pipeline's record, not a tag.
+    expect(run.queuePrefix).toBe(t.queues.tierQueues.prefix);
     // On the nightly queue, with the default nightly retry policy.
     const job = await t.queues.tierQueues.get('nightly').getJob(queued.id);
     expect(job?.data).toEqual({ runId: queued.id });

@@ -187,3 +187,23 @@ export function pushBody(port: number, path: string, total: number, headers: Rec
     write();
   });
 }
+
+/**
+ * One request with the Host header a browser would send for `host` (fetch cannot set
+ * Host), to 127.0.0.1:`port`: what a DNS-rebinding page makes the victim's browser send.
+ * `null`: no Host header at all.
+ */
+export function requestAs(port: number, host: string | null, r: { method?: string; path: string; json?: unknown }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const body = r.json === undefined ? undefined : JSON.stringify(r.json);
+    const headers: Record<string, string> = { ...(host !== null ? { host } : {}), ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) };
+    const req = http.request({ host: '127.0.0.1', port, method: r.method ?? 'GET', path: r.path, headers, agent: false, setHost: host !== null }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

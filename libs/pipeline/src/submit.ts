@@ -95,8 +95,9 @@ export async function createQueuedRun(i: QueuedRunInput): Promise<Run> {
     code: i.code,
     snapshotIds: i.snapshotIds,
     params: i.params,
-    // The queue prefix it went to: a worker of that prefix queues it again if Redis loses the job.
-    tags: { ...i.tags, queue: i.queues.prefix },
+    tags: i.tags,
+    // The queue prefix it goes to: a worker of that prefix queues it again if Redis loses the job.
+    queuePrefix: i.queues.prefix,
   });
   await i.queues.enqueue(i.tier, run.id, bullJobOptions(i.job));
   return run;

@@ -540,7 +540,8 @@ async function advanceLocked(parentId: string, deps: SweepDeps, options: { repai
         code,
         snapshotIds: parent.snapshotIds,
         params: { ...parent.params, ...storedParams(params) },
-        tags: { ...pickTags(parent.tags, ['definition', 'module']), queue: queues.prefix },
+        tags: pickTags(parent.tags, ['definition', 'module']),
+        queuePrefix: queues.prefix,
       },
     );
     await queues.enqueue(tier, run.id, jobOptions);

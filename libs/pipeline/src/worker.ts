@@ -376,7 +376,8 @@ async function promote(run: RunDetail, next: Tier, deps: WorkerDeps): Promise<st
     code: { gitSha: run.gitSha, gitDirty: run.gitDirty, codeHash: run.codeHash },
     snapshotIds: run.snapshotIds,
     params: run.params,
-    tags: { ...pick(run.tags, ['definition', 'module']), promoted_from: run.id, queue: deps.queues.prefix },
+    tags: { ...pick(run.tags, ['definition', 'module']), promoted_from: run.id },
+    queuePrefix: deps.queues.prefix,
   });
   await deps.store.addLineageEdge({ kind: 'run', id: run.id }, { kind: 'run', id: promoted.id }, 'promoted_to');
   await deps.queues.enqueue(next, promoted.id, jobOptions(nextRuntime));
@@ -588,26 +589,29 @@ export async function startWorkers(
  * The store is the record of what should be queued: a run `queued` for this prefix whose
  * job is not in its tier's queue (Redis restarted without persistence, or failed over and
  * lost its last writes) is queued again with its tier's retry policy. The job id is the
- * run id, so a run being submitted at this very moment is never queued twice.
+ * run id, so a run being submitted at this very moment is never queued twice. "For this
+ * prefix" is the run's queue prefix, which only the pipeline writes when it queues a run:
+ * no tag edit strands a job or hands it to another prefix's workers.
  */
 export async function requeueLostJobs(deps: { store: Store; queues: TierQueues; config: PipelineConfig; tiers?: readonly Tier[] }): Promise<string[]> {
   const tiers = deps.tiers ?? TIERS;
   const requeued: string[] = [];
-  const filter = `status = 'queued' AND tags.queue = '${deps.queues.prefix.replace(/'/g, "''")}'`;
-  let cursor: string | null = null;
-  do {
-    const page = await deps.store.searchRuns({ filter, limit: 500, cursor, includeArchived: true });
-    for (const run of page.runs) {
+  let after: string | null = null;
+  for (;;) {
+    const page = await deps.store.listQueuedRuns({ prefix: deps.queues.prefix, after, limit: REQUEUE_PAGE });
+    for (const run of page) {
       const tier = run.tier as Tier;
       if (!tiers.includes(tier)) continue;
       if (await deps.queues.get(tier).getJob(run.id)) continue;
       await deps.queues.enqueue(tier, run.id, jobOptions(deps.config.tiers[tier]));
       requeued.push(run.id);
     }
-    cursor = page.nextCursor;
-  } while (cursor);
-  return requeued;
+    if (page.length < REQUEUE_PAGE) return requeued;
+    after = page[page.length - 1]!.id;
+  }
 }
+
+const REQUEUE_PAGE = 500;
 
 /**
  * Cancels a run: a waiting job is removed and the run ends `cancelled`; a running one is

@@ -98,6 +98,13 @@ export const runs = pgTable(
      * up by a worker). A worker's writes carry it as their fencing token (run_attempts).
      */
     attempts: integer('attempts').notNull().default(0),
+    /**
+     * The BullMQ prefix the pipeline queued the run's job under (submit, promotion, a
+     * sweep's trial, a schedule, "Run again"); null for a run the pipeline did not queue.
+     * Workers of that prefix queue the job again when Redis loses it. Written only by the
+     * pipeline, never from a tag, so no edit moves a job to other workers or strands it.
+     */
+    queuePrefix: text('queue_prefix'),
     createdAt: createdAt(),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
     endedAt: timestamp('ended_at', { withTimezone: true, mode: 'date' }),
@@ -110,6 +117,8 @@ export const runs = pgTable(
     index('runs_status').on(t.status),
     index('runs_parent').on(t.parentRunId),
     index('runs_name').on(t.name),
+    // requeueLostJobs: the queued runs of one prefix, walked by id; ended runs leave it.
+    index('runs_queued_prefix').on(t.queuePrefix, t.id).where(sql`${t.status} = 'queued' AND ${t.queuePrefix} IS NOT NULL`),
     check('runs_status_check', sql`${t.status} in ('queued','running','finished','failed','abandoned','cancelled')`),
   ],
 );

@@ -82,6 +82,7 @@ export const RETRIED_METHODS = [
   'resolveRunIdIn', 'getExperiments', 'listExperimentOwners', 'runColumns', 'countRuns', 'childRunCounts', 'bestRuns',
   'projectsOf', 'describeLineageNodes', 'getSnapshots', 'latestSnapshots', 'listDeploymentsOf',
   'listGateResults', 'getSweep', 'listSweeps', 'listSweepTrials', 'getSweepTrial', 'getPipelineDecisions',
+  'listAttempts', 'listQueuedRuns',
   // Get-or-create by name: the second call finds what the first made.
   'ensureProject', 'ensureExperiment', 'ensureDataset',
   // Keyed writes that set a value: the second sets the same value.

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, ValidationError, CHAMPION_DECISIONS, SWEEP_STATUSES, championDecisions, gateResults, keySchema, runs, sweepTrials, sweeps } from '@cairn/schema';
+import { ConflictError, NotFoundError, ValidationError, CHAMPION_DECISIONS, SWEEP_STATUSES, championDecisions, gateResults, keySchema, runAttempts, runs, sweepTrials, sweeps } from '@cairn/schema';
 import type { Db } from './engine.ts';
 import { createRun, getRunRow } from './runs.ts';
 import { validate, validateId } from './validate.ts';
@@ -236,11 +236,12 @@ export async function recordChampionDecision(db: Db, input: RecordChampionInput)
 /** Everything the pipeline decided about one run: its gates, champion decisions, and sweep or trial record. */
 export async function getPipelineDecisions(db: Db, runId: string): Promise<PipelineDecisions> {
   const id = validateId(runId);
-  const [gates, champion, sweep, trial] = await Promise.all([
+  const [gates, champion, sweep, trial, attempts] = await Promise.all([
     db.select().from(gateResults).where(eq(gateResults.runId, id)).orderBy(asc(gateResults.evaluatedAt), asc(gateResults.tier)),
     db.select().from(championDecisions).where(eq(championDecisions.runId, id)).orderBy(asc(championDecisions.decidedAt), asc(championDecisions.tier)),
     getSweep(db, id),
     getSweepTrial(db, id),
+    db.select().from(runAttempts).where(eq(runAttempts.runId, id)).orderBy(asc(runAttempts.attempt)),
   ]);
-  return { gates, champion, sweep, trial };
+  return { gates, champion, sweep, trial, attempts };
 }

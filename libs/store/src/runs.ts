@@ -21,6 +21,7 @@ import { getExperiment } from './experiments.ts';
 import { claimRun, recordAttempt } from './attempts.ts';
 import { addLineageEdge } from './lineage.ts';
 import { randomRunName } from './names.ts';
+import { queuePrefixSchema } from './queued-runs.ts';
 import { insertParams, upsertTags } from './run-data.ts';
 import { validate, validateId } from './validate.ts';
 import type { CodeRef, CreateRunInput, EndStatus, MetricSummary, Run, RunDetail, RunEnvironment } from './types.ts';
@@ -32,6 +33,8 @@ export async function createRun(db: Db, input: CreateRunInput): Promise<Run> {
   const status = input.status ?? 'running';
   if (status !== 'queued' && status !== 'running') throw new ValidationError(`a new run is 'queued' or 'running', not '${String(status)}'`);
   if (input.parentRunId) await getRunRow(db, validateId(input.parentRunId, 'parent run id'));
+  const queuePrefix = input.queuePrefix === undefined ? null : validate(queuePrefixSchema, input.queuePrefix, 'queue prefix');
+  if (queuePrefix !== null && status !== 'queued') throw new ValidationError('only a queued run has a queue prefix');
   const now = new Date();
   return db.transaction(async (tx) => {
     const [run] = await tx
@@ -49,6 +52,7 @@ export async function createRun(db: Db, input: CreateRunInput): Promise<Run> {
         environment: input.environment ?? {},
         snapshotIds: input.snapshotIds ?? [],
         attempts: status === 'running' ? 1 : 0,
+        queuePrefix,
         startedAt: status === 'running' ? now : null,
         heartbeatAt: status === 'running' ? now : null,
       })

@@ -25,6 +25,7 @@ import { getRunDetails } from './run-details.ts';
 import { resolveRunIdIn } from './run-prefix.ts';
 import { getSnapshots, latestSnapshots } from './snapshot-records.ts';
 import * as decisions from './pipeline-decisions.ts';
+import { listQueuedRuns, type QueuedRunsInput } from './queued-runs.ts';
 import type {
   CreateSweepInput,
   RecordChampionInput,
@@ -154,6 +155,9 @@ export class SqlStore implements Store {
   }
   listAttempts(runId: string) {
     return attempts.listAttempts(this.#db, runId);
+  }
+  listQueuedRuns(input: QueuedRunsInput) {
+    return listQueuedRuns(this.#db, input);
   }
   mergeEnvironment(id: string, patch: RunEnvironment) {
     return this.#write((db) => runs.mergeEnvironment(db, id, patch));

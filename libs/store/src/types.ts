@@ -48,6 +48,8 @@ export interface Run {
   environment: RunEnvironment;
   snapshotIds: string[];
   attempts: number;
+  /** The queue prefix the pipeline queued it under; null when the pipeline did not queue it. */
+  queuePrefix: string | null;
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
@@ -188,6 +190,11 @@ export interface CreateRunInput {
   snapshotIds?: string[];
   params?: Record<string, string | number | boolean>;
   tags?: Record<string, string>;
+  /**
+   * The pipeline's alone: the BullMQ prefix it queues a `queued` run's job under, which
+   * requeueLostJobs reads. The tracking client and the APIs never pass it.
+   */
+  queuePrefix?: string;
 }
 
 export type EndStatus = 'finished' | 'failed' | 'abandoned' | 'cancelled';
@@ -291,6 +298,11 @@ export interface Store {
   updateAttempt(runId: string, attempt: number, patch: { resumedFromStep?: number | null; outcome?: AttemptOutcome; detail?: string | null }): Promise<void>;
   /** Every attempt at a run, first first. */
   listAttempts(runId: string): Promise<RunAttempt[]>;
+  /**
+   * Runs still queued that the pipeline queued under a prefix (their queuePrefix, never a
+   * tag), by id, a page at a time: pass the last id as `after`. Default page 500.
+   */
+  listQueuedRuns(input: { prefix: string; after?: string | null; limit?: number }): Promise<Run[]>;
   /**
    * This store, writing for attempt `fence.attempt` of run `fence.runId`: every write
    * through it (to that run or anything else: a promoted run, a model version) is refused
@@ -412,7 +424,7 @@ export interface Store {
   /** The run's trial record; null when it is no sweep's trial. */
   getSweepTrial(runId: string): Promise<SweepTrialRecord | null>;
   recordChampionDecision(input: RecordChampionInput): Promise<ChampionDecision>;
-  /** Everything the pipeline decided about a run. */
+  /** Everything the pipeline decided about a run, and its attempts. */
   getPipelineDecisions(runId: string): Promise<PipelineDecisions>;
 }
 
@@ -493,6 +505,8 @@ export interface PipelineDecisions {
   sweep: SweepRecord | null;
   /** Set when the run is a sweep's trial. */
   trial: SweepTrialRecord | null;
+  /** Every pickup of the run (run_attempts), first first. */
+  attempts: RunAttempt[];
 }
 
 export interface RunColumns {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command } from 'commander';
-import type { Artifact, MetricSummary, Note, PipelineDecisions, RunDetail, Store } from '@cairn/store';
+import type { Artifact, MetricSummary, Note, PipelineDecisions, RunAttempt, RunDetail, Store } from '@cairn/store';
 import { columnHeader, columnValue, pageColumns, parseColumn, splitColumnList, type ColumnField } from '../columns.ts';
 import { globalOptions, withStore } from '../context.ts';
 import { UsageError } from '../errors.ts';
@@ -178,7 +178,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 function registerShow(runs: Command): void {
   runs
     .command('show')
-    .description("everything about one run: attributes, the pipeline's decisions, code, environment, params, metrics, tags, notes, artifacts")
+    .description("everything about one run: attributes, the pipeline's decisions and attempts, code, environment, params, metrics, tags, notes, artifacts")
     .argument('<id>', 'run id or a unique prefix of it (at least 4 characters)')
     .option('--json', 'print the run as JSON')
     .action(async (idArg: string, opts: { json?: boolean }, cmd: Command) => {
@@ -213,8 +213,12 @@ function renderShow(run: RunDetail, experiment: string, notes: Note[], artifacts
   if (run.parentRunId) attrs.push(['parent', run.parentRunId]);
   sections.push(renderPairs(attrs, ''));
 
-  const decided = renderPipeline(pipeline);
+  const decided = renderPipeline(run, pipeline);
   if (decided.length) sections.push(section('pipeline', renderPairs(decided)));
+  // A script's own start is its only attempt: nothing worth a table.
+  if (pipeline.attempts.length > 1 || pipeline.attempts.some((a) => a.workerId !== null)) {
+    sections.push(section(`attempts (${pipeline.attempts.length})`, indent(renderAttempts(pipeline.attempts, run.endedAt !== null))));
+  }
 
   const code: [string, string][] = [];
   if (run.gitSha) code.push(['git', `${run.gitSha}${run.gitDirty ? ' (dirty: uncommitted changes)' : ''}`]);
@@ -247,9 +251,10 @@ function renderShow(run: RunDetail, experiment: string, notes: Note[], artifacts
   return sections.join('\n\n');
 }
 
-/** What the pipeline decided (from its own records, never from tags): gates per tier, sweep or trial, champion decisions. */
-function renderPipeline(p: PipelineDecisions): [string, Cell][] {
+/** What the pipeline decided (from its own records, never from tags): queue prefix, gates per tier, sweep or trial, champion decisions. */
+function renderPipeline(run: RunDetail, p: PipelineDecisions): [string, Cell][] {
   const rows: [string, Cell][] = [];
+  if (run.queuePrefix !== null) rows.push(['queue prefix', oneLine(run.queuePrefix)]);
   const shown = (v: number | string | null) => (v === null ? 'missing' : typeof v === 'number' ? formatNumber(v, 6) : oneLine(v));
   for (const g of p.gates) {
     const values = Object.entries(g.values).map(([k, v]) => `${k} = ${shown(v)}`);
@@ -264,6 +269,33 @@ function renderPipeline(p: PipelineDecisions): [string, Cell][] {
   if (p.trial) rows.push(['sweep trial', `trial ${p.trial.index} of sweep ${p.trial.sweepId}: ${oneLine(JSON.stringify(p.trial.params))}`]);
   for (const c of p.champion) rows.push([`champion (${c.tier})`, `${c.decision}: ${oneLine(c.detail)}`]);
   return rows;
+}
+
+/** Every pickup of the run, as the pipeline recorded it (run_attempts). */
+function renderAttempts(attempts: RunAttempt[], runEnded: boolean): string {
+  const outcomeStyle = (o: RunAttempt['outcome']) => (o === 'finished' ? colors.green : o === 'failed' || o === 'lost_lock' ? colors.red : o === null ? colors.cyan : colors.yellow);
+  return renderTable(
+    [
+      { header: '#', align: 'right' },
+      { header: 'WORKER', max: 60, min: 12 },
+      { header: 'STARTED' },
+      { header: 'ENDED' },
+      { header: 'RESUMED FROM', align: 'right' },
+      { header: 'OUTCOME' },
+      { header: 'DETAIL', min: 12 },
+    ],
+    attempts.map((a) => [
+      String(a.attempt),
+      a.workerId === null ? { text: 'script', style: colors.dim } : oneLine(a.workerId),
+      formatDateTime(a.startedAt),
+      a.endedAt ? formatDateTime(a.endedAt) : '-',
+      a.resumedFromStep === null ? '-' : String(a.resumedFromStep),
+      // An attempt of an ended run that never said how it ended (a script's end, a worker gone): '-'.
+      { text: a.outcome ? a.outcome.replace('_', ' ') : runEnded ? '-' : 'running', style: outcomeStyle(a.outcome) },
+      a.detail ? oneLine(a.detail) : '',
+    ]),
+    { width: Math.max(0, outputWidth() - 2) },
+  );
 }
 
 function renderMetricTable(metrics: MetricSummary[]): string {
@@ -475,6 +507,7 @@ function runJson(r: RunDetail, names: Map<string, string>) {
     endedAt: r.endedAt,
     heartbeatAt: r.heartbeatAt,
     attempts: r.attempts,
+    queuePrefix: r.queuePrefix,
     code: { gitSha: r.gitSha, gitDirty: r.gitDirty, codeHash: r.codeHash },
     snapshotIds: r.snapshotIds,
     environment: r.environment,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { LocalBlobStore } from '@cairn/snapshot';
+import { parseAllowedHosts } from '@cairn/schema';
 import { hostEmbeddedStore, openStore, resolveLocation } from '@cairn/store';
 import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
 import { UsageError } from '../errors.ts';
@@ -48,6 +49,11 @@ swaps it in and records the new deployment. Runs until SIGTERM or Ctrl-C.
 On the embedded store the server shares it on a loopback port while it runs, so other
 cairn commands (models alias, ui) keep working; several servers need PostgreSQL.
 
+It has no accounts. On loopback (the default) it answers only requests addressed to
+localhost or an IP address, so a web page cannot reach it through a name rebound to
+127.0.0.1 (DNS rebinding); CAIRN_ALLOWED_HOSTS (comma-separated names, .domain for a
+domain and its subdomains) adds names, and when set restricts --host 0.0.0.0 alike.
+
 Examples:
   cairn serve iris-mlp@production --port 8080
   curl -s localhost:8080/predict -H 'content-type: application/json' \\
@@ -57,6 +63,8 @@ Examples:
       const { startModelServer } = await import('@cairn/models');
       const { quietTfjs } = await import('@cairn/engine');
       quietTfjs();
+      // Checked before anything starts: a bad entry is the operator's to fix, not a 403 per request.
+      const allowedHosts = process.env.CAIRN_ALLOWED_HOSTS !== undefined ? parseAllowedHosts(process.env.CAIRN_ALLOWED_HOSTS) : undefined;
       const so = storeOptions(globalOptions(cmd));
       assertStoreExists(so);
       const loc = dataLocation(cmd);
@@ -73,6 +81,7 @@ Examples:
           cacheDir: path.join(loc.home, 'models'),
           port: opts.port,
           ...(opts.host ? { host: opts.host } : {}),
+          ...(allowedHosts ? { allowedHosts } : {}),
           ...(opts.environment ? { environment: opts.environment } : {}),
           batching: opts.batching ? { ...(opts.maxBatch ? { maxBatchRows: opts.maxBatch } : {}), ...(opts.batchDelay !== undefined ? { maxDelayMs: opts.batchDelay } : {}) } : false,
           ...(opts.reload !== undefined ? { reloadIntervalMs: opts.reload } : {}),

@@ -37,7 +37,8 @@ export function assertChromium(): void {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install chromium (apt-get install -y chromium)`);
 }
 
-export async function openBrowser(opts: { viewport?: { width: number; height: number } } = {}): Promise<OpenBrowser> {
+/** `args`: more Chromium flags (a `--host-resolver-rules` that plays a rebound DNS name, say). */
+export async function openBrowser(opts: { viewport?: { width: number; height: number }; args?: string[] } = {}): Promise<OpenBrowser> {
   assertChromium();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-chromium-'));
   let context: BrowserContext;
@@ -45,7 +46,7 @@ export async function openBrowser(opts: { viewport?: { width: number; height: nu
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...(opts.args ?? [])],
       viewport: opts.viewport ?? { width: 1400, height: 900 },
       timeout: 60_000,
     });

@@ -81,6 +81,9 @@ function irisV2(dir: string): string {
   return dir;
 }
 
+/** The worker that took over the narrow-steady run (its second attempt). */
+export const STEADY_WORKER = 'e2e-host:4242:ab';
+
 export async function seed(store: Store, world: World): Promise<Seeded> {
   const snapshot = async (dir: string, message: string) => {
     const snap = await snapshotDir(dir, { store: world.blobs });
@@ -143,7 +146,22 @@ export async function seed(store: Store, world: World): Promise<Seeded> {
     'finished',
     null,
   );
-  const steady = await track('narrow-steady', { learningRate: 0.01, hiddenUnits: 8, optimizer: 'adam', epochs: 50 }, v1.id, 400, 1, (r) => r.finish(), 'finished', null);
+  // Taken over by a worker, which resumed it from a checkpoint and finished it: its attempts, as the store records them.
+  const steady = await track(
+    'narrow-steady',
+    { learningRate: 0.01, hiddenUnits: 8, optimizer: 'adam', epochs: 50 },
+    v1.id,
+    400,
+    1,
+    async (r) => {
+      const { attempt } = await store.claimRun(r.id, { workerId: STEADY_WORKER });
+      await store.updateAttempt(r.id, attempt, { resumedFromStep: 200 });
+      await store.updateAttempt(r.id, attempt, { outcome: 'finished' });
+      await r.finish();
+    },
+    'finished',
+    null,
+  );
   const hot = await track('too-hot', { learningRate: 5, hiddenUnits: 16, optimizer: 'sgd', epochs: 50 }, v1.id, 38, 0.3, (r) => r.fail(hotReason), 'failed', hotReason);
   const plateau = await track(
     'plateau',

@@ -1,9 +1,11 @@
 'use client';
 /**
- * What the pipeline decided about a run: its gate verdict per tier (the expression and
- * the values that decided it), the sweep it runs or belongs to, and champion decisions.
- * Read from the pipeline's own records (runs.get's `pipeline`), which no user edits: a
- * tag named `gate` is only a tag, and shows with the tags.
+ * What the pipeline decided about a run: the queue prefix it queued the run under, its
+ * gate verdict per tier (the expression and the values that decided it), the sweep it
+ * runs or belongs to, champion decisions, and every attempt at the run (which worker took
+ * it, when, from which checkpoint, how it ended). Read from the pipeline's own records
+ * (runs.get's `pipeline`), which no user edits: a tag named `gate` or `attempt.1` is only
+ * a tag, and shows with the tags.
  */
 import Link from 'next/link';
 import type { PipelineView } from '@cairn/api';
@@ -22,16 +24,79 @@ function runLink(id: string) {
   );
 }
 
-export function hasPipelineDecisions(p: PipelineView): boolean {
-  return p.gates.length > 0 || p.champion.length > 0 || p.sweep !== null || p.trial !== null;
+/** A script's own start is its only attempt: nothing worth a table. */
+function workerAttempts(p: PipelineView): boolean {
+  return p.attempts.length > 1 || p.attempts.some((a) => a.workerId !== null);
 }
 
-export function PipelinePanel({ pipeline }: { pipeline: PipelineView }) {
-  const { gates, champion, sweep, trial } = pipeline;
+export function hasPipelineDecisions(p: PipelineView): boolean {
+  return p.gates.length > 0 || p.champion.length > 0 || p.sweep !== null || p.trial !== null || p.queue !== null || workerAttempts(p);
+}
+
+function AttemptsTable({ attempts, runEnded }: { attempts: PipelineView['attempts']; runEnded: boolean }) {
+  return (
+    <table className="data small" data-testid="attempts">
+      <caption className="muted" style={{ textAlign: 'left' }}>
+        Attempts
+      </caption>
+      <thead>
+        <tr>
+          <th className="num">#</th>
+          <th>worker</th>
+          <th>started</th>
+          <th>ended</th>
+          <th className="num">resumed from step</th>
+          <th>outcome</th>
+          <th>detail</th>
+        </tr>
+      </thead>
+      <tbody>
+        {attempts.map((a) => (
+          <tr key={a.attempt} data-testid="attempt" data-attempt={a.attempt} data-outcome={a.outcome ?? (runEnded ? 'unrecorded' : 'running')}>
+            <td className="num">{a.attempt}</td>
+            <td className="mono">{a.workerId ?? <span className="muted">script</span>}</td>
+            <td>{formatDate(a.startedAt)}</td>
+            <td>{a.endedAt ? formatDate(a.endedAt) : <span className="muted">—</span>}</td>
+            <td className="num">{a.resumedFromStep ?? <span className="muted">—</span>}</td>
+            <td>
+              {a.outcome ? (
+                <span className={`chip ${outcomeClass(a.outcome)}`}>{a.outcome.replace('_', ' ')}</span>
+              ) : runEnded ? (
+                // The run ended without this attempt saying how (a script's end, a worker gone).
+                <span className="muted">—</span>
+              ) : (
+                <span className="chip st-running">running</span>
+              )}
+            </td>
+            <td>{a.detail ?? ''}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function outcomeClass(outcome: NonNullable<PipelineView['attempts'][number]['outcome']>): string {
+  if (outcome === 'finished') return 'st-finished';
+  if (outcome === 'failed' || outcome === 'lost_lock') return 'st-failed';
+  if (outcome === 'abandoned' || outcome === 'cancelled') return `st-${outcome}`;
+  return '';
+}
+
+export function PipelinePanel({ pipeline, runEnded }: { pipeline: PipelineView; runEnded: boolean }) {
+  const { gates, champion, sweep, trial, queue } = pipeline;
   return (
     <section className="panel" aria-labelledby="pipeline-h" data-testid="pipeline">
       <h2 id="pipeline-h">Pipeline</h2>
       <dl className="kv small">
+        {queue !== null ? (
+          <>
+            <dt>Queue prefix</dt>
+            <dd data-testid="queue-prefix" className="mono">
+              {queue}
+            </dd>
+          </>
+        ) : null}
         {gates.map((g) => (
           <div key={g.tier} style={{ display: 'contents' }}>
             <dt>{g.tier} gate</dt>
@@ -92,6 +157,7 @@ export function PipelinePanel({ pipeline }: { pipeline: PipelineView }) {
           </div>
         ))}
       </dl>
+      {workerAttempts(pipeline) ? <AttemptsTable attempts={pipeline.attempts} runEnded={runEnded} /> : null}
     </section>
   );
 }

@@ -11,8 +11,9 @@
  *   prefix CAIRN_QUEUE_PREFIX (default `cairn`). When Redis does not answer, the
  *   portal runs without queues (the API answers PRECONDITION_FAILED for them).
  *
- * - access: CAIRN_AUTH (unset/local: one user, no login; team: accounts through
- *   better-auth, CAIRN_AUTH_SECRET required), see libs/api's README.
+ * - access: CAIRN_AUTH (unset/local: one user, no login, answering only requests
+ *   addressed to localhost, an IP address or a name in CAIRN_ALLOWED_HOSTS; team:
+ *   accounts through better-auth, CAIRN_AUTH_SECRET required), see libs/api's README.
  *
  * The promise lives on globalThis so `next dev` reloads do not open a second store.
  */

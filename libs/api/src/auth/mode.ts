@@ -1,14 +1,18 @@
-import { ValidationError } from '@cairn/schema';
+import { ValidationError, parseAllowedHosts } from '@cairn/schema';
 import type { Store } from '@cairn/store';
 import { LOCAL_VIEWER, type Viewer } from '../access.ts';
 import { createApiHandler, type ApiHandlerOptions } from '../handler.ts';
 import { MIN_SECRET_LENGTH, createAuth, type CairnAuth, type CreateAuthOptions } from './create-auth.ts';
 import { ANONYMOUS, credentialsOf } from './viewer.ts';
 
-/** How the API decides who may do what: one local user, or team accounts (better-auth). */
-export type ApiAccess = { mode: 'local'; auth: null } | { mode: 'team'; auth: CairnAuth };
+/**
+ * How the API decides who may do what: one local user, or team accounts (better-auth).
+ * Local mode answers only requests addressed to this machine (localhost, an IP address)
+ * or to `allowedHosts` (createApiHandler's option of that name).
+ */
+export type ApiAccess = { mode: 'local'; auth: null; allowedHosts: readonly string[] } | { mode: 'team'; auth: CairnAuth };
 
-export const LOCAL_ACCESS: ApiAccess = { mode: 'local', auth: null };
+export const LOCAL_ACCESS: ApiAccess = { mode: 'local', auth: null, allowedHosts: [] };
 
 /**
  * The server's mode, from its environment: team mode when CAIRN_AUTH=team, which needs
@@ -16,12 +20,14 @@ export const LOCAL_ACCESS: ApiAccess = { mode: 'local', auth: null };
  * CAIRN_AUTH_URL (the portal's public URL, else each request's own origin: its scheme
  * and Host header, see createAuth) and
  * CAIRN_AUTH_TRUSTED_ORIGINS (comma-separated, for a portal reached under several
- * origins). Local mode when CAIRN_AUTH is unset or `local`. Any other value is an
- * error rather than a silent fall back to local mode, where everything is allowed.
+ * origins). Local mode when CAIRN_AUTH is unset or `local`, answering the Host names
+ * in CAIRN_ALLOWED_HOSTS besides localhost and IP addresses (parseAllowedHosts: a bad
+ * entry is an error). Any other mode is an error rather than a silent fall back to
+ * local mode, where everything is allowed.
  */
 export function apiAccessFromEnv(store: Store, env: Record<string, string | undefined> = process.env): ApiAccess {
   const mode = (env.CAIRN_AUTH ?? '').trim().toLowerCase();
-  if (mode === '' || mode === 'local') return LOCAL_ACCESS;
+  if (mode === '' || mode === 'local') return { mode: 'local', auth: null, allowedHosts: parseAllowedHosts(env.CAIRN_ALLOWED_HOSTS) };
   if (mode !== 'team') throw new ValidationError(`CAIRN_AUTH='${env.CAIRN_AUTH}' is not a mode: use 'team' (accounts, teams, tokens) or 'local' (one user, the default)`);
   const secret = env.CAIRN_AUTH_SECRET ?? '';
   if (secret.length < MIN_SECRET_LENGTH) {

@@ -137,7 +137,7 @@ export const runsRouter = router({
       summaries: run.metrics,
       notes,
       artifacts,
-      pipeline: pipelineView(decisions),
+      pipeline: pipelineView(decisions, run.queuePrefix),
     };
   }),
 

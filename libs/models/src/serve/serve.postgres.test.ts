@@ -215,7 +215,7 @@ function takenAfterRefusal(port: number): Promise<{ status: number; after: numbe
     };
     const timer = setTimeout(() => finish(Infinity), 10_000);
     const c = net.connect(port, '127.0.0.1', () => {
-      c.write('POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n');
+      c.write('POST /predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n');
       const pump = () => {
         if (done || c.destroyed) return;
         if (after > 16 * 1024 * 1024) return finish(Infinity);
@@ -386,10 +386,10 @@ describe.each(testEngines())('model server on $name', (engine) => {
     expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).error.code).toBe('BAD_REQUEST');
     // Over the limit: answered without waiting for (or keeping) the rest of the body.
     const port = Number(new URL(server.url).port);
-    const declared = await rawAnswer(port, 'POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 10000000000\r\n\r\n', null);
+    const declared = await rawAnswer(port, 'POST /predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 10000000000\r\n\r\n', null);
     expect([declared.status, declared.json.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
     const chunk = Buffer.alloc(2 * 1024 * 1024, 0x20);
-    const streamed = await rawAnswer(port, 'POST /predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n', Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
+    const streamed = await rawAnswer(port, 'POST /predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n', Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
     expect([streamed.status, streamed.json.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
     // A client that keeps sending after its 413 is cut off after a bounded amount.
     const endless = await takenAfterRefusal(port);
@@ -638,6 +638,33 @@ describe.each(testEngines())('model server on $name', (engine) => {
     expect(after.status).toBe(200);
     expect(json(after).predictions).toEqual(await expected(ref1, good));
     expect(json(await send(server.url, { path: '/health', agent: pool }))).toEqual({ status: 'ok', model: 'tiny', version: 1 });
+  });
+
+  it('on loopback, answers only requests addressed to this machine or an allowed name (DNS rebinding); on every interface, any Host unless names are given', async () => {
+    const rows = rowMaker(9)(2);
+    const predictAs = (base: string, host: string) => send(base, { method: 'POST', path: '/predict', headers: { ...JSON_HEADERS, host }, body: JSON.stringify({ rows }) });
+    const metadataAs = (base: string, host: string) => send(base, { path: '/metadata', headers: { host } });
+
+    // The default: 127.0.0.1. A page on attacker.example, its name rebound to 127.0.0.1, reads and predicts nothing.
+    const local = await start();
+    const port = new URL(local.url).port;
+    for (const r of [await metadataAs(local.url, `attacker.example:${port}`), await predictAs(local.url, 'attacker.example')]) {
+      expect(r.status).toBe(403);
+      expect(json(r).error).toMatchObject({ code: 'HOST_NOT_ALLOWED', message: expect.stringMatching(/DNS rebinding.*CAIRN_ALLOWED_HOSTS=attacker\.example/) });
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `models.localhost:${port}`]) expect((await metadataAs(local.url, host)).status, host).toBe(200);
+    expect(json(await predictAs(local.url, `localhost:${port}`)).predictions).toEqual(await expected(ref1, rows));
+
+    const named = await start({ allowedHosts: ['models.internal'] });
+    expect((await metadataAs(named.url, 'models.internal:8080')).status).toBe(200);
+    expect((await metadataAs(named.url, 'attacker.example')).status).toBe(403);
+
+    // Listening on every interface, it is a service other machines call by whatever name routes to it.
+    const everywhere = await start({ host: '0.0.0.0' });
+    expect((await metadataAs(everywhere.url, 'models.svc.cluster.local')).status).toBe(200);
+    const listed = await start({ host: '0.0.0.0', allowedHosts: ['models.internal'] });
+    expect((await metadataAs(listed.url, 'models.internal')).status).toBe(200);
+    expect((await metadataAs(listed.url, 'attacker.example')).status).toBe(403);
   });
 
   it('close() ends the deployment and lets the port go; bad refs, environments and packages fail startup leaving nothing behind', async () => {

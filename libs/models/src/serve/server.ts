@@ -2,7 +2,7 @@ import http, { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import type { PackagedModel, Prediction, ValidatedInput } from '@cairn/engine';
-import { CairnError, ValidationError } from '@cairn/schema';
+import { CairnError, ValidationError, bindHostEntry, hostAllowed, hostNotAllowedMessage, isLoopbackAddress, parseAllowedHosts } from '@cairn/schema';
 import type { LocalBlobStore } from '@cairn/snapshot';
 import type { Deployment, ModelVersion, Store } from '@cairn/store';
 import { loadModelVersion, resolveRef } from '../package.ts';
@@ -22,6 +22,15 @@ export interface ModelServerOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * Host names answered besides localhost, *.localhost and IP addresses (`name`,
+   * `.domain`, `*`; CAIRN_ALLOWED_HOSTS in `cairn serve`); any other Host is refused 403,
+   * against DNS rebinding: the server has no accounts. Absent: checked with no extra names
+   * when it listens on loopback (the default), where every real client is on this machine;
+   * not checked on other interfaces, where other machines call it by whatever name routes
+   * to it (a service name, a load balancer's).
+   */
+  allowedHosts?: readonly string[];
   /** The deployment's environment name; default the alias the ref names, else `default`. */
   environment?: string;
   /** Micro-batching of concurrent /predict requests; `false`: one model call per request. */
@@ -74,6 +83,8 @@ interface Settings {
   batching: { maxBatchRows: number; maxDelayMs: number } | false;
   reloadIntervalMs: number;
   bodyLimitBytes: number;
+  /** null: any Host. */
+  allowedHosts: string[] | null;
 }
 
 function intOption(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -83,9 +94,12 @@ function intOption(name: string, value: number | undefined, fallback: number, mi
 }
 
 function settingsOf(o: ModelServerOptions): Settings {
+  const host = o.host ?? '127.0.0.1';
   return {
     port: intOption('port', o.port, 0, 0, 65535),
-    host: o.host ?? '127.0.0.1',
+    host,
+    allowedHosts:
+      o.allowedHosts !== undefined ? [...parseAllowedHosts(o.allowedHosts.join(','), 'allowedHosts'), ...bindHostEntry(host)] : isLoopbackAddress(host) ? bindHostEntry(host) : null,
     batching:
       o.batching === false
         ? false
@@ -256,6 +270,7 @@ export async function startModelServer(o: ModelServerOptions): Promise<ModelServ
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse, path: string, expectContinue: boolean): Promise<number> => {
     if (closing) throw new HttpError(503, 'SHUTTING_DOWN', 'the server is shutting down', { connection: 'close' });
+    if (settings.allowedHosts && !hostAllowed(req.headers.host, settings.allowedHosts)) throw new HttpError(403, 'HOST_NOT_ALLOWED', hostNotAllowedMessage(req.headers.host));
     const method = req.method ?? '';
     if (path === '/predict') {
       if (method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on /predict; use POST`, { allow: 'POST' });

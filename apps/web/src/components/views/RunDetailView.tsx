@@ -106,7 +106,7 @@ export function RunDetailView({ id }: { id: string }) {
         </dl>
       </section>
 
-      {hasPipelineDecisions(pipeline) ? <PipelinePanel pipeline={pipeline} /> : null}
+      {hasPipelineDecisions(pipeline) ? <PipelinePanel pipeline={pipeline} runEnded={!isActiveStatus(r.status)} /> : null}
 
       <div className="grid2">
         <section className="panel" aria-labelledby="params-h">

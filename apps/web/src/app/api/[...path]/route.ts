@@ -1,7 +1,8 @@
 /**
  * The API: tRPC under /api/trpc and the tracking client's ingest protocol under
  * /api/ingest/v1, both served by @cairn/api's fetch handler over the process's
- * store and queues (src/server/deps.ts).
+ * store and queues (src/server/deps.ts). In local mode it answers only requests
+ * addressed to this machine or to CAIRN_ALLOWED_HOSTS (DNS rebinding, see libs/api).
  */
 import { getDeps } from '../../../server/deps.ts';
 
@@ -14,7 +15,8 @@ const slot = globalThis as typeof globalThis & { __cairnWebHandler?: Promise<Han
 function handler(): Promise<Handler> {
   slot.__cairnWebHandler ??= (async () => {
     const [{ createApiHandler }, deps] = await Promise.all([import('@cairn/api'), getDeps()]);
-    return createApiHandler({ store: deps.store, queues: deps.queues, auth: deps.access.auth });
+    const { access } = deps;
+    return createApiHandler({ store: deps.store, queues: deps.queues, auth: access.auth, allowedHosts: access.mode === 'local' ? access.allowedHosts : null });
   })().catch((e: unknown) => {
     slot.__cairnWebHandler = undefined;
     throw e;
