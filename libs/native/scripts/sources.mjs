@@ -1,0 +1,16 @@
+// Lists the C++ sources for binding.gyp (every .cc under src/), so new files need no edit there.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = [];
+const walk = (dir) => {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.name.endsWith('.cc')) out.push(path.relative(root, p).split(path.sep).join('/'));
+  }
+};
+walk(path.join(root, 'src'));
+console.log(out.sort().join(' '));
