@@ -3,7 +3,7 @@
 // support them.
 #include "kernels_internal.h"
 
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
 #include <immintrin.h>
 #endif
 
@@ -37,7 +37,7 @@ void micro_portable(int64_t kc, const float* a, const float* b, float* c, int64_
   }
 }
 
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
 
 template <int MR, int NV>
 __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a, const float* b, float* c,
@@ -108,12 +108,12 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, 
   }
 }
 
-#endif  // __x86_64__
+#endif  // CAIRN_X86
 
 }  // namespace
 
 GemmMicro gemm_micro(Isa isa, int64_t N) {
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
   if (isa == Isa::Avx512) {
     if (N <= 16) return {28, 16, micro_avx512<28, 1>};
     return {12, 32, micro_avx512<12, 2>};

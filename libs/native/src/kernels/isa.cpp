@@ -4,7 +4,7 @@
 
 #include <atomic>
 
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
 #include <cpuid.h>
 #endif
 
@@ -16,7 +16,7 @@ ParallelFor serial_for() {
   };
 }
 
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
 static uint64_t read_xcr0() {
   uint32_t lo, hi;
   // xgetbv with ecx=0; encoded as bytes so no -mxsave flag is needed.
@@ -26,7 +26,7 @@ static uint64_t read_xcr0() {
 #endif
 
 static Isa probe_isa() {
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return Isa::Portable;
   const bool osxsave = c & (1u << 27), avx = c & (1u << 28), fma = c & (1u << 12);

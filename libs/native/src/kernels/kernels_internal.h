@@ -4,6 +4,12 @@
 
 #include "kernels.h"
 
+// x86 SIMD code is compiled only on x86-64; -DCAIRN_NO_X86 builds the portable code alone there,
+// which is how the test Makefile checks the ARM64 code path on an x86 machine.
+#if defined(__x86_64__) && !defined(CAIRN_NO_X86)
+#define CAIRN_X86 1
+#endif
+
 namespace cairn {
 
 // One register-tiled GEMM micro-kernel: over kc steps it accumulates an MR x NR tile

@@ -5,13 +5,14 @@
 #include <cmath>
 
 #include "vector_exp.h"
+#include "kernels_internal.h"
 
 // AVX types in signatures of target-attributed functions warn about ABI; they never cross this
 // file. GCC 12's own avx512fintrin.h trips -Wmaybe-uninitialized (_mm512_undefined_ps).
 #pragma GCC diagnostic ignored "-Wpsabi"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
 #include <immintrin.h>
 #endif
 
@@ -31,7 +32,7 @@ float scalar_fn(Fn f, float x) {
   return x;
 }
 
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
 
 #define CAIRN_T512 __attribute__((target("avx512f"), always_inline)) inline
 #define CAIRN_T256 __attribute__((target("avx2,fma"), always_inline)) inline
@@ -106,10 +107,10 @@ using V = V256;
 }  // namespace avx2
 #pragma GCC pop_options
 
-#endif  // __x86_64__
+#endif  // CAIRN_X86
 
 void run(Isa isa, Fn f, float* y, int64_t n) {
-#if defined(__x86_64__)
+#if defined(CAIRN_X86)
   if (isa == Isa::Avx512) return avx512::run_simd(f, y, n);
   if (isa == Isa::Avx2) return avx2::run_simd(f, y, n);
 #endif
