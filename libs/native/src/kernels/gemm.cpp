@@ -1,0 +1,150 @@
+// sgemm driver: packs op(B) once into NR-wide panels, then runs jobs over (row block, column
+// block) tiles of C; each job packs its rows of op(A) into MR-tall panels per K chunk and calls
+// the micro-kernel. Threads split M and N only; K is cut into chunks whose bounds depend on K
+// alone, so every element of C is summed in the same order whatever the thread count.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels.h"
+#include "kernels_internal.h"
+
+namespace cairn {
+
+namespace {
+
+constexpr int64_t kMaxKc = 256;      // K chunk: an NR x KC slice of packed B stays in L1
+constexpr int64_t kRowsPerJob = 48;  // rough: rounded to MR; A block per job stays in L2
+constexpr int64_t kColsPerJob = 128; // rough: rounded to NR
+
+// Packs op(B) columns [p*nr, p*nr+nr) for all K: dst[k*nr + j]; zero beyond N.
+void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t N, int64_t K, int64_t j0, int nr, float* dst) {
+  const int64_t w = std::min<int64_t>(nr, N - j0);
+  if (!transB) {
+    for (int64_t k = 0; k < K; ++k) {
+      const float* src = B + k * ldb + j0;
+      float* d = dst + k * nr;
+      std::memcpy(d, src, sizeof(float) * w);
+      for (int64_t j = w; j < nr; ++j) d[j] = 0.0f;
+    }
+  } else {
+    // op(B)(k, j) = B[j*ldb + k]: read rows of B contiguously, write with stride nr.
+    for (int64_t j = 0; j < w; ++j) {
+      const float* src = B + (j0 + j) * ldb;
+      for (int64_t k = 0; k < K; ++k) dst[k * nr + j] = src[k];
+    }
+    for (int64_t j = w; j < nr; ++j)
+      for (int64_t k = 0; k < K; ++k) dst[k * nr + j] = 0.0f;
+  }
+}
+
+// Packs op(A) rows [i0, i0+mr) for k in [k0, k0+kc): dst[k*mr + r]; zero beyond M.
+void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t M, int64_t i0, int64_t k0, int64_t kc, int mr,
+                  float* dst) {
+  const int64_t h = std::min<int64_t>(mr, M - i0);
+  if (!transA) {
+    for (int64_t r = 0; r < h; ++r) {
+      const float* src = A + (i0 + r) * lda + k0;
+      for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = src[k];
+    }
+    for (int64_t r = h; r < mr; ++r)
+      for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = 0.0f;
+  } else {
+    // op(A)(i, k) = A[k*lda + i]: each k gives mr contiguous floats.
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = A + (k0 + k) * lda + i0;
+      float* d = dst + k * mr;
+      std::memcpy(d, src, sizeof(float) * h);
+      for (int64_t r = h; r < mr; ++r) d[r] = 0.0f;
+    }
+  }
+}
+
+float* grow(std::vector<float>& v, int64_t n) {
+  if (int64_t(v.size()) < n) v.resize(size_t(n));
+  return v.data();
+}
+
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc, const ParallelFor& pf) {
+  pf(M, 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float* c = C + i * ldc;
+      if (beta == 0.0f) std::fill(c, c + N, 0.0f);
+      else for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+    }
+  });
+}
+
+}  // namespace
+
+void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const ParallelFor& pf) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    if (beta != 1.0f) scale_c(M, N, beta, C, ldc, pf);
+    return;
+  }
+  const GemmMicro mk = gemm_micro(active_isa(), N);
+  const int mr = mk.mr, nr = mk.nr;
+  const int64_t npanels = (N + nr - 1) / nr;
+  const int64_t nk = (K + kMaxKc - 1) / kMaxKc;
+  const int64_t kcStep = (K + nk - 1) / nk;
+
+  // Packed op(B), owned by the calling thread (pool threads only read it).
+  thread_local std::vector<float> bbuf;
+  float* bp = grow(bbuf, npanels * K * nr);
+  pf(npanels, 1, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) pack_b_panel(transB, B, ldb, N, K, p * nr, nr, bp + p * K * nr);
+  });
+
+  const int64_t rowPanelsPerJob = std::max<int64_t>(1, (kRowsPerJob + mr / 2) / mr);
+  const int64_t colPanelsPerJob = std::max<int64_t>(1, kColsPerJob / nr);
+  const int64_t rowPanels = (M + mr - 1) / mr;
+  const int64_t mJobs = (rowPanels + rowPanelsPerJob - 1) / rowPanelsPerJob;
+  const int64_t nJobs = (npanels + colPanelsPerJob - 1) / colPanelsPerJob;
+
+  pf(mJobs * nJobs, 1, [&](int64_t jb, int64_t je) {
+    thread_local std::vector<float> abuf;
+    float* ap = grow(abuf, rowPanelsPerJob * mr * kcStep);
+    float tile[32 * 32];  // edge tiles: mr*nr <= 28*16 or 12*32
+    for (int64_t job = jb; job < je; ++job) {
+      const int64_t mj = job / nJobs, nj = job % nJobs;
+      const int64_t ip0 = mj * rowPanelsPerJob, ip1 = std::min(rowPanels, ip0 + rowPanelsPerJob);
+      const int64_t p0 = nj * colPanelsPerJob, p1 = std::min(npanels, p0 + colPanelsPerJob);
+      for (int64_t k0 = 0; k0 < K; k0 += kcStep) {
+        const int64_t kc = std::min(kcStep, K - k0);
+        const float bet = k0 == 0 ? beta : 1.0f;
+        for (int64_t ip = ip0; ip < ip1; ++ip)
+          pack_a_panel(transA, A, lda, M, ip * mr, k0, kc, mr, ap + (ip - ip0) * mr * kc);
+        for (int64_t p = p0; p < p1; ++p) {
+          const float* bpan = bp + p * K * nr + k0 * nr;
+          const int64_t j0 = p * nr;
+          const int64_t w = std::min<int64_t>(nr, N - j0);
+          for (int64_t ip = ip0; ip < ip1; ++ip) {
+            const int64_t i0 = ip * mr;
+            const int64_t h = std::min<int64_t>(mr, M - i0);
+            const float* apan = ap + (ip - ip0) * mr * kc;
+            float* c = C + i0 * ldc + j0;
+            if (h == mr && w == nr) {
+              mk.run(kc, apan, bpan, c, ldc, alpha, bet);
+            } else {
+              mk.run(kc, apan, bpan, tile, nr, 1.0f, 0.0f);
+              for (int64_t r = 0; r < h; ++r)
+                for (int64_t j = 0; j < w; ++j) {
+                  const float s = alpha * tile[r * nr + j];
+                  if (bet == 0.0f) {
+                    c[r * ldc + j] = s;
+                  } else {
+                    const float t = bet * c[r * ldc + j];
+                    c[r * ldc + j] = s + t;
+                  }
+                }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace cairn

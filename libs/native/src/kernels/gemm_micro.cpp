@@ -1,0 +1,131 @@
+// GEMM micro-kernels: one register tile per ISA. The file is built without -m flags; the x86
+// kernels carry target attributes and are only called after detect_isa() said the CPU and OS
+// support them.
+#include "kernels_internal.h"
+
+#if defined(CAIRN_X86)
+#include <immintrin.h>
+#endif
+
+namespace cairn {
+
+namespace {
+
+// Portable: plain loops the compiler vectorizes with the baseline ISA (SSE2, NEON).
+template <int MR, int NR>
+void micro_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+  float acc[MR][NR] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int r = 0; r < MR; ++r) {
+      const float ar = a[r];
+      for (int j = 0; j < NR; ++j) acc[r][j] += ar * b[j];
+    }
+    a += MR;
+    b += NR;
+  }
+  for (int r = 0; r < MR; ++r) {
+    float* cr = c + r * ldc;
+    if (beta == 0.0f) {
+      for (int j = 0; j < NR; ++j) cr[j] = alpha * acc[r][j];
+    } else {
+      for (int j = 0; j < NR; ++j) {
+        const float s = alpha * acc[r][j];
+        const float t = beta * cr[j];
+        cr[j] = s + t;
+      }
+    }
+  }
+}
+
+#if defined(CAIRN_X86)
+
+template <int MR, int NV>
+__attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a, const float* b, float* c,
+                                                     int64_t ldc, float alpha, float beta) {
+  __m512 acc[MR][NV];
+#pragma GCC unroll 32
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 16 * NV * 8), _MM_HINT_T0);
+#pragma GCC unroll 32
+    for (int r = 0; r < MR; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+    }
+    a += MR;
+    b += 16 * NV;
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 32
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      float* p = c + r * ldc + 16 * v;
+      __m512 s = _mm512_mul_ps(va, acc[r][v]);
+      if (beta != 0.0f) s = _mm512_add_ps(s, _mm512_mul_ps(vb, _mm512_loadu_ps(p)));
+      _mm512_storeu_ps(p, s);
+    }
+  }
+}
+
+template <int MR, int NV>
+__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, const float* b, float* c,
+                                                   int64_t ldc, float alpha, float beta) {
+  __m256 acc[MR][NV];
+#pragma GCC unroll 32
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    __m256 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
+#pragma GCC unroll 32
+    for (int r = 0; r < MR; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + r);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(ar, bv[v], acc[r][v]);
+    }
+    a += MR;
+    b += 8 * NV;
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 32
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      float* p = c + r * ldc + 8 * v;
+      __m256 s = _mm256_mul_ps(va, acc[r][v]);
+      if (beta != 0.0f) s = _mm256_add_ps(s, _mm256_mul_ps(vb, _mm256_loadu_ps(p)));
+      _mm256_storeu_ps(p, s);
+    }
+  }
+}
+
+#endif  // CAIRN_X86
+
+}  // namespace
+
+GemmMicro gemm_micro(Isa isa, int64_t N) {
+#if defined(CAIRN_X86)
+  if (isa == Isa::Avx512) {
+    if (N <= 16) return {28, 16, micro_avx512<28, 1>};
+    return {12, 32, micro_avx512<12, 2>};
+  }
+  if (isa == Isa::Avx2) {
+    if (N <= 8) return {12, 8, micro_avx2<12, 1>};
+    return {6, 16, micro_avx2<6, 2>};
+  }
+#endif
+  (void)isa;
+  (void)N;
+  return {4, 8, micro_portable<4, 8>};
+}
+
+}  // namespace cairn
