@@ -34,7 +34,7 @@ function sourcesHash() {
     for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.(cc|h|hpp|c)$/.test(e.name)) h.update(path.relative(root, p)).update(readFileSync(p));
+      else if (/\.(cc|cpp|h|hpp|c|inc)$/.test(e.name)) h.update(path.relative(root, p)).update(readFileSync(p));
     }
   };
   walk(path.join(root, 'src'));

@@ -64,13 +64,13 @@ Napi::Object Obj(const Napi::Value& v, const char* what) {
   return v.As<Napi::Object>();
 }
 
-cairn::Act ParseAct(const std::string& s) {
-  if (s.empty() || s == "linear") return cairn::Act::Linear;
-  if (s == "relu") return cairn::Act::Relu;
-  if (s == "sigmoid") return cairn::Act::Sigmoid;
-  if (s == "tanh") return cairn::Act::Tanh;
-  if (s == "softmax") return cairn::Act::Softmax;
-  if (s == "elu") return cairn::Act::Elu;
+cairn::ActKind ParseAct(const std::string& s) {
+  if (s.empty() || s == "linear") return cairn::ActKind::Linear;
+  if (s == "relu") return cairn::ActKind::Relu;
+  if (s == "sigmoid") return cairn::ActKind::Sigmoid;
+  if (s == "tanh") return cairn::ActKind::Tanh;
+  if (s == "softmax") return cairn::ActKind::Softmax;
+  if (s == "elu") return cairn::ActKind::Elu;
   throw InputError("plan: unknown activation '" + s + "'");
 }
 
@@ -234,7 +234,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
                         InstanceMethod("setSplit", &SessionWrap::SetSplit), InstanceMethod("train", &SessionWrap::Train),
                         InstanceMethod("evaluate", &SessionWrap::Evaluate), InstanceMethod("predict", &SessionWrap::Predict),
                         InstanceMethod("gradients", &SessionWrap::Gradients), InstanceMethod("applyGradients", &SessionWrap::ApplyGradients),
-                        InstanceMethod("abort", &SessionWrap::Abort), InstanceMethod("threads", &SessionWrap::Threads)});
+                        InstanceMethod("abort", &SessionWrap::Abort), InstanceMethod("threads", &SessionWrap::Threads), InstanceMethod("release", &SessionWrap::Release)});
   }
 
   explicit SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {
@@ -249,6 +249,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
  private:
   cairn::Session& idle() {
+    if (!session_) throw InputError("the session was released");
     if (session_->busy) throw InputError("the session is busy with a train or evaluate call");
     return *session_;
   }
@@ -257,6 +258,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     return info[i].As<Napi::Number>().Int32Value();
   }
   std::vector<float>& param(const Napi::CallbackInfo& info) {
+    idle();
     const int i = Arg(info, 0, "parameter index");
     if (i < 0 || i >= static_cast<int>(session_->plan().params.size())) throw InputError("parameter index out of range");
     return idle().param(i);
@@ -406,10 +408,16 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
     });
   }
   Napi::Value Abort(const Napi::CallbackInfo& info) {
-    session_->abort = true;
+    if (session_) session_->abort = true;
     return info.Env().Undefined();
   }
-  Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), session_->threads()); }
+  Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), session_ ? session_->threads() : 0); }
+  /** Frees the session's buffers and data now (a job in flight keeps its own reference until it ends). */
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    if (session_) session_->abort = true;
+    session_.reset();
+    return info.Env().Undefined();
+  }
 
   std::shared_ptr<cairn::Session> session_;
 };

@@ -73,6 +73,8 @@ export interface NativeSession {
   applyGradients(grads: (Float32Array | null)[]): void;
   abort(): void;
   threads(): number;
+  /** Frees the buffers and data now rather than at garbage collection. */
+  release(): void;
 }
 
 export interface NativeAddon {

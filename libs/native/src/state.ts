@@ -32,7 +32,7 @@ export function pushWeights(session: NativeSession, model: LayersModel): void {
 }
 
 export function pullWeights(session: NativeSession, model: LayersModel): void {
-  const tensors = model.weights.map((w, i) => tf.tensor(session.getParam(i), w.shape, 'float32'));
+  const tensors = model.weights.map((w, i) => tf.tensor(session.getParam(i), w.shape as number[], 'float32'));
   model.setWeights(tensors);
   tf.dispose(tensors);
 }
@@ -98,16 +98,16 @@ export async function pullOptimizer(session: NativeSession, optimizer: tf.Optimi
   if (complete) {
     for (let s = 0; s < slots.length; s++) {
       for (const [k, p] of trainable.entries()) {
-        const t = tf.tensor(session.getSlot(p, s), weights[p]!.shape, 'float32');
+        const t = tf.tensor(session.getSlot(p, s), weights[p]!.shape as number[], 'float32');
         arrays[s]![k]!.variable.assign(t);
         t.dispose();
       }
     }
     o.iterations_ = iterations;
   } else {
-    const list: tf.NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
+    const list: { name: string; tensor: tf.Tensor }[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
     for (let s = 0; s < slots.length; s++) {
-      for (const p of trainable) list.push({ name: `${weights[p]!.name}/${slots[s]}`, tensor: tf.tensor(session.getSlot(p, s), weights[p]!.shape, 'float32') });
+      for (const p of trainable) list.push({ name: `${weights[p]!.name}/${slots[s]}`, tensor: tf.tensor(session.getSlot(p, s), weights[p]!.shape as number[], 'float32') });
     }
     await optimizer.setWeights(list);
   }

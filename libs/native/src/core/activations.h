@@ -8,23 +8,23 @@
 
 namespace cairn {
 
-inline void ActivateRows(Act act, float* y, int64_t rows, int64_t width) {
+inline void ActivateRows(ActKind act, float* y, int64_t rows, int64_t width) {
   const int64_t n = rows * width;
   switch (act) {
-    case Act::Linear: return;
-    case Act::Relu:
+    case ActKind::Linear: return;
+    case ActKind::Relu:
       for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.f ? y[i] : 0.f;
       return;
-    case Act::Sigmoid:
+    case ActKind::Sigmoid:
       for (int64_t i = 0; i < n; i++) y[i] = 1.f / (1.f + std::exp(-y[i]));
       return;
-    case Act::Tanh:
+    case ActKind::Tanh:
       for (int64_t i = 0; i < n; i++) y[i] = std::tanh(y[i]);
       return;
-    case Act::Elu:
+    case ActKind::Elu:
       for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.f ? y[i] : std::expm1(y[i]);
       return;
-    case Act::Softmax:
+    case ActKind::Softmax:
       for (int64_t r = 0; r < rows; r++) {
         float* v = y + r * width;
         float m = v[0];
@@ -39,23 +39,23 @@ inline void ActivateRows(Act act, float* y, int64_t rows, int64_t width) {
 }
 
 /** dy (the gradient at the output) becomes the gradient at the pre-activation, in place. */
-inline void ActivationBackwardRows(Act act, const float* y, float* dy, int64_t rows, int64_t width) {
+inline void ActivationBackwardRows(ActKind act, const float* y, float* dy, int64_t rows, int64_t width) {
   const int64_t n = rows * width;
   switch (act) {
-    case Act::Linear: return;
-    case Act::Relu:
+    case ActKind::Linear: return;
+    case ActKind::Relu:
       for (int64_t i = 0; i < n; i++) dy[i] = y[i] > 0.f ? dy[i] : 0.f;
       return;
-    case Act::Sigmoid:
+    case ActKind::Sigmoid:
       for (int64_t i = 0; i < n; i++) dy[i] *= y[i] * (1.f - y[i]);
       return;
-    case Act::Tanh:
+    case ActKind::Tanh:
       for (int64_t i = 0; i < n; i++) dy[i] *= 1.f - y[i] * y[i];
       return;
-    case Act::Elu:
+    case ActKind::Elu:
       for (int64_t i = 0; i < n; i++) dy[i] = y[i] > 0.f ? dy[i] : dy[i] * (y[i] + 1.f);
       return;
-    case Act::Softmax:
+    case ActKind::Softmax:
       for (int64_t r = 0; r < rows; r++) {
         const float* p = y + r * width;
         float* g = dy + r * width;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/plan_types.h"
 #include "core/pool.h"
 
 namespace cairn {
@@ -40,6 +41,11 @@ void MaxPoolBackward(ThreadPool& pool, const PoolShape& s, const float* dy, cons
 /** Average pooling; padded cells are not counted (as tfjs). */
 void AvgPoolForward(ThreadPool& pool, const PoolShape& s, const float* x, float* y);
 void AvgPoolBackward(ThreadPool& pool, const PoolShape& s, const float* dy, float* dx);
+
+/** y = act(y + bias) over rows (bias may be null); softmax works per row. */
+void BiasActForward(ThreadPool& pool, int64_t rows, int64_t cols, float* y, const float* bias, ActKind act);
+/** dy becomes the gradient at the pre-activation (from the output y), in place; dbias (may be null) gets its column sums. */
+void BiasActBackward(ThreadPool& pool, int64_t rows, int64_t cols, const float* y, float* dy, ActKind act, float* dbias);
 
 /** Which vectorised code path the kernels chose for this CPU. */
 const char* KernelIsa();

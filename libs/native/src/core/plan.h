@@ -5,11 +5,11 @@
 #include <vector>
 
 #include "core/compute.h"
+#include "core/plan_types.h"
 
 namespace cairn {
 
 enum class Op { Input, Dense, Conv2D, MaxPool, AvgPool, GlobalAvgPool, Reshape, Dropout, BatchNorm, Activation, Embedding, Add, Concat };
-enum class Act { Linear, Relu, Sigmoid, Tanh, Softmax, Elu };
 enum class Loss { SparseCategorical, Categorical, Binary, MeanSquared };
 enum class Metric { CategoricalAccuracy, SparseCategoricalAccuracy, BinaryAccuracy, MeanSquared, Categorical, SparseCategorical, Binary };
 enum class OptKind { Sgd, Momentum, Adam, RmsProp };
@@ -20,7 +20,7 @@ struct Node {
   /** Output shape of one example (no batch axis) and its element count. */
   std::vector<int> shape;
   int64_t size = 0;
-  Act act = Act::Linear;
+  ActKind act = ActKind::Linear;
   /** Parameter indices (-1: none). Dense/Conv: kernel, bias. BatchNorm: gamma, beta, moving mean, moving variance. Embedding: kernel. */
   int kernel = -1, bias = -1, gamma = -1, beta = -1, movingMean = -1, movingVar = -1;
   int units = 0;

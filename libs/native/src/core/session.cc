@@ -184,27 +184,14 @@ void Session::forward(int n, bool training, uint64_t seed, int64_t step) {
       case Op::Dense: {
         const int64_t K = LastDim(in0), rows = n * (in0.size / K);
         Gemm(pool_, false, false, static_cast<int>(rows), nd.units, static_cast<int>(K), 1.f, x, static_cast<int>(K), params_[nd.kernel].data(), nd.units, 0.f, y, nd.units);
-        const float* b = nd.bias >= 0 ? params_[nd.bias].data() : nullptr;
-        pool_.range(rows, 32, [&](int64_t r0, int64_t r1) {
-          if (b)
-            for (int64_t r = r0; r < r1; r++)
-              for (int j = 0; j < nd.units; j++) y[r * nd.units + j] += b[j];
-          ActivateRows(nd.act, y + r0 * nd.units, r1 - r0, nd.units);
-        });
+        BiasActForward(pool_, rows, nd.units, y, nd.bias >= 0 ? params_[nd.bias].data() : nullptr, nd.act);
         break;
       }
       case Op::Conv2D: {
         ConvShape s = nd.conv;
         s.n = n;
         ConvForward(pool_, s, x, params_[nd.kernel].data(), y, ws_.data());
-        const float* b = nd.bias >= 0 ? params_[nd.bias].data() : nullptr;
-        const int64_t rows = static_cast<int64_t>(n) * s.oh * s.ow;
-        pool_.range(rows, 64, [&](int64_t r0, int64_t r1) {
-          if (b)
-            for (int64_t r = r0; r < r1; r++)
-              for (int j = 0; j < s.cout; j++) y[r * s.cout + j] += b[j];
-          ActivateRows(nd.act, y + r0 * s.cout, r1 - r0, s.cout);
-        });
+        BiasActForward(pool_, static_cast<int64_t>(n) * s.oh * s.ow, s.cout, y, nd.bias >= 0 ? params_[nd.bias].data() : nullptr, nd.act);
         break;
       }
       case Op::MaxPool: {
@@ -467,13 +454,7 @@ void Session::backward(int n) {
     });
     gradWritten_[nodes[in].gradBuf] = 1;
   };
-  auto columnSums = [&](const float* dz, int64_t rows, int64_t width, float* out) {
-    pool_.range(width, 16, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; c++) out[c] = 0.f;
-      for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = c0; c < c1; c++) out[c] += dz[r * width + c];
-    });
-  };
+
   for (int i = static_cast<int>(nodes.size()) - 1; i >= 1; i--) {
     Node& nd = nodes[i];
     if (!nd.needGrad || nd.op == Op::Reshape) continue;
@@ -496,10 +477,9 @@ void Session::backward(int n) {
         break;
       case Op::Dense: {
         const int64_t K = LastDim(in0), rows = n * (in0.size / K);
-        if (!skipAct) pool_.range(rows, 32, [&](int64_t r0, int64_t r1) { ActivationBackwardRows(nd.act, y + r0 * nd.units, dy + r0 * nd.units, r1 - r0, nd.units); });
+        BiasActBackward(pool_, rows, nd.units, y, dy, skipAct ? ActKind::Linear : nd.act, nd.bias >= 0 && plan_.params[nd.bias].trainable ? grads_[nd.bias].data() : nullptr);
         if (plan_.params[nd.kernel].trainable)
           Gemm(pool_, true, false, static_cast<int>(K), nd.units, static_cast<int>(rows), 1.f, x, static_cast<int>(K), dy, nd.units, 0.f, grads_[nd.kernel].data(), nd.units);
-        if (nd.bias >= 0 && plan_.params[nd.bias].trainable) columnSums(dy, rows, nd.units, grads_[nd.bias].data());
         if (wantInput) {
           const bool add = gradWritten_[in0.gradBuf];
           Gemm(pool_, false, true, static_cast<int>(rows), static_cast<int>(K), nd.units, 1.f, dy, nd.units, params_[nd.kernel].data(), nd.units, add ? 1.f : 0.f, grad(in), static_cast<int>(K));
@@ -511,9 +491,8 @@ void Session::backward(int n) {
         ConvShape s = nd.conv;
         s.n = n;
         const int64_t rows = static_cast<int64_t>(n) * s.oh * s.ow;
-        if (!skipAct) pool_.range(rows, 64, [&](int64_t r0, int64_t r1) { ActivationBackwardRows(nd.act, y + r0 * s.cout, dy + r0 * s.cout, r1 - r0, s.cout); });
+        BiasActBackward(pool_, rows, s.cout, y, dy, skipAct ? ActKind::Linear : nd.act, nd.bias >= 0 && plan_.params[nd.bias].trainable ? grads_[nd.bias].data() : nullptr);
         if (plan_.params[nd.kernel].trainable) ConvBackwardFilter(pool_, s, x, dy, grads_[nd.kernel].data(), ws_.data());
-        if (nd.bias >= 0 && plan_.params[nd.bias].trainable) columnSums(dy, rows, s.cout, grads_[nd.bias].data());
         if (wantInput) {
           if (!gradWritten_[in0.gradBuf]) {
             ConvBackwardData(pool_, s, dy, params_[nd.kernel].data(), grad(in), ws_.data());
