@@ -27,27 +27,45 @@ int64_t images_per_chunk(const Conv2DGeom& g) {
   return std::max<int64_t>(1, std::min<int64_t>(g.n, kChunkFloats / perImage));
 }
 
+// Copies / adds n floats; small n (a 3-wide window of one channel is 3 floats) is where a
+// memcpy call per piece would cost more than the copy.
+inline void copy_floats(float* d, const float* s, int64_t n) {
+  if (n >= 32) std::memcpy(d, s, sizeof(float) * size_t(n));
+  else for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+}
+inline void zero_floats(float* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] = 0.0f;
+}
+
+// The kernel columns [kx0, kx1) of output column ox that fall inside the input; for those,
+// the input pixels ix = ox*sw - padLeft + kx are consecutive, so (kx, ci) is one contiguous run.
+struct ColSpan { int64_t ix0, kx0, kx1; };
+inline ColSpan col_span(const Conv2DGeom& g, int64_t ox) {
+  const int64_t ix0 = ox * g.sw - g.padLeft;
+  const int64_t kx0 = std::max<int64_t>(0, -ix0), kx1 = std::min<int64_t>(g.kw, g.w - ix0);
+  return {ix0, kx0, std::max(kx0, kx1)};
+}
+
 // col[r, (ky,kx,ci)] for the output pixels of images [n0, n0+nimg).
 void im2col(const Conv2DGeom& g, const float* x, int64_t n0, int64_t nimg, float* col, const ParallelFor& pf) {
-  const int64_t kcw = col_width(g);
+  const int64_t kcw = col_width(g), krow = g.kw * g.cin;
   pf(nimg * g.oh, 4, [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e; ++row) {
       const int64_t img = row / g.oh, oy = row % g.oh;
       const float* xi = x + (n0 + img) * g.h * g.w * g.cin;
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         float* dst = col + (row * g.ow + ox) * kcw;
+        const ColSpan sp = col_span(g, ox);
         for (int64_t ky = 0; ky < g.kh; ++ky) {
           const int64_t iy = oy * g.sh - g.padTop + ky;
-          float* d = dst + ky * g.kw * g.cin;
+          float* d = dst + ky * krow;
           if (iy < 0 || iy >= g.h) {
-            std::fill(d, d + g.kw * g.cin, 0.0f);
+            zero_floats(d, krow);
             continue;
           }
-          for (int64_t kx = 0; kx < g.kw; ++kx) {
-            const int64_t ix = ox * g.sw - g.padLeft + kx;
-            if (ix < 0 || ix >= g.w) std::fill(d + kx * g.cin, d + (kx + 1) * g.cin, 0.0f);
-            else std::memcpy(d + kx * g.cin, xi + (iy * g.w + ix) * g.cin, sizeof(float) * g.cin);
-          }
+          zero_floats(d, sp.kx0 * g.cin);
+          copy_floats(d + sp.kx0 * g.cin, xi + (iy * g.w + sp.ix0 + sp.kx0) * g.cin, (sp.kx1 - sp.kx0) * g.cin);
+          zero_floats(d + sp.kx1 * g.cin, (g.kw - sp.kx1) * g.cin);
         }
       }
     }
@@ -64,16 +82,14 @@ void col2im_add(const Conv2DGeom& g, const float* dcol, int64_t n0, int64_t nimg
       for (int64_t oy = 0; oy < g.oh; ++oy)
         for (int64_t ox = 0; ox < g.ow; ++ox) {
           const float* src = dcol + ((img * g.oh + oy) * g.ow + ox) * kcw;
+          const ColSpan sp = col_span(g, ox);
+          const int64_t n = (sp.kx1 - sp.kx0) * g.cin;
           for (int64_t ky = 0; ky < g.kh; ++ky) {
             const int64_t iy = oy * g.sh - g.padTop + ky;
             if (iy < 0 || iy >= g.h) continue;
-            for (int64_t kx = 0; kx < g.kw; ++kx) {
-              const int64_t ix = ox * g.sw - g.padLeft + kx;
-              if (ix < 0 || ix >= g.w) continue;
-              const float* s = src + (ky * g.kw + kx) * g.cin;
-              float* d = xi + (iy * g.w + ix) * g.cin;
-              for (int64_t c = 0; c < g.cin; ++c) d[c] += s[c];
-            }
+            const float* s = src + (ky * g.kw + sp.kx0) * g.cin;
+            float* d = xi + (iy * g.w + sp.ix0 + sp.kx0) * g.cin;
+            for (int64_t i = 0; i < n; ++i) d[i] += s[i];
           }
         }
     }

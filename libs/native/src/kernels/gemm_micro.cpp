@@ -3,6 +3,8 @@
 // support them.
 #include "kernels_internal.h"
 
+#include <algorithm>
+
 #if defined(CAIRN_X86)
 #include <immintrin.h>
 #endif
@@ -13,7 +15,8 @@ namespace {
 
 // Portable: plain loops the compiler vectorizes with the baseline ISA (SSE2, NEON).
 template <int MR, int NR>
-void micro_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+void micro_portable(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
+                    int rows, int cols) {
   float acc[MR][NR] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int r = 0; r < MR; ++r) {
@@ -23,12 +26,12 @@ void micro_portable(int64_t kc, const float* a, const float* b, float* c, int64_
     a += MR;
     b += NR;
   }
-  for (int r = 0; r < MR; ++r) {
+  for (int r = 0; r < rows; ++r) {
     float* cr = c + r * ldc;
     if (beta == 0.0f) {
-      for (int j = 0; j < NR; ++j) cr[j] = alpha * acc[r][j];
+      for (int j = 0; j < cols; ++j) cr[j] = alpha * acc[r][j];
     } else {
-      for (int j = 0; j < NR; ++j) {
+      for (int j = 0; j < cols; ++j) {
         const float s = alpha * acc[r][j];
         const float t = beta * cr[j];
         cr[j] = s + t;
@@ -41,7 +44,7 @@ void micro_portable(int64_t kc, const float* a, const float* b, float* c, int64_
 
 template <int MR, int NV>
 __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a, const float* b, float* c,
-                                                     int64_t ldc, float alpha, float beta) {
+                                                     int64_t ldc, float alpha, float beta, int rows, int cols) {
   __m512 acc[MR][NV];
 #pragma GCC unroll 32
   for (int r = 0; r < MR; ++r)
@@ -62,21 +65,40 @@ __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* a,
     b += 16 * NV;
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  if (rows == MR && cols == 16 * NV) {
+#pragma GCC unroll 32
+    for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* p = c + r * ldc + 16 * v;
+        __m512 s = _mm512_mul_ps(va, acc[r][v]);
+        if (beta != 0.0f) s = _mm512_add_ps(s, _mm512_mul_ps(vb, _mm512_loadu_ps(p)));
+        _mm512_storeu_ps(p, s);
+      }
+    }
+    return;
+  }
+  __mmask16 m[NV];
+  for (int v = 0; v < NV; ++v) {
+    const int w = std::max(0, std::min(16, cols - 16 * v));
+    m[v] = __mmask16((1u << w) - 1u);
+  }
 #pragma GCC unroll 32
   for (int r = 0; r < MR; ++r) {
+    if (r >= rows) break;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       float* p = c + r * ldc + 16 * v;
       __m512 s = _mm512_mul_ps(va, acc[r][v]);
-      if (beta != 0.0f) s = _mm512_add_ps(s, _mm512_mul_ps(vb, _mm512_loadu_ps(p)));
-      _mm512_storeu_ps(p, s);
+      if (beta != 0.0f) s = _mm512_add_ps(s, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m[v], p)));
+      _mm512_mask_storeu_ps(p, m[v], s);
     }
   }
 }
 
 template <int MR, int NV>
 __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, const float* b, float* c,
-                                                   int64_t ldc, float alpha, float beta) {
+                                                   int64_t ldc, float alpha, float beta, int rows, int cols) {
   __m256 acc[MR][NV];
 #pragma GCC unroll 32
   for (int r = 0; r < MR; ++r)
@@ -96,14 +118,33 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, 
     b += 8 * NV;
   }
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (rows == MR && cols == 8 * NV) {
+#pragma GCC unroll 32
+    for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* p = c + r * ldc + 8 * v;
+        __m256 s = _mm256_mul_ps(va, acc[r][v]);
+        if (beta != 0.0f) s = _mm256_add_ps(s, _mm256_mul_ps(vb, _mm256_loadu_ps(p)));
+        _mm256_storeu_ps(p, s);
+      }
+    }
+    return;
+  }
+  __m256i m[NV];
+  for (int v = 0; v < NV; ++v) {
+    const int w = cols - 8 * v;
+    m[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(w), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
 #pragma GCC unroll 32
   for (int r = 0; r < MR; ++r) {
+    if (r >= rows) break;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       float* p = c + r * ldc + 8 * v;
       __m256 s = _mm256_mul_ps(va, acc[r][v]);
-      if (beta != 0.0f) s = _mm256_add_ps(s, _mm256_mul_ps(vb, _mm256_loadu_ps(p)));
-      _mm256_storeu_ps(p, s);
+      if (beta != 0.0f) s = _mm256_add_ps(s, _mm256_mul_ps(vb, _mm256_maskload_ps(p, m[v])));
+      _mm256_maskstore_ps(p, m[v], s);
     }
   }
 }
@@ -112,20 +153,35 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, 
 
 }  // namespace
 
-GemmMicro gemm_micro(Isa isa, int64_t N) {
+// Of the candidates, the one with the least estimated time: row panels x (MR + a per-step
+// overhead of about 4 rows' worth), scaled by the padded width; ties go to the first listed.
+static GemmMicro pick(const GemmMicro* c, int n, int64_t M, int64_t N) {
+  GemmMicro best = c[0];
+  double bestCost = 1e300;
+  for (int i = 0; i < n; ++i) {
+    const double panels = double((M + c[i].mr - 1) / c[i].mr), widths = double((N + c[i].nr - 1) / c[i].nr);
+    const double cost = panels * (c[i].mr + 4) * widths * c[i].nr;
+    if (cost < bestCost) best = c[i], bestCost = cost;
+  }
+  return best;
+}
+
+GemmMicro gemm_micro(Isa isa, int64_t M, int64_t N) {
 #if defined(CAIRN_X86)
   if (isa == Isa::Avx512) {
-    if (N <= 16) return {28, 16, micro_avx512<28, 1>};
-    return {12, 32, micro_avx512<12, 2>};
+    static const GemmMicro k[] = {{12, 32, micro_avx512<12, 2>}, {28, 16, micro_avx512<28, 1>},
+                                  {16, 16, micro_avx512<16, 1>}, {6, 32, micro_avx512<6, 2>},
+                                  {10, 16, micro_avx512<10, 1>}};
+    return pick(k, 5, M, N);
   }
   if (isa == Isa::Avx2) {
-    if (N <= 8) return {12, 8, micro_avx2<12, 1>};
-    return {6, 16, micro_avx2<6, 2>};
+    static const GemmMicro k[] = {{6, 16, micro_avx2<6, 2>}, {12, 8, micro_avx2<12, 1>}};
+    return pick(k, 2, M, N);
   }
 #endif
   (void)isa;
-  (void)N;
-  return {4, 8, micro_portable<4, 8>};
+  static const GemmMicro k[] = {{4, 8, micro_portable<4, 8>}};
+  return pick(k, 1, M, N);
 }
 
 }  // namespace cairn

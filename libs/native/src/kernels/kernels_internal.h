@@ -13,16 +13,17 @@
 namespace cairn {
 
 // One register-tiled GEMM micro-kernel: over kc steps it accumulates an MR x NR tile
-// acc[r][c] = sum_k a[k*MR + r] * b[k*NR + c] (a, b packed by the driver, k in order, so each
-// element's sum has one fixed order), then writes c[r*ldc + j] =
-//   beta == 0 ? alpha*acc : alpha*acc + beta*c   (mul then add, no FMA, on every path).
+// acc[r][j] = sum_k a[k*MR + r] * b[k*NR + j] (a, b packed by the driver, k in order, so each
+// element's sum has one fixed order), then for r < rows, j < cols (the tile's part inside C)
+// writes c[r*ldc + j] = beta == 0 ? alpha*acc : alpha*acc + beta*c (mul then add, no FMA).
 struct GemmMicro {
   int mr, nr;
-  void (*run)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+  void (*run)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
+              int rows, int cols);
 };
 
-// The micro-kernel for this ISA, chosen for a product with N columns (narrow N gets a taller,
-// narrower tile so padding wastes less).
-GemmMicro gemm_micro(Isa isa, int64_t N);
+// The micro-kernel for this ISA and an M x N product: the tile shape that wastes least on
+// padding (a narrow N gets a tall narrow tile, a small M a short one).
+GemmMicro gemm_micro(Isa isa, int64_t M, int64_t N);
 
 }  // namespace cairn

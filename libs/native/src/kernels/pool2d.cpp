@@ -17,27 +17,38 @@ Window window(const Pool2DGeom& g, int64_t oy, int64_t ox) {
 }
 }  // namespace
 
+// Channels go in blocks through local arrays: they cannot alias x, so the compare-and-select
+// loop vectorizes.
+constexpr int64_t kCBlock = 64;
+
 void maxpool2d_forward(const Pool2DGeom& g, const float* x, float* y, int32_t* argmax, const ParallelFor& pf) {
   const float ninf = -std::numeric_limits<float>::infinity();
   pf(g.n * g.oh, 4, [&](int64_t b, int64_t e) {
+    float best[kCBlock];
+    int32_t arg[kCBlock];
     for (int64_t row = b; row < e; ++row) {
       const int64_t n = row / g.oh, oy = row % g.oh;
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         const Window wd = window(g, oy, ox);
-        float* yo = y + (row * g.ow + ox) * g.c;
-        int32_t* ao = argmax + (row * g.ow + ox) * g.c;
-        std::fill(yo, yo + g.c, ninf);
-        std::fill(ao, ao + g.c, -1);
-        for (int64_t iy = wd.y0; iy < wd.y1; ++iy)
-          for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
-            const int64_t base = ((n * g.h + iy) * g.w + ix) * g.c;
-            const float* xi = x + base;
-            for (int64_t c = 0; c < g.c; ++c)
-              if (xi[c] > yo[c]) {
-                yo[c] = xi[c];
-                ao[c] = int32_t(base + c);
+        for (int64_t c0 = 0; c0 < g.c; c0 += kCBlock) {
+          const int64_t cn = std::min(kCBlock, g.c - c0);
+          for (int64_t c = 0; c < cn; ++c) best[c] = ninf, arg[c] = -1;
+          for (int64_t iy = wd.y0; iy < wd.y1; ++iy)
+            for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
+              const int64_t base = ((n * g.h + iy) * g.w + ix) * g.c + c0;
+              const float* xi = x + base;
+              const int32_t ib = int32_t(base);
+              for (int c = 0; c < int(cn); ++c) {  // branch-free, so it vectorizes
+                const float v = xi[c], bc = best[c];
+                const int32_t m = -int32_t(v > bc);  // all ones where v is a new max
+                best[c] = v > bc ? v : bc;
+                arg[c] = (arg[c] & ~m) | ((ib + c) & m);
               }
-          }
+            }
+          const int64_t o = (row * g.ow + ox) * g.c + c0;
+          std::copy(best, best + cn, y + o);
+          std::copy(arg, arg + cn, argmax + o);
+        }
       }
     }
   });
@@ -57,19 +68,23 @@ void maxpool2d_backward(const Pool2DGeom& g, const float* dy, const int32_t* arg
 
 void avgpool2d_forward(const Pool2DGeom& g, const float* x, float* y, const ParallelFor& pf) {
   pf(g.n * g.oh, 4, [&](int64_t b, int64_t e) {
+    float acc[kCBlock];
     for (int64_t row = b; row < e; ++row) {
       const int64_t n = row / g.oh, oy = row % g.oh;
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         const Window wd = window(g, oy, ox);
-        float* yo = y + (row * g.ow + ox) * g.c;
-        std::fill(yo, yo + g.c, 0.0f);
-        for (int64_t iy = wd.y0; iy < wd.y1; ++iy)
-          for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
-            const float* xi = x + ((n * g.h + iy) * g.w + ix) * g.c;
-            for (int64_t c = 0; c < g.c; ++c) yo[c] += xi[c];
-          }
         const float count = float((wd.y1 - wd.y0) * (wd.x1 - wd.x0));
-        for (int64_t c = 0; c < g.c; ++c) yo[c] /= count;  // 0/0 = NaN for an all-padding window, as tfjs
+        for (int64_t c0 = 0; c0 < g.c; c0 += kCBlock) {
+          const int64_t cn = std::min(kCBlock, g.c - c0);
+          for (int64_t c = 0; c < cn; ++c) acc[c] = 0.0f;
+          for (int64_t iy = wd.y0; iy < wd.y1; ++iy)
+            for (int64_t ix = wd.x0; ix < wd.x1; ++ix) {
+              const float* xi = x + ((n * g.h + iy) * g.w + ix) * g.c + c0;
+              for (int64_t c = 0; c < cn; ++c) acc[c] += xi[c];
+            }
+          float* yo = y + (row * g.ow + ox) * g.c + c0;
+          for (int64_t c = 0; c < cn; ++c) yo[c] = acc[c] / count;  // 0/0 = NaN for an all-padding window, as tfjs
+        }
       }
     }
   });

@@ -1,10 +1,12 @@
 // GEMM microbenchmark: GFLOP/s of cairn::sgemm per ISA path (single thread) on the shapes the
 // MLP and CNN training steps run, and OpenBLAS's single-thread figure beside it when built with
-// -DHAVE_OPENBLAS. Medians of 7 timed repetitions, each at least ~30 ms.
+// -DHAVE_OPENBLAS. Variants of a shape are timed in alternation (7 rounds of ~20 ms each) and the
+// medians reported, so load from other processes hits them alike.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -35,25 +37,82 @@ static const Shape kShapes[] = {
     {"cnn dense 64x800 . 800x10", false, false, 64, 10, 800},
 };
 
-template <class F>
-static double median_seconds_per_call(F f) {
+// Times every variant of one shape in turn, 7 rounds, so a busy neighbour slows all of them
+// alike; returns each variant's median seconds per call.
+static std::vector<double> median_seconds(const std::vector<std::function<void()>>& fs) {
   using clk = std::chrono::steady_clock;
-  int reps = 1;
-  for (;;) {  // calibrate to ~30 ms
-    auto t0 = clk::now();
-    for (int i = 0; i < reps; ++i) f();
-    double s = std::chrono::duration<double>(clk::now() - t0).count();
-    if (s > 0.03) break;
-    reps *= 2;
+  std::vector<int> reps(fs.size(), 1);
+  for (size_t v = 0; v < fs.size(); ++v)
+    for (;;) {  // calibrate each to ~20 ms a round
+      auto t0 = clk::now();
+      for (int i = 0; i < reps[v]; ++i) fs[v]();
+      if (std::chrono::duration<double>(clk::now() - t0).count() > 0.02) break;
+      reps[v] *= 2;
+    }
+  std::vector<std::vector<double>> t(fs.size());
+  for (int round = 0; round < 7; ++round)
+    for (size_t v = 0; v < fs.size(); ++v) {
+      auto t0 = clk::now();
+      for (int i = 0; i < reps[v]; ++i) fs[v]();
+      t[v].push_back(std::chrono::duration<double>(clk::now() - t0).count() / reps[v]);
+    }
+  std::vector<double> med;
+  for (auto& tv : t) {
+    std::sort(tv.begin(), tv.end());
+    med.push_back(tv[tv.size() / 2]);
   }
-  std::vector<double> t;
-  for (int r = 0; r < 7; ++r) {
-    auto t0 = clk::now();
-    for (int i = 0; i < reps; ++i) f();
-    t.push_back(std::chrono::duration<double>(clk::now() - t0).count() / reps);
+  return med;
+}
+
+// The CNN's conv and pool layers at batch 64, whole calls (im2col and col2im included), ms.
+static void bench_cnn(const std::vector<Isa>& isas) {
+  struct Layer { const char* name; Conv2DGeom g; };
+  const Layer convs[] = {{"conv1 28x28x1 -> 26x26x16", {64, 28, 28, 1, 3, 3, 16, 1, 1, 0, 0, 26, 26}},
+                         {"conv2 13x13x16 -> 11x11x32", {64, 13, 13, 16, 3, 3, 32, 1, 1, 0, 0, 11, 11}}};
+  const ParallelFor pf = serial_for();
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(-1, 1);
+  auto rnd = [&](int64_t n) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& x : v) x = u(rng);
+    return v;
+  };
+  std::printf("\nCNN layers, batch 64, single thread, ms per call (median of 7)\n%-40s", "layer");
+  for (Isa i : isas) std::printf(" %9s", isa_name(i));
+  std::printf("\n");
+  for (const Layer& l : convs) {
+    const Conv2DGeom& g = l.g;
+    auto x = rnd(g.n * g.h * g.w * g.cin), k = rnd(g.kh * g.kw * g.cin * g.cout), dy = rnd(g.n * g.oh * g.ow * g.cout);
+    std::vector<float> y(dy.size()), dx(x.size()), dk(k.size()), ws(size_t(conv2d_workspace_floats(g)));
+    const char* what[] = {"forward", "backward_data", "backward_filter"};
+    for (int op = 0; op < 3; ++op) {
+      std::vector<std::function<void()>> fs;
+      for (Isa i : isas)
+        fs.push_back([&, i, op] {
+          force_isa(i);
+          if (op == 0) conv2d_forward(g, x.data(), k.data(), y.data(), ws.data(), pf);
+          if (op == 1) conv2d_backward_data(g, dy.data(), k.data(), dx.data(), ws.data(), pf);
+          if (op == 2) conv2d_backward_filter(g, x.data(), dy.data(), dk.data(), ws.data(), pf);
+        });
+      const auto t = median_seconds(fs);
+      char name[80];
+      std::snprintf(name, sizeof name, "%s %s", l.name, what[op]);
+      std::printf("%-40s", name);
+      for (double v : t) std::printf(" %9.3f", v * 1e3);
+      std::printf("\n");
+    }
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  const Pool2DGeom pools[] = {{64, 26, 26, 16, 2, 2, 2, 2, 0, 0, 13, 13}, {64, 11, 11, 32, 2, 2, 2, 2, 0, 0, 5, 5}};
+  for (const Pool2DGeom& g : pools) {
+    auto x = rnd(g.n * g.h * g.w * g.c), dy = rnd(g.n * g.oh * g.ow * g.c);
+    std::vector<float> y(dy.size()), dx(x.size());
+    std::vector<int32_t> arg(dy.size());
+    const auto t = median_seconds({[&] { maxpool2d_forward(g, x.data(), y.data(), arg.data(), pf); },
+                                   [&] { maxpool2d_backward(g, dy.data(), arg.data(), dx.data(), pf); }});
+    std::printf("maxpool2 %lldx%lldx%-3lld fwd / bwd %15.3f / %.3f\n", (long long)g.h, (long long)g.w, (long long)g.c,
+                t[0] * 1e3, t[1] * 1e3);
+  }
+  force_isa(Isa::Avx512);
 }
 
 int main() {
@@ -81,26 +140,33 @@ int main() {
     for (float& v : B) v = u(rng);
     const double flops = 2.0 * s.M * s.N * s.K;
     std::printf("%-36s", s.name);
-    double bestg = 0;
-    for (Isa i : isas) {
-      force_isa(i);
-      double t = median_seconds_per_call(
-          [&] { sgemm(s.ta, s.tb, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), s.N, pf); });
-      double g = flops / t * 1e-9;
-      bestg = std::max(bestg, g);
-      std::printf(" %9.1f", g);
-    }
-    force_isa(Isa::Avx512);
+    std::vector<std::function<void()>> fs;
+    for (Isa i : isas)
+      fs.push_back([&, i] {
+        force_isa(i);
+        sgemm(s.ta, s.tb, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), s.N, pf);
+      });
 #ifdef HAVE_OPENBLAS
-    double t = median_seconds_per_call([&] {
+    fs.push_back([&] {
       cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans, int(s.M), int(s.N),
                   int(s.K), 1.0f, A.data(), int(lda), B.data(), int(ldb), 0.0f, C.data(), int(s.N));
     });
-    double g = flops / t * 1e-9;
+#endif
+    const std::vector<double> t = median_seconds(fs);
+    force_isa(Isa::Avx512);
+    double bestg = 0;
+    for (size_t i = 0; i < isas.size(); ++i) {
+      const double g = flops / t[i] * 1e-9;
+      bestg = std::max(bestg, g);
+      std::printf(" %9.1f", g);
+    }
+#ifdef HAVE_OPENBLAS
+    const double g = flops / t.back() * 1e-9;
     std::printf(" %9.1f %8.2f", g, bestg / g);
 #endif
     std::printf("\n");
     std::fflush(stdout);
   }
+  bench_cnn(isas);
   return 0;
 }
