@@ -6,7 +6,10 @@ and accuracy back, as the tfjs trainer does.
 The fair reference (see /work/shared/STACK.md): Debian's python3-torch with
 libopenblas0-pthread, run as
 
-    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tools/bench/torch_reference.py [--quick]
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tools/bench/torch_reference.py [--quick] [--threads N] [--workloads mlp,cnn]
+
+(the native-cpu comparison runs it at --threads 1 and at every core, with
+OPENBLAS_NUM_THREADS equal to --threads).
 
 Prints one JSON line: {"mlp": ex/s, "cnn": ex/s, "torch": version, "threads": n, ...}.
 """
@@ -89,10 +92,12 @@ def measure(name, quick):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (set OPENBLAS_NUM_THREADS to match)")
+    parser.add_argument("--workloads", default="mlp,cnn")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     out = {}
-    for name in WORKLOADS:
+    for name in args.workloads.split(","):
         value, rates = measure(name, args.quick)
         out[name] = value
         out[f"{name}_reps"] = rates

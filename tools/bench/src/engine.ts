@@ -19,6 +19,7 @@ import {
 import { openStore } from '@cairn/store';
 import { startRun } from '@cairn/tracking';
 import { progress, type BenchContext, type BenchResult } from './context.ts';
+import { nativeRows } from './engine-native.ts';
 import { COMPILE_BY_NAME, WORKLOADS, compileSpec, measure, seeded, sizing, syntheticBatches, type Workload } from './engine-workloads.ts';
 import type { ResultRow } from './report.ts';
 import { formatMs, formatRate, formatRatio, median } from './stats.ts';
@@ -300,6 +301,11 @@ export async function engineBench(ctx: BenchContext): Promise<BenchResult> {
     if (torch.ok) {
       for (const w of WORKLOADS) rows.push({ bench: 'engine', engine: 'torch', case: `${w.label}: PyTorch reference`, value: torch[w.name], unit: 'ex/s', stat: 'median (torch_reference.py)', baseline: true });
     }
+
+    // native-cpu beside PyTorch at equal threads (1 and every core).
+    const native = await nativeRows(ctx);
+    rows.push(...native.rows);
+    notes.push(...native.notes);
 
     // Tracking overhead on the best usable backend, where the fit is fastest and the
     // tracker's share therefore largest.

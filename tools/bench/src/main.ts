@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { BenchContext, BenchResult } from './context.ts';
 import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostgres, type BenchEngine } from './engines.ts';
 import { engineBench } from './engine.ts';
+import { nativeBench } from './engine-native.ts';
 import { ingestBench } from './ingest.ts';
 import { pipelineBench } from './pipeline.ts';
 import { portalBench } from './portal.ts';
@@ -30,7 +31,8 @@ type LocalBenchFn = (ctx: BenchContext & { big: boolean }) => Promise<BenchResul
 
 const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
-  engine: { what: '@cairn/engine tfjs training ex/s per backend (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
+  engine: { what: '@cairn/engine training ex/s per tfjs backend and native-cpu (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
+  native: { what: 'native-cpu training ex/s (MLP, CNN) vs PyTorch at 1 thread and at every core (the native rows of engine, alone)', run: nativeBench },
   serve: { what: 'cairn serve POST /predict latency and throughput (Iris MLP, autocannon in another process) vs a minimal http server calling model.predict', run: serveBench },
   'store-host': { what: 'embedded store shared by a hosting process: Store.logMetrics points/s from client processes over the wire protocol vs PGlite in process', run: storeHostBench },
 };

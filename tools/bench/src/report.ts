@@ -6,7 +6,7 @@ export type EngineName = 'pglite' | 'postgres';
  * Where a row ran: a database engine, 'fs' for benchmarks of the local filesystem (snapshot),
  * a tfjs backend or 'torch' (the PyTorch reference) for the engine benchmark.
  */
-export type RowEngine = EngineName | 'fs' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu' | 'torch' | 'redis' | 'http';
+export type RowEngine = EngineName | 'fs' | 'native-cpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu' | 'torch' | 'redis' | 'http';
 
 /** A target a figure must meet: throughput at least, or latency at most. */
 export interface Target {

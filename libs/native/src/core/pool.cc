@@ -1,6 +1,7 @@
 #include "core/pool.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace cairn {
 
@@ -17,22 +18,25 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+void ThreadPool::work(Job& job) {
+  for (int64_t t; (t = job.next.fetch_add(1)) < job.tasks;) {
+    (*job.fn)(t);
+    job.done.fetch_add(1, std::memory_order_release);
+  }
+}
+
 void ThreadPool::worker() {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int64_t)>* job;
-    int64_t tasks;
+    std::shared_ptr<Job> job;
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
       job = job_;
-      tasks = tasks_;
     }
-    for (int64_t t; (t = next_.fetch_add(1)) < tasks;) (*job)(t);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--active_ == 0) done_.notify_one();
+    if (job) work(*job);
   }
 }
 
@@ -42,19 +46,21 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
     for (int64_t t = 0; t < tasks; t++) fn(t);
     return;
   }
+  auto job = std::make_shared<Job>();
+  job->fn = &fn;
+  job->tasks = tasks;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    tasks_ = tasks;
-    next_.store(0);
-    active_ = static_cast<int>(workers_.size());
+    job_ = job;
     generation_++;
   }
   wake_.notify_all();
-  for (int64_t t; (t = next_.fetch_add(1)) < tasks;) fn(t);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return active_ == 0; });
-  job_ = nullptr;
+  // The caller works too: on a busy machine a worker may wake late, and then the caller
+  // has taken its tasks already; it waits only for tasks a worker actually started.
+  work(*job);
+  while (job->done.load(std::memory_order_acquire) < tasks) std::this_thread::yield();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (job_ == job) job_.reset();
 }
 
 void ThreadPool::range(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

@@ -1,10 +1,11 @@
-// A persistent thread pool: workers are started once per session and woken per parallel
+// A persistent thread pool: workers start once per session and are woken per parallel
 // region, so a training step pays a wake-up, not a thread start, for each kernel.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -29,15 +30,20 @@ class ThreadPool {
   void range(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
+  /** One parallel region. Workers that wake late hold it by shared_ptr and find no task left. */
+  struct Job {
+    const std::function<void(int64_t)>* fn;
+    int64_t tasks;
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0};
+  };
   void worker();
+  static void work(Job& job);
   int threads_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
-  std::condition_variable wake_, done_;
-  const std::function<void(int64_t)>* job_ = nullptr;
-  int64_t tasks_ = 0;
-  std::atomic<int64_t> next_{0};
-  int active_ = 0;
+  std::condition_variable wake_;
+  std::shared_ptr<Job> job_;
   uint64_t generation_ = 0;
   bool stop_ = false;
 };
