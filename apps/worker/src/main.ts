@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CairnError, ValidationError, isCairnError } from '@cairn/schema';
-import { TIERS, quietTfjs, type BackendName, type Tier } from '@cairn/engine';
+import { TIERS, parseTrainerName, quietTfjs, trainerFromEnv, type BackendName, type Tier } from '@cairn/engine';
 import { TierQueues, checkLockMs, connectRedis, startWorkers, type JobData, type PipelineConfig, type ProcessResult, type WorkerPool } from '@cairn/pipeline';
 import { LocalBlobStore } from '@cairn/snapshot';
 import { cairnHome, hostEmbeddedStore, openStore, redactUrl, resolveLocation, retryUnreachable, type OpenStoreOptions, type Store } from '@cairn/store';
@@ -35,6 +35,8 @@ export interface WorkerOptions {
   queuePrefix?: string;
   /** Force a tfjs backend (default: $CAIRN_BACKEND, else the best usable). */
   backend?: BackendName;
+  /** Force a trainer (default: $CAIRN_TRAINER, else the best one that supports each model). */
+  trainer?: string;
   /**
    * How long a job's lock lasts unrenewed: how soon a dead worker's job goes to another
    * (default 60 s; at least MIN_LOCK_MS, and more than twice the longest stall of the
@@ -86,6 +88,9 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
   const cwd = path.resolve(o.cwd ?? process.cwd());
   const tiers = o.tiers?.length ? [...new Set(o.tiers)] : [...TIERS];
   if (o.lockMs !== undefined) checkLockMs(o.lockMs);
+  // A misspelt trainer fails the worker at start, not each of its jobs.
+  const trainer = o.trainer !== undefined ? parseTrainerName(o.trainer, '--trainer') : undefined;
+  trainerFromEnv();
   let failWith: (e: Error) => void = () => undefined;
   const failed = new Promise<Error>((resolve) => (failWith = resolve));
   if (o.concurrency !== undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) throw new ValidationError(`concurrency must be a whole number ≥ 1, got ${o.concurrency}`);
@@ -205,6 +210,7 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
       ...(o.trainIn ? { trainIn: o.trainIn } : {}),
       ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
       ...(o.backend ? { backend: o.backend } : {}),
+      ...(trainer ? { trainer } : {}),
     });
     let poolClosed = false;
     cleanups.push(async () => {
@@ -438,13 +444,15 @@ Options:
   --train-in <where>      thread (default): train in a worker thread, keeping this process's
                           event loop free for lock renewal, heartbeats and store writes;
                           main: on that loop, for a backend that cannot load in a thread
+  --trainer <name>        force a trainer: native-cuda, native-cpu or tfjs (default:
+                          $CAIRN_TRAINER, else the best one that supports each model)
   --config <file>         pipeline config (default: cairn.config.ts in the working directory)
   --home <dir>            Cairn home of the embedded store (default: $CAIRN_HOME, else ./.cairn)
   --db <url>              PostgreSQL URL of a shared store (default: $DATABASE_URL)
   -h, --help              this help
 
 Environment: REDIS_URL (default redis://127.0.0.1:6379), DATABASE_URL, CAIRN_HOME,
-CAIRN_BLOBS, CAIRN_BACKEND, CAIRN_QUEUE_PREFIX.
+CAIRN_BLOBS, CAIRN_BACKEND, CAIRN_TRAINER, CAIRN_QUEUE_PREFIX.
 
 With the embedded store (PGlite in CAIRN_HOME) the worker hosts it, or joins the Cairn
 process that already does: cairn commands, the portal and other workers on this machine
@@ -468,6 +476,7 @@ export async function workerMain(argv: string[] = process.argv.slice(2)): Promis
         'queue-prefix': { type: 'string' },
         'lock-ms': { type: 'string' },
         'train-in': { type: 'string' },
+        trainer: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -492,6 +501,7 @@ export async function workerMain(argv: string[] = process.argv.slice(2)): Promis
       ...(values['queue-prefix'] !== undefined ? { queuePrefix: values['queue-prefix'] } : {}),
       ...(values['lock-ms'] !== undefined ? { lockMs: wholeNumber('--lock-ms', values['lock-ms'], 1) } : {}),
       ...(values['train-in'] !== undefined ? { trainIn: parseTrainIn(values['train-in']) } : {}),
+      ...(values.trainer !== undefined ? { trainer: values.trainer } : {}),
       store,
     });
   } catch (e) {

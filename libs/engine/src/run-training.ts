@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CairnError, ValidationError } from '@cairn/schema';
-import { releaseBackend, requiredKernels, selectBackend, type BackendChoice } from './backends.ts';
+import { backendFromEnv, releaseBackend, requiredKernels, selectBackend, type BackendChoice } from './backends.ts';
 import { sampleSplit } from './data/pipeline.ts';
 import { exportModel, type ExportedFile } from './export.ts';
-import { defaultTrainer } from './layers-trainer.ts';
+import { TFJS_TRAINER, selectTrainer, trainerFromEnv, type TrainerChoice } from './trainers.ts';
 import { createPolicies } from './policies/index.ts';
 import { Rng, seedMathRandom } from './random.ts';
 import { TIERS, type ArtifactStore, type BackendName, type CheckpointRef, type DataInfo, type PeerCurve, type Policy, type PolicySpec, type Reporter, type Tier, type TierSettings, type Trainer, type TrainerInput, type TrainingData, type TrainingDefinition, type TrainResult } from './types.ts';
@@ -50,7 +50,14 @@ export interface RunTrainingOptions {
   extraPolicies?: Policy[];
   peers?: PeerCurve[];
   signal?: AbortSignal;
+  /** A trainer object to use as is, bypassing the registry (benchmarks, tests). */
   trainer?: Trainer;
+  /**
+   * Force a registered trainer by name ('native-cpu', 'tfjs', ...). Default: env
+   * CAIRN_TRAINER, else the best registered trainer that supports the model; a forced
+   * tfjs backend (`backend`, CAIRN_BACKEND) means the tfjs trainer.
+   */
+  trainerName?: string;
   /** The training module's path and content hash, for the model card. */
   code?: { path: string; hash?: string };
   onBatch?: TrainerInput['onBatch'];
@@ -63,6 +70,8 @@ export interface RunOutcome {
   /** Validated params with defaults (absent when they did not validate). */
   params?: Record<string, unknown>;
   backend?: BackendChoice;
+  /** Which trainer ran the fit, and why better ones were skipped. */
+  trainer?: TrainerChoice;
   settings?: { tier?: Tier; subset: number; epochs: number; batchSize: number; seed: number };
   exported: ExportedFile[];
 }
@@ -100,6 +109,8 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
   let data: TrainingData | undefined;
   let model: LayersModel | undefined;
   let backend: BackendChoice | undefined;
+  let trainerChoice: TrainerChoice | undefined;
+  let trainer: Trainer | undefined;
   // Optimizer objects a definition created: a model only disposes optimizers it made from a name.
   const compiled: { optimizer: unknown }[] = [];
   try {
@@ -119,22 +130,43 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
     const compile = def.compile(params);
     compiled.push(compile);
     const sample = await sampleSplit(data.train, 2);
-    // Which kernels one training step needs.
+    // Which kernels one training step needs, and which trainer can run it.
     const probe = build(def, params, data.info, seed);
     let kernels: string[];
     try {
       checkModel(probe, data);
       kernels = await requiredKernels(probe, sample, compile);
+      if (options.trainer) {
+        trainer = options.trainer;
+        trainerChoice = { name: trainer.name, reason: 'given by the caller', forcedBy: 'option', skipped: [] };
+      } else {
+        // Forcing a tfjs backend asks for the tfjs trainer, unless a trainer is forced too.
+        const backendForced = options.backend ?? backendFromEnv();
+        const force = options.trainerName ?? (trainerFromEnv() ? undefined : backendForced ? TFJS_TRAINER : undefined);
+        const picked = selectTrainer({ model: probe, compile, data, batchSize }, force ? { force } : {});
+        trainer = picked.provider.create();
+        trainerChoice = picked.choice;
+      }
     } finally {
       probe.dispose();
     }
-    backend = await selectBackend({ ...(options.backend ? { force: options.backend } : {}), requiredKernels: kernels });
+    if (trainerChoice.name === TFJS_TRAINER || options.trainer) {
+      backend = await selectBackend({ ...(options.backend ? { force: options.backend } : {}), requiredKernels: kernels });
+    } else {
+      // A native trainer runs the fit; tfjs only holds the weights it hands back (for
+      // checkpoints and export), so the always-complete cpu backend is enough.
+      const cpu = await selectBackend({ force: 'cpu', requiredKernels: kernels });
+      backend = { ...cpu, reason: `holds the weights ${trainerChoice.name} trains`, forcedBy: null };
+    }
     tf.dispose([sample.xs, sample.ys]);
     await options.reporter.environment?.({
       tfjsBackend: backend.name,
       tfjsBackendsSkipped: backend.skipped,
       tfjsVersion: tf.version_core,
-      trainer: (options.trainer ?? defaultTrainer()).name,
+      trainer: trainerChoice.name,
+      trainerReason: trainerChoice.reason,
+      ...(trainerChoice.detail ? { trainerDetail: trainerChoice.detail } : {}),
+      trainersSkipped: trainerChoice.skipped,
     });
 
     stage('model', backend.name);
@@ -143,7 +175,6 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
 
     stage('train');
     const policies = createPolicies([{ kind: 'nan' }, ...(tierSettings.timeBudgetMs ? [{ kind: 'time-budget' as const, ms: tierSettings.timeBudgetMs }] : []), ...(tierSettings.policies ?? []), ...(options.policies ?? [])], { metric: def.objective.metric }).concat(options.extraPolicies ?? []);
-    const trainer = options.trainer ?? defaultTrainer();
     const fitCompile = def.compile(params);
     compiled.push(fitCompile);
     const result = await trainer.train({
@@ -184,9 +215,9 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
       for (const f of files) await options.reporter.artifact(f);
       exported.push(...files);
     }
-    return { result, params, backend, settings, exported };
+    return { result, params, backend, trainer: trainerChoice, settings, exported };
   } catch (e) {
-    return failed(e, { params, settings, ...(backend ? { backend } : {}) });
+    return failed(e, { params, settings, ...(backend ? { backend } : {}), ...(trainerChoice ? { trainer: trainerChoice } : {}) });
   } finally {
     model?.dispose();
     for (const c of compiled) if (c.optimizer instanceof tf.Optimizer) c.optimizer.dispose();

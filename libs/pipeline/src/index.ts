@@ -8,7 +8,7 @@ export { submitRun, storedParams, createQueuedRun, pinSnapshot, storeCodeBundle,
 export { processRun, startWorkers, requeueLostJobs, cancelRun, cancelChannel, paramsFromStore, jobOptions, HandedBackError, LockLostError, LockRefusedError, type WorkerDeps, type WorkerPool, type ProcessResult } from './worker.ts';
 export { MIN_LOCK_MS, LOCK_CHECK_STEPS, LOCK_STALL_FACTOR, LockGuard, LockTooShortError, checkLockMs, smallestLockMs } from './lock-guard.ts';
 export { TrainingThread } from './training-thread.ts';
-export { runTrainingJob, type TrainingJob, type TrainingHooks, type TrainingJobResult } from './training-job.ts';
+export { TRAINER_MODULES, runTrainingJob, type TrainingJob, type TrainingHooks, type TrainingJobResult } from './training-job.ts';
 export * from './config.ts';
 export { evaluateGate, recordGate, applyGate, recordedGate, gateFields, gateNote, type GateResult, type GateValue } from './gates.ts';
 export * from './sweep/index.ts';

@@ -1,6 +1,13 @@
-import { createPolicies, loadDefinition, runTraining, type ArtifactStore, type BackendName, type CheckpointRef, type Objective, type PeerCurve, type Policy, type PolicySpec, type Reporter, type RunOutcome, type Tier, type TruncationSpec } from '@cairn/engine';
+import { createPolicies, loadDefinition, loadTrainerModules, runTraining, type ArtifactStore, type BackendName, type CheckpointRef, type Objective, type PeerCurve, type Policy, type PolicySpec, type Reporter, type RunOutcome, type Tier, type TruncationSpec } from '@cairn/engine';
 import { definitionForTier, type PipelineConfig } from './config.ts';
 import { truncationPolicy } from './sweep-runner.ts';
+
+/**
+ * The modules whose trainers a run may use, best first by their own rank: Cairn's native
+ * core. Named, not imported: a process without it (not installed, addon not built) trains
+ * on tfjs and its runs say why.
+ */
+export const TRAINER_MODULES: readonly string[] = ['@cairn/native'];
 
 /**
  * Everything a worker's training needs, as plain data: it crosses to the training
@@ -18,6 +25,10 @@ export interface TrainingJob {
   snapshotId: string;
   evaluateTest: boolean;
   backend?: BackendName;
+  /** Force a trainer by name (default: CAIRN_TRAINER, else the best registered one that supports the model). */
+  trainer?: string;
+  /** Modules whose trainers are registered before the run (default TRAINER_MODULES; [] for tfjs only). */
+  trainerModules?: string[];
   checkpointEveryEpochs: number;
   resumeFrom?: CheckpointRef;
   /** A sweep's policies: specs, truncation among them (built where the training runs). */
@@ -46,6 +57,8 @@ export type TrainingJobResult = { outcome: RunOutcome; objective: Objective } | 
  * runs in the training thread and, with `--train-in main`, on the worker's own loop.
  */
 export async function runTrainingJob(job: TrainingJob, hooks: TrainingHooks): Promise<TrainingJobResult> {
+  // Imported here, in the thread that trains: the registry is per thread.
+  await loadTrainerModules(job.trainerModules ?? TRAINER_MODULES);
   let loaded;
   try {
     loaded = await loadDefinition(job.definitionFile);
@@ -64,6 +77,7 @@ export async function runTrainingJob(job: TrainingJob, hooks: TrainingHooks): Pr
     tier: job.tier,
     evaluateTest: job.evaluateTest,
     ...(job.backend ? { backend: job.backend } : {}),
+    ...(job.trainer ? { trainerName: job.trainer } : {}),
     reporter: hooks.reporter,
     store: hooks.store,
     checkpointEveryEpochs: job.checkpointEveryEpochs,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MetricPoint, Reporter } from '@cairn/engine';
 import { LocalBlobStore } from '@cairn/snapshot';
@@ -73,6 +73,20 @@ describe('the training thread', () => {
     // Its stages (params, data, backend, model, train, export) and its first 3 steps.
     expect(progress).toBe(9);
     expect('objective' in threaded && threaded.objective).toEqual({ metric: 'val_acc', direction: 'maximize' });
+  }, 120_000);
+
+  it("registers the job's trainer modules in the thread and trains on the best one, recording it; a forced name wins", async () => {
+    const fixture = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/trainers/wrapped.ts')).href;
+    const off = recorder();
+    const { backend: _cpu, ...auto } = job({ params: { epochs: 1 } });
+    const r = await thread.train({ ...auto, trainerModules: [fixture, '@cairn/no-such-trainers'] }, blobs.root, { reporter: off.reporter });
+    expect('outcome' in r && r.outcome.result.status).toBe('finished');
+    expect('outcome' in r && r.outcome.trainer?.name).toBe('fixture-wrapped');
+    expect(off.environment[0]).toMatchObject({ trainer: 'fixture-wrapped', trainerReason: 'best trainer for this model here', trainerDetail: 'a test fixture' });
+    // Forced by name, as a worker's --trainer does: tfjs, though the fixture ranks first.
+    const forced = recorder();
+    const f = await thread.train({ ...auto, trainerModules: [fixture], trainer: 'tfjs' }, blobs.root, { reporter: forced.reporter });
+    expect('outcome' in f && f.outcome.trainer).toMatchObject({ name: 'tfjs', forcedBy: 'option' });
   }, 120_000);
 
   it('loads the wasm backend in the thread', async () => {

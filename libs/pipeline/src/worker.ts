@@ -27,6 +27,10 @@ export interface WorkerDeps {
   /** Tier settings, gates, promotion and retries (cairn.config.ts over the defaults). */
   config: PipelineConfig;
   backend?: BackendName;
+  /** Force a trainer by name (default: CAIRN_TRAINER, else the best registered one that supports the model). */
+  trainer?: string;
+  /** Trainer modules to register where training runs (e.g. ['@cairn/native']). */
+  trainerModules?: string[];
   /** Project root the code cache lives under (default cwd). */
   root?: string;
   /** Who is running the job (host:pid…), recorded with each attempt. */
@@ -250,6 +254,8 @@ async function processClaimed(
       snapshotId,
       evaluateTest: runtime.evaluateTest,
       ...(deps.backend ? { backend: deps.backend } : {}),
+      ...(deps.trainer ? { trainer: deps.trainer } : {}),
+      ...(deps.trainerModules ? { trainerModules: deps.trainerModules } : {}),
       checkpointEveryEpochs: 1,
       ...(resume ? { resumeFrom: resume } : {}),
       code: { path: run.tags.module ?? definitionFile, hash: run.codeHash! },

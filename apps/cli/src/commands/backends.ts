@@ -5,19 +5,36 @@ import { renderTable, type Cell, type Column } from '../output/table.ts';
 export function registerBackends(program: Command): void {
   program
     .command('backends')
-    .description('list the tfjs backends, best first, and why each is or is not usable here')
-    .option('--json', 'print {backends: [{name, usable, reason, detail}], auto, forced} as JSON')
+    .description('list the trainers and the tfjs backends, best first, and why each is or is not usable here')
+    .option('--json', 'print {trainers: [{name, usable, reason, detail}], autoTrainer, forcedTrainer, backends: [{name, usable, reason, detail}], auto, forced} as JSON')
     .addHelpText(
       'after',
       `
-Runs take the first usable backend, unless its kernels cannot train the model (wasm lacks
+A run trains on the first trainer that is usable here and supports its model: native-cuda
+(NVIDIA GPUs), native-cpu (Cairn's C++ core), then tfjs, which trains any model on the
+backend ladder below. A model with a layer, loss or optimizer a native trainer lacks falls
+through, and the run's environment says why. Force one with 'cairn run --trainer NAME' or
+CAIRN_TRAINER=NAME; forcing a tfjs backend (--backend, CAIRN_BACKEND) means the tfjs trainer.
+
+tfjs runs take the first usable backend, unless its kernels cannot train the model (wasm lacks
 Conv2DBackpropFilter, so CNNs fall through to cpu). Force one with 'cairn run --backend NAME'
 or CAIRN_BACKEND=NAME; a forced backend that cannot be used is an error, not a fallback.`,
     )
     .action(async (opts: { json?: boolean }) => {
       // Loaded here, not at startup: tfjs is only needed by the commands that train.
-      const { backendFromEnv, probeBackends, releaseBackend } = await import('@cairn/engine');
+      const { KNOWN_TRAINERS, backendFromEnv, loadTrainerModules, probeBackends, probeTrainers, releaseBackend, trainerFromEnv } = await import('@cairn/engine');
       const forced = backendFromEnv() ?? null;
+      const forcedTrainer = trainerFromEnv() ?? null;
+      const loads = await loadTrainerModules((await import('@cairn/pipeline')).TRAINER_MODULES);
+      const probed = probeTrainers();
+      // Trainers Cairn ships that did not register (their module did not load) are listed with why.
+      const notLoaded = loads.filter((l) => !l.ok).map((l) => l.reason!).join('; ');
+      const trainers = [
+        ...KNOWN_TRAINERS.map((name) => probed.find((t) => t.name === name) ?? { name, usable: false, reason: notLoaded || 'not registered in this process' }),
+        ...probed.filter((t) => !(KNOWN_TRAINERS as readonly string[]).includes(t.name)),
+      ];
+      // Without a model, the first usable trainer; a model it cannot train goes further down.
+      const autoTrainer = trainers.find((t) => t.usable)?.name ?? null;
       let probes;
       try {
         probes = await probeBackends();
@@ -26,9 +43,30 @@ or CAIRN_BACKEND=NAME; a forced backend that cannot be used is an error, not a f
       }
       const auto = probes.find((p) => p.usable)?.name ?? null;
       if (opts.json) {
-        outJson({ backends: probes.map((p) => ({ name: p.name, usable: p.usable, reason: p.reason, detail: p.detail ?? null })), auto, forced });
+        outJson({
+          trainers: trainers.map((t) => ({ name: t.name, usable: t.usable, reason: t.reason, detail: t.detail ?? null })),
+          autoTrainer,
+          forcedTrainer,
+          backends: probes.map((p) => ({ name: p.name, usable: p.usable, reason: p.reason, detail: p.detail ?? null })),
+          auto,
+          forced,
+        });
         return;
       }
+      const trainerRows = trainers.map((t): Cell[] => [
+        t.name,
+        t.usable ? { text: 'yes', style: colors.green } : { text: 'no', style: colors.dim },
+        t.detail ? `${t.reason} — ${t.detail}` : t.reason,
+      ]);
+      out(renderTable([{ header: 'TRAINER' }, { header: 'USABLE' }, { header: 'WHY', min: 30 }], trainerRows, { width: outputWidth() }));
+      out();
+      if (forcedTrainer) {
+        const t = trainers.find((x) => x.name === forcedTrainer);
+        out(t?.usable ? `CAIRN_TRAINER=${forcedTrainer} forces ${forcedTrainer}.` : colors.yellow(`CAIRN_TRAINER=${forcedTrainer} forces ${forcedTrainer}, which is not usable here: runs will fail.`));
+      } else if (autoTrainer) {
+        out(`Runs train on ${colors.bold(autoTrainer)} here when it supports the model, else on the next trainer down.`);
+      }
+      out();
       const columns: Column[] = [{ header: 'BACKEND' }, { header: 'USABLE' }, { header: 'WHY', min: 30 }];
       const rows = probes.map((p): Cell[] => [
         p.name,

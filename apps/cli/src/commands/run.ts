@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { NotFoundError, nameSchema } from '@cairn/schema';
-import { TIERS, loadDefinition, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type PeerCurve, type PolicySpec, type Reporter, type RunOutcome, type Tier } from '@cairn/engine';
+import { KNOWN_TRAINERS, TIERS, loadDefinition, loadTrainerModules, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type PeerCurve, type PolicySpec, type Reporter, type RunOutcome, type Tier } from '@cairn/engine';
 import type { PipelineConfig } from '@cairn/pipeline';
 import { LocalBlobStore, checkout, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
@@ -52,7 +52,8 @@ export function registerRun(program: Command): void {
     .option('--dataset <name>', "train on this dataset's newest snapshot")
     .option('--snapshot <id>', 'train on this snapshot (a unique id prefix is enough)')
     .option('--data <dir>', 'train on this folder (snapshotted first, so the run names the exact data)')
-    .addOption(new Option('--backend <name>', 'force a tfjs backend (default: $CAIRN_BACKEND, else the best usable)').choices(BACKENDS))
+    .addOption(new Option('--backend <name>', 'force a tfjs backend, and with it the tfjs trainer (default: $CAIRN_BACKEND, else the best usable)').choices(BACKENDS))
+    .addOption(new Option('--trainer <name>', 'force a trainer (default: $CAIRN_TRAINER, else the best one that supports the model; see cairn backends)').choices([...KNOWN_TRAINERS]))
     .option('--resume <run>', 'continue from the last checkpoint of this run (a new run, same params and data)')
     .option('--seed <n>', 'seed for initialisers, shuffles and dropout (default: params.seed, else 0)', (v) => {
       const n = Number(v);
@@ -91,6 +92,7 @@ export interface InlineOptions {
   snapshot?: string;
   data?: string;
   backend?: BackendName;
+  trainer?: string;
   resume?: string;
   seed?: number;
   experiment?: string;
@@ -131,6 +133,8 @@ export async function trainInline<T>(
   const loc = dataLocation(cmd);
   const blobs = new LocalBlobStore(loc.blobs);
   quietTfjs();
+  // The trainers Cairn ships (the native core), when installed and built; tfjs otherwise.
+  await loadTrainerModules((await pipelineLib()).TRAINER_MODULES);
   const policies = parsePolicyArgs(opts.policy);
   const loaded = await loadDefinition(file);
   const def = extra.config && opts.tier ? (await pipelineLib()).definitionForTier(loaded.definition, extra.config, opts.tier) : loaded.definition;
@@ -180,6 +184,7 @@ export async function trainInline<T>(
         ...(evaluateTest !== undefined ? { evaluateTest } : {}),
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
         ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(opts.trainer ? { trainerName: opts.trainer } : {}),
         reporter,
         store: blobs,
         ...(opts.checkpointEvery > 0 ? { checkpointEveryEpochs: opts.checkpointEvery } : {}),
@@ -211,11 +216,12 @@ export function printOutcome(r: InlineRun, json: boolean): void {
   const { outcome, data } = r;
   const res = outcome.result;
   if (json) {
-    outJson({ runId: r.runId, status: res.status, reason: res.reason ?? null, metrics: res.metrics, epochs: res.epochs, steps: res.steps, best: res.best ?? null, backend: outcome.backend ?? null, settings: outcome.settings ?? null, snapshotId: data.snapshotId ?? null, artifacts: outcome.exported });
+    outJson({ runId: r.runId, status: res.status, reason: res.reason ?? null, metrics: res.metrics, epochs: res.epochs, steps: res.steps, best: res.best ?? null, backend: outcome.backend ?? null, trainer: outcome.trainer ?? null, settings: outcome.settings ?? null, snapshotId: data.snapshotId ?? null, artifacts: outcome.exported });
     return;
   }
   const status = res.status === 'finished' ? colors.green(res.status) : res.status === 'failed' ? colors.red(res.status) : colors.yellow(res.status);
   out(`Run ${colors.yellow(r.runId)} (${r.runName}) ${status}${res.reason ? `: ${oneLine(res.reason)}` : ''}`);
+  if (outcome.trainer) out(`  trainer   ${outcome.trainer.name}${outcome.trainer.skipped.length ? colors.dim(` (skipped: ${outcome.trainer.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`) : ''}`);
   if (outcome.backend) out(`  backend   ${outcome.backend.name}${outcome.backend.skipped.length ? colors.dim(` (skipped: ${outcome.backend.skipped.map((s: { name: string; reason: string }) => `${s.name}: ${s.reason}`).join('; ')})`) : ''}`);
   if (data.snapshotId) out(`  data      snapshot ${data.snapshotId.slice(0, 12)} (${data.dir})`);
   out(`  trained   ${res.epochs} epochs, ${res.steps} steps in ${formatDuration(Math.round(res.elapsedMs))}`);

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { TIERS, type BackendName, type Tier } from '@cairn/engine';
+import { KNOWN_TRAINERS, TIERS, type BackendName, type Tier } from '@cairn/engine';
 import { globalOptions, storeOptions } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { oneLine } from '../output/format.ts';
@@ -12,6 +12,7 @@ interface WorkerCmdOptions extends PipelineCmdOptions {
   metricsPort?: number;
   metricsHost?: string;
   backend?: BackendName;
+  trainer?: string;
   lockMs?: number;
   trainIn?: 'thread' | 'main';
 }
@@ -42,7 +43,8 @@ export function registerWorker(program: Command): void {
     .option('--metrics-host <host>', 'interface the metrics endpoint listens on (default: all)')
     .option('--lock-ms <ms>', "a job's lock without renewal: a worker that dies has its jobs taken by another within about this long (default 60000; at least 2000, and over twice the longest event-loop stall measured at a job's start)", whole('--lock-ms', 1))
     .addOption(new Option('--train-in <where>', 'thread: train in a worker thread, keeping the event loop free for lock renewal (default); main: on the event loop, for a backend that cannot load in a thread').choices(['thread', 'main']))
-    .addOption(new Option('--backend <name>', 'force a tfjs backend (default: $CAIRN_BACKEND, else the best usable)').choices(['tensorflow', 'webgpu', 'wasm', 'cpu']));
+    .addOption(new Option('--backend <name>', 'force a tfjs backend, and with it the tfjs trainer (default: $CAIRN_BACKEND, else the best usable)').choices(['tensorflow', 'webgpu', 'wasm', 'cpu']))
+    .addOption(new Option('--trainer <name>', 'force a trainer (default: $CAIRN_TRAINER, else the best one that supports each model; see cairn backends)').choices([...KNOWN_TRAINERS]));
   pipelineOptions(cmd)
     .addHelpText(
       'after',
@@ -78,6 +80,7 @@ Examples:
         ...(opts.config ? { configFile: opts.config } : {}),
         ...(opts.queuePrefix ? { queuePrefix: opts.queuePrefix } : {}),
         ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(opts.trainer ? { trainer: opts.trainer } : {}),
         ...(opts.lockMs !== undefined ? { lockMs: opts.lockMs } : {}),
         ...(opts.trainIn ? { trainIn: opts.trainIn } : {}),
         store: storeOptions(g),
