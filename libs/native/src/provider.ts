@@ -1,22 +1,12 @@
-import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { CompileSpec, Trainer, TrainingData } from '@cairn/engine';
+import type { TrainerProvider } from '@cairn/engine';
 import { loadAddon, nativeUnavailableReason, threadCount } from './addon.ts';
 import { NativeCpuTrainer, planFor } from './native-cpu-trainer.ts';
 import { Unsupported } from './plan.ts';
 
-/** Whether a trainer can run here / can run this model, with the reason when not. */
-export type TrainerProbe = { ok: true; detail?: string } | { ok: false; reason: string };
-
-/** The engine's trainer registry entry (structurally its TrainerProvider). */
-export interface NativeTrainerProvider {
-  readonly name: string;
-  available(): TrainerProbe;
-  supports(c: { model: LayersModel; compile: CompileSpec; data: TrainingData; batchSize: number }): TrainerProbe;
-  create(): Trainer;
-}
-
-export const nativeCpuProvider: NativeTrainerProvider = {
+/** native-cpu in the engine's trainer registry: after native-cuda, before the tfjs ladder. */
+export const nativeCpuProvider: TrainerProvider = {
   name: 'native-cpu',
+  rank: 20,
   available() {
     const reason = nativeUnavailableReason();
     if (reason) return { ok: false, reason };
@@ -43,3 +33,8 @@ export const nativeCpuProvider: NativeTrainerProvider = {
     return new NativeCpuTrainer();
   },
 };
+
+/** What the engine's loadTrainerModules('@cairn/native') registers. */
+export function trainerProviders(): TrainerProvider[] {
+  return [nativeCpuProvider];
+}
