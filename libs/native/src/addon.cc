@@ -320,20 +320,22 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Train(const Napi::CallbackInfo& info) {
     return Guard(info.Env(), [&]() -> Napi::Value {
       idle();
-      if (info.Length() < 6 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) throw InputError("train(order: Int32Array, start, steps, batchSize, seed, stepBase)");
+      if (info.Length() < 6 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) throw InputError("train(order: Int32Array, start, steps, batchSize, seed, stepBase, masks?: Float32Array)");
       const Napi::Int32Array o = info[0].As<Napi::Int32Array>();
       auto order = std::make_shared<std::vector<int32_t>>(o.Data(), o.Data() + o.ElementLength());
       const int64_t start = info[1].As<Napi::Number>().Int64Value();
       const int steps = Arg(info, 2, "steps"), batch = Arg(info, 3, "batchSize");
       const uint64_t seed = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
       const int64_t stepBase = info[5].As<Napi::Number>().Int64Value();
+      auto masks = std::make_shared<std::vector<float>>();
+      if (info.Length() > 6 && !info[6].IsUndefined() && !info[6].IsNull()) *masks = Floats(info[6], "dropout masks");
       auto result = std::make_shared<cairn::StepResult>();
       auto s = session_;
       s->abort = false;
       s->busy = true;
       const int metrics = s->metricsCount();
       Job* job = new Job(
-          info.Env(), info.This().As<Napi::Object>(), s, [=] { *result = s->train(*order, start, steps, batch, seed, stepBase); },
+          info.Env(), info.This().As<Napi::Object>(), s, [=] { *result = s->train(*order, start, steps, batch, seed, stepBase, *masks); },
           [=](Napi::Env env) -> Napi::Value {
             Napi::Object r = Napi::Object::New(env);
             Napi::Float64Array values = Napi::Float64Array::New(env, result->values.size());

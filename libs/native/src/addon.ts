@@ -66,7 +66,8 @@ export interface NativeSession {
   setOptScalars(iterations: number, accBeta1: number, accBeta2: number): void;
   getOptScalars(): [number, number, number];
   setSplit(which: 0 | 1 | 2, xs: Float32Array, ys: Float32Array, rows: number): void;
-  train(order: Int32Array, start: number, steps: number, batchSize: number, seed: number, stepBase: number): Promise<TrainChunk>;
+  /** masks: tfjs's dropout multipliers for these steps (see dropout-masks.ts); without them dropout uses its own seeded stream. */
+  train(order: Int32Array, start: number, steps: number, batchSize: number, seed: number, stepBase: number, masks?: Float32Array): Promise<TrainChunk>;
   evaluate(which: 0 | 1 | 2, batchSize: number): Promise<Float64Array>;
   predict(xs: Float32Array, rows: number, training?: boolean): Float32Array;
   gradients(xs: Float32Array, ys: Float32Array, rows: number): { loss: number; grads: (Float32Array | null)[] };

@@ -3,11 +3,14 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { ValidationError } from '@cairn/schema';
 import { Rng, checkPolicies, epochOrder, loadCheckpoint, saveCheckpoint, type CheckpointRef, type Evaluation, type FitState, type MetricPoint, type Split, type Trainer, type TrainerInput, type TrainResult, type Verdict } from '@cairn/engine';
 import { loadAddon, threadCount, type NativeSession } from './addon.ts';
+import { DropoutMasks } from './dropout-masks.ts';
 import { compilePlan, Unsupported, type CompiledPlan } from './plan.ts';
 import { pullOptimizer, pullWeights, pushOptimizer, pushWeights } from './state.ts';
 
-/** Salt for the dropout stream, so it is not the shuffle's (same value as LayersTrainer's fit salt). */
+/** LayersTrainer's salt for fit-time randomness (dropout), so both draw the same masks. */
 const FIT_SALT = 0x5eed_f17;
+/** Dropout multipliers handed to one native call at most (64 MiB). */
+const MAX_MASK_FLOATS = 16 * 1024 * 1024;
 /** When something must run between steps (onBatch, policies, timed checkpoints), one native call lasts about this long. */
 const CHUNK_MS = 100;
 
@@ -111,6 +114,7 @@ export class NativeCpuTrainer implements Trainer {
       const every = Math.max(1, input.batchMetricsEvery ?? 10);
       const rng = new Rng((input.seed ^ FIT_SALT) >>> 0);
       const dropoutSeed = (input.seed ^ FIT_SALT) >>> 0;
+      const dropout = new DropoutMasks(compiled.plan);
 
       let state: FitState = { epoch: 0, step: 0, stepInEpoch: 0, rng: rng.state, history: [], elapsedMs: 0 };
       let lastCheckpoint: CheckpointRef | undefined = input.resumeFrom;
@@ -192,8 +196,13 @@ export class NativeCpuTrainer implements Trainer {
             const v = input.validateEverySteps;
             if (v && data.validation) chunk = Math.min(chunk, v - (step % v));
             if (perStep) chunk = Math.min(chunk, stepMs > 0 ? Math.max(1, Math.floor(CHUNK_MS / stepMs)) : 1);
+            if (dropout.any) chunk = Math.min(chunk, Math.max(1, Math.floor(MAX_MASK_FLOATS / (batchSize * dropout.perRow))));
             const t0 = performance.now();
-            const r = await session.train(order, stepInEpoch * batchSize, chunk, batchSize, dropoutSeed, step).catch(asValidation);
+            const before = rng.state;
+            const drawn = dropout.any ? dropout.draw(rng, Array.from({ length: chunk }, (_, k) => Math.min(batchSize, trainRows - (stepInEpoch + k) * batchSize))) : undefined;
+            const r = await session.train(order, stepInEpoch * batchSize, chunk, batchSize, dropoutSeed, step, drawn?.masks).catch(asValidation);
+            // The Rng stays where tfjs's would be after the steps actually trained.
+            if (drawn) rng.state = r.steps > 0 ? drawn.states[r.steps - 1]! : before;
             if (r.steps > 0) stepMs = (performance.now() - t0) / r.steps;
             for (let k = 0; k < r.steps; k++) {
               const values = r.values.subarray(k * r.width, (k + 1) * r.width);

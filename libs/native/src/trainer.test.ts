@@ -130,6 +130,20 @@ describeNative('NativeCpuTrainer: whole fits', () => {
     expect(acc).toBeCloseTo(got.metrics.test_acc!, 5);
   });
 
+  it('with dropout the fit still follows LayersTrainer: the masks are tfjs\'s own, from the same seeded stream', async () => {
+    const ref = await new LayersTrainer().train(input(mlp(0.3), mlpData));
+    const got = await new NativeCpuTrainer().train(input(mlp(0.3), mlpData));
+    expectClose(got, ref);
+  });
+
+  it('with dropout, a tfjs checkpoint resumes on native to LayersTrainer\'s uninterrupted result', async () => {
+    const ref = await new LayersTrainer().train(input(mlp(0.3), mlpData));
+    const store = freshStore();
+    const first = await new LayersTrainer().train(input(mlp(0.3), mlpData, { epochs: 1, checkpoints: { store, everyEpochs: 1 } }));
+    const onNative = await new NativeCpuTrainer().train(input(mlp(0.3), mlpData, { checkpoints: { store }, resumeFrom: first.lastCheckpoint! }));
+    expectClose(onNative, ref);
+  });
+
   it('a small CNN fit matches LayersTrainer with the same seed', async () => {
     const d = data([8, 8, 1]);
     const ref = await new LayersTrainer().train(input(cnn, d, { epochs: 2 }));

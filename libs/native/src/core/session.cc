@@ -171,8 +171,9 @@ void Session::loadBatch(const Split& s, const int32_t* idx, int n) {
   });
 }
 
-void Session::forward(int n, bool training, uint64_t seed, int64_t step) {
+void Session::forward(int n, bool training, uint64_t seed, int64_t step, const float* masks) {
   auto& nodes = plan_.nodes;
+  int64_t maskAt = 0;
   for (size_t i = 1; i < nodes.size(); i++) {
     Node& nd = nodes[i];
     const Node& in0 = nodes[nd.inputs.empty() ? 0 : nd.inputs[0]];
@@ -228,6 +229,18 @@ void Session::forward(int n, bool training, uint64_t seed, int64_t step) {
         if (!training || nd.rate <= 0.f) {
           std::memcpy(y, x, total * sizeof(float));
           std::fill(mask, mask + total, 1.f);
+          break;
+        }
+        if (masks) {
+          // tfjs's own multipliers (floor(u + keep) / keep), drawn in JS from the run's seeded stream.
+          const float* m = masks + maskAt;
+          maskAt += total;
+          pool_.range(total, 4096, [&](int64_t e0, int64_t e1) {
+            for (int64_t e = e0; e < e1; e++) {
+              mask[e] = m[e];
+              y[e] = x[e] * m[e];
+            }
+          });
           break;
         }
         const float scale = 1.f / (1.f - nd.rate);
@@ -629,13 +642,26 @@ void Session::optimizerStep() {
   iterations++;
 }
 
-StepResult Session::train(const std::vector<int32_t>& order, int64_t start, int steps, int batchSize, uint64_t seed, int64_t stepBase) {
+StepResult Session::train(const std::vector<int32_t>& order, int64_t start, int steps, int batchSize, uint64_t seed, int64_t stepBase, const std::vector<float>& masks) {
   const Split& s = split(0);
   if (batchSize <= 0 || batchSize > plan_.maxBatch) throw InputError("batch size " + std::to_string(batchSize) + " is outside 1.." + std::to_string(plan_.maxBatch));
   if (static_cast<int64_t>(order.size()) != s.rows) throw InputError("the order holds " + std::to_string(order.size()) + " rows, the train split " + std::to_string(s.rows));
   for (int32_t v : order)
     if (v < 0 || v >= s.rows) throw InputError("the order names row " + std::to_string(v) + ", outside the train split");
   if (start < 0) throw InputError("start must not be negative");
+  int64_t perRow = 0;  // dropout multipliers per example
+  for (const Node& nd : plan_.nodes)
+    if (nd.op == Op::Dropout && nd.rate > 0.f) perRow += nd.size;
+  if (!masks.empty()) {
+    int64_t expected = 0;
+    for (int k = 0; k < steps; k++) {
+      const int64_t b = start + static_cast<int64_t>(k) * batchSize;
+      if (b >= s.rows) break;
+      expected += std::min<int64_t>(batchSize, s.rows - b) * perRow;
+    }
+    if (static_cast<int64_t>(masks.size()) != expected) throw InputError("dropout masks hold " + std::to_string(masks.size()) + " values, these steps need " + std::to_string(expected));
+  }
+  int64_t maskAt = 0;
   StepResult r;
   const size_t M = plan_.metrics.size();
   std::vector<double> sums;
@@ -649,7 +675,8 @@ StepResult Session::train(const std::vector<int32_t>& order, int64_t start, int 
     const int n = static_cast<int>(std::min<int64_t>(batchSize, s.rows - b));
     loadBatch(s, order.data() + b, n);
     std::fill(gradWritten_.begin(), gradWritten_.end(), 0);
-    forward(n, true, seed, stepBase + k);
+    forward(n, true, seed, stepBase + k, masks.empty() ? nullptr : masks.data() + maskAt);
+    maskAt += n * perRow;
     const double loss = lossAndMetrics(n, true, sums) / n;
     r.values.push_back(loss);
     for (size_t m = 0; m < M; m++) r.values.push_back(sums[m] / n);

@@ -49,8 +49,13 @@ class Session {
   void setSplit(int which, std::vector<float> xs, std::vector<float> ys, int64_t rows);
   const Split& split(int which) const;
 
-  /** Trains `steps` batches taken in `order` from row `start` on; stops early on abort or a non-finite loss. */
-  StepResult train(const std::vector<int32_t>& order, int64_t start, int steps, int batchSize, uint64_t seed, int64_t stepBase);
+  /**
+   * Trains `steps` batches taken in `order` from row `start` on; stops early on abort or a
+   * non-finite loss. `masks`, when not empty, holds every dropout multiplier of the steps
+   * (per step, per dropout node in plan order, rows x size), as tfjs drew them; without it
+   * dropout draws from a counter-based stream keyed by (seed, step).
+   */
+  StepResult train(const std::vector<int32_t>& order, int64_t start, int steps, int batchSize, uint64_t seed, int64_t stepBase, const std::vector<float>& masks = {});
   /** Mean loss and metrics over a whole split, in inference mode. */
   std::vector<double> evaluate(int which, int batchSize);
   /** The model's output for rows of xs (inference mode, or training mode for tests of dropout and batchnorm). */
@@ -66,7 +71,7 @@ class Session {
  private:
   void allocate();
   void loadBatch(const Split& s, const int32_t* idx, int n);
-  void forward(int n, bool training, uint64_t seed, int64_t step);
+  void forward(int n, bool training, uint64_t seed, int64_t step, const float* masks = nullptr);
   /** Loss of the batch in the label buffer; fills sums of the metrics and, when grad, the output's gradient. */
   double lossAndMetrics(int n, bool grad, std::vector<double>& metricSums);
   void backward(int n);
