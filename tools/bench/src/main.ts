@@ -14,6 +14,7 @@ import type { BenchContext, BenchResult } from './context.ts';
 import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostgres, type BenchEngine } from './engines.ts';
 import { engineBench } from './engine.ts';
 import { ingestBench } from './ingest.ts';
+import { trainersBench } from './trainers.ts';
 import { pipelineBench } from './pipeline.ts';
 import { portalBench } from './portal.ts';
 import { serveBench } from './serve.ts';
@@ -31,6 +32,7 @@ type LocalBenchFn = (ctx: BenchContext & { big: boolean }) => Promise<BenchResul
 const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
   engine: { what: '@cairn/engine tfjs training ex/s per backend (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
+  trainers: { what: 'the examples through runTraining on each usable trainer: final val_acc vs tfjs (mean of 3 seeds), whole-run time, and a tracked run vs a no-op Reporter on the best trainer', run: trainersBench },
   serve: { what: 'cairn serve POST /predict latency and throughput (Iris MLP, autocannon in another process) vs a minimal http server calling model.predict', run: serveBench },
   'store-host': { what: 'embedded store shared by a hosting process: Store.logMetrics points/s from client processes over the wire protocol vs PGlite in process', run: storeHostBench },
 };
