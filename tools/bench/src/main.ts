@@ -15,6 +15,7 @@ import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostg
 import { engineBench } from './engine.ts';
 import { nativeBench } from './engine-native.ts';
 import { ingestBench } from './ingest.ts';
+import { trainersBench } from './trainers.ts';
 import { pipelineBench } from './pipeline.ts';
 import { portalBench } from './portal.ts';
 import { serveBench } from './serve.ts';
@@ -33,6 +34,7 @@ const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   snapshot: { what: '@cairn/snapshot hashing, snapshotDir, chunking and checkout vs b3sum/md5sum/cat/cp', run: snapshotBench },
   engine: { what: '@cairn/engine training ex/s per tfjs backend and native-cpu (MLP, CNN) vs PyTorch, and tracking overhead of a fit', run: engineBench },
   native: { what: 'native-cpu training ex/s (MLP, CNN) vs PyTorch at 1 thread and at every core (the native rows of engine, alone)', run: nativeBench },
+  trainers: { what: 'the examples through runTraining on each usable trainer: final val_acc vs tfjs (mean of 3 seeds), whole-run time, and a tracked run vs a no-op Reporter on the best trainer', run: trainersBench },
   serve: { what: 'cairn serve POST /predict latency and throughput (Iris MLP, autocannon in another process) vs a minimal http server calling model.predict', run: serveBench },
   'store-host': { what: 'embedded store shared by a hosting process: Store.logMetrics points/s from client processes over the wire protocol vs PGlite in process', run: storeHostBench },
 };

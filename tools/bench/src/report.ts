@@ -6,7 +6,7 @@ export type EngineName = 'pglite' | 'postgres';
  * Where a row ran: a database engine, 'fs' for benchmarks of the local filesystem (snapshot),
  * a tfjs backend or 'torch' (the PyTorch reference) for the engine benchmark.
  */
-export type RowEngine = EngineName | 'fs' | 'native-cpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu' | 'torch' | 'redis' | 'http';
+export type RowEngine = EngineName | 'fs' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu' | 'torch' | 'redis' | 'http' | 'tfjs' | 'native-cpu' | 'native-cuda' | (string & {});
 
 /** A target a figure must meet: throughput at least, or latency at most. */
 export interface Target {
@@ -31,9 +31,9 @@ export interface ResultRow {
   value: number;
   /**
    * 'B/s' prints as GB/s or MB/s (decimal), 'x' is a plain ratio, 'count' a number of things, 'MiB' a size,
-   * 'ex/s' training examples per second, 'jobs/s' queue jobs per second. NaN: not measured (the note says why).
+   * 'ex/s' training examples per second, 'jobs/s' queue jobs per second, '%' a percentage (accuracy), 'pt' percentage points (a difference of accuracies). NaN: not measured (the note says why).
    */
-  unit: 'pts/s' | 'ms' | 'B/s' | 'x' | 'count' | 'MiB' | 'ex/s' | 'jobs/s';
+  unit: 'pts/s' | 'ms' | 'B/s' | 'x' | 'count' | 'MiB' | 'ex/s' | 'jobs/s' | '%' | 'pt';
   /** How the figure was reduced, e.g. "median of 3" or "p95 of 30". */
   stat: string;
   /** Secondary figures shown next to the headline, e.g. "p50 12.3 ms". */
@@ -62,6 +62,10 @@ export function formatValue(value: number, unit: ResultRow['unit']): string {
       return formatInt(value);
     case 'MiB':
       return `${formatInt(value)} MiB`;
+    case '%':
+      return `${value.toFixed(2)}%`;
+    case 'pt':
+      return `${value.toFixed(2)} pt`;
     default:
       return formatRate(value, unit);
   }
