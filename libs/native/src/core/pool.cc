@@ -65,7 +65,10 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
 
 void ThreadPool::range(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  int64_t parts = std::min<int64_t>(threads_, std::max<int64_t>(1, n / std::max<int64_t>(1, grain)));
+  // A few ranges per thread: on a busy machine a worker can be descheduled mid-range, and
+  // smaller ranges leave less for the others to wait on (they take the rest meanwhile).
+  const int64_t most = threads_ == 1 ? 1 : 4 * static_cast<int64_t>(threads_);
+  int64_t parts = std::min<int64_t>(most, std::max<int64_t>(1, n / std::max<int64_t>(1, grain)));
   if (parts <= 1) {
     fn(0, n);
     return;

@@ -26,7 +26,7 @@ class ThreadPool {
    * partition work so that each output element is written by exactly one task.
    */
   void run(int64_t tasks, const std::function<void(int64_t)>& fn);
-  /** Splits [0, n) into at most threads() contiguous ranges: fn(begin, end). */
+  /** Splits [0, n) into contiguous ranges of at least `grain` (a few per thread): fn(begin, end). */
   void range(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
