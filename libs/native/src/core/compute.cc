@@ -1,6 +1,10 @@
 // compute.h on the vectorised kernels (src/kernels): the pool becomes their ParallelFor.
 #include "core/compute.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "core/activations.h"
 #include "kernels/kernels.h"
 
 namespace cairn {
@@ -22,6 +26,13 @@ Act KernelAct(ActKind a) {
     case ActKind::Elu: return Act::Elu;
     default: return Act::Linear;
   }
+}
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void ColumnAdd(float* __restrict acc, const float* __restrict row, int64_t cols) {
+  for (int64_t c = 0; c < cols; c++) acc[c] += row[c];
 }
 
 }  // namespace
@@ -50,21 +61,28 @@ void BiasActForward(ThreadPool& pool, int64_t rows, int64_t cols, float* y, cons
 }
 
 void BiasActBackward(ThreadPool& pool, int64_t rows, int64_t cols, const float* y, float* dy, ActKind act, float* dbias) {
-  if (act == ActKind::Softmax) {
-    // Softmax's Jacobian couples a row: done here, then the bias sums over the result.
-    pool.range(rows, 32, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; r++) {
-        const float* p = y + r * cols;
-        float* g = dy + r * cols;
-        float dot = 0.f;
-        for (int64_t j = 0; j < cols; j++) dot += g[j] * p[j];
-        for (int64_t j = 0; j < cols; j++) g[j] = p[j] * (g[j] - dot);
-      }
-    });
-    act = ActKind::Linear;
+  // Rows in parallel (the kernels' bias_act_backward splits columns, which leaves a conv's
+  // 16 or 32 channels to one thread); the bias sums go by fixed blocks of rows, added in
+  // block order, so they do not depend on the thread count.
+  if (act != ActKind::Linear) {
+    pool.range(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, cols)), [&](int64_t r0, int64_t r1) { ActivationBackwardRows(act, y + r0 * cols, dy + r0 * cols, r1 - r0, cols); });
   }
-  if (!dbias && act == ActKind::Linear) return;
-  bias_act_backward(rows, cols, y, dy, KernelAct(act), dy, dbias, For(pool));
+  if (!dbias) return;
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (rows + kBlock - 1) / kBlock;
+  thread_local std::vector<float> partial;
+  if (static_cast<int64_t>(partial.size()) < blocks * cols) partial.resize(blocks * cols);
+  float* part = partial.data();
+  pool.range(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; b++) {
+      float* acc = part + b * cols;
+      std::fill(acc, acc + cols, 0.f);
+      const int64_t end = std::min(rows, (b + 1) * kBlock);
+      for (int64_t r = b * kBlock; r < end; r++) ColumnAdd(acc, dy + r * cols, cols);
+    }
+  });
+  std::fill(dbias, dbias + cols, 0.f);
+  for (int64_t b = 0; b < blocks; b++) ColumnAdd(dbias, part + b * cols, cols);
 }
 
 const char* KernelIsa() { return isa_name(active_isa()); }
