@@ -20,6 +20,8 @@ namespace {
 constexpr int64_t kMaxKc = 256;      // K chunk: an NR x KC slice of packed B stays in L1
 constexpr int64_t kRowsPerJob = 48;  // rough: rounded to MR; A block per job stays in L2
 constexpr int64_t kColsPerJob = 128; // rough: rounded to NR
+constexpr double kMinTaskFlops = 1e6;     // less than ~10 us of work is not worth a thread hand-off
+constexpr int64_t kMinPackFloats = 32768; // likewise for packing B
 
 // Packs op(B) columns [p*nr, p*nr+nr) for all K: dst[k*nr + j]; zero beyond N.
 void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t N, int64_t K, int64_t j0, int nr, float* dst) {
@@ -123,7 +125,7 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   // Packed op(B), owned by the calling thread (pool threads only read it).
   thread_local std::vector<float> bbuf;
   float* bp = grow(bbuf, npanels * K * nr);
-  pf(npanels, 1, [&](int64_t b, int64_t e) {
+  pf(npanels, std::max<int64_t>(1, kMinPackFloats / (K * nr)), [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) pack_b_panel(transB, B, ldb, N, K, p * nr, nr, bp + p * K * nr);
   });
 
@@ -133,7 +135,9 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   const int64_t mJobs = (rowPanels + rowPanelsPerJob - 1) / rowPanelsPerJob;
   const int64_t nJobs = (npanels + colPanelsPerJob - 1) / colPanelsPerJob;
 
-  pf(mJobs * nJobs, 1, [&](int64_t jb, int64_t je) {
+  const double jobFlops = 2.0 * double(rowPanelsPerJob * mr) * double(colPanelsPerJob * nr) * double(K);
+  const int64_t grain = std::max<int64_t>(1, int64_t(kMinTaskFlops / jobFlops));
+  pf(mJobs * nJobs, grain, [&](int64_t jb, int64_t je) {
     thread_local std::vector<float> abuf;
     float* ap = grow(abuf, rowPanelsPerJob * mr * kcStep);
     for (int64_t job = jb; job < je; ++job) {
