@@ -98,6 +98,17 @@ void col2im_add(const Conv2DGeom& g, const float* dcol, int64_t n0, int64_t nimg
 
 }  // namespace
 
+bool conv2d_geom_valid(const Conv2DGeom& g) {
+  const int64_t lim = int64_t(1) << 40;
+  for (int64_t v : {g.n, g.h, g.w, g.cin, g.kh, g.kw, g.cout, g.sh, g.sw, g.oh, g.ow})
+    if (v < 1 || v > lim) return false;
+  if (g.padTop < 0 || g.padLeft < 0 || g.padTop > lim || g.padLeft > lim) return false;
+  // products in doubles so an overflow cannot slip through
+  const double in = double(g.n) * g.h * g.w * g.cin, out = double(g.n) * g.oh * g.ow * g.cout;
+  const double ker = double(g.kh) * g.kw * g.cin * g.cout, col = double(g.oh) * g.ow * g.kh * g.kw * g.cin;
+  return in < lim && out < lim && ker < lim && col < lim;
+}
+
 int64_t conv2d_workspace_floats(const Conv2DGeom& g) {
   if (pointwise(g)) return 0;
   return images_per_chunk(g) * g.oh * g.ow * col_width(g);
