@@ -15,6 +15,7 @@
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>
 extern "C" void openblas_set_num_threads(int);
+extern "C" char* openblas_get_corename(void);
 #endif
 
 using namespace cairn;
@@ -130,6 +131,10 @@ int main() {
   for (Isa i : {Isa::Avx512, Isa::Avx2, Isa::Portable})
     if (int(i) <= int(best)) isas.push_back(i);
   std::printf("detected isa: %s; single thread; GFLOP/s by thread CPU time (median of 7)\n", isa_name(best));
+#ifdef HAVE_OPENBLAS
+  std::printf("openblas kernels: %s (choose with OPENBLAS_CORETYPE, e.g. SkylakeX for its AVX-512 ones)\n",
+              openblas_get_corename());
+#endif
   std::printf("%-36s", "shape (op(A) . op(B))");
   for (Isa i : isas) std::printf(" %9s", isa_name(i));
 #ifdef HAVE_OPENBLAS
