@@ -23,27 +23,6 @@ constexpr int64_t kColsPerJob = 128; // rough: rounded to NR
 constexpr double kMinTaskFlops = 1e6;     // less than ~10 us of work is not worth a thread hand-off
 constexpr int64_t kMinPackFloats = 32768; // likewise for packing B
 
-// Packs op(B) columns [p*nr, p*nr+nr) for all K: dst[k*nr + j]; zero beyond N.
-void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t N, int64_t K, int64_t j0, int nr, float* dst) {
-  const int64_t w = std::min<int64_t>(nr, N - j0);
-  if (!transB) {
-    for (int64_t k = 0; k < K; ++k) {
-      const float* src = B + k * ldb + j0;
-      float* d = dst + k * nr;
-      std::memcpy(d, src, sizeof(float) * w);
-      for (int64_t j = w; j < nr; ++j) d[j] = 0.0f;
-    }
-  } else {
-    // op(B)(k, j) = B[j*ldb + k]: read rows of B contiguously, write with stride nr.
-    for (int64_t j = 0; j < w; ++j) {
-      const float* src = B + (j0 + j) * ldb;
-      for (int64_t k = 0; k < K; ++k) dst[k * nr + j] = src[k];
-    }
-    for (int64_t j = w; j < nr; ++j)
-      for (int64_t k = 0; k < K; ++k) dst[k * nr + j] = 0.0f;
-  }
-}
-
 // Packs op(A) rows [i0, i0+mr) for k in [k0, k0+kc): dst[k*mr + r]; zero beyond M.
 void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t M, int64_t i0, int64_t k0, int64_t kc, int mr,
                   float* dst) {
@@ -86,9 +65,25 @@ void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t M, int64_t i
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = A + (k0 + k) * lda + i0;
       float* d = dst + k * mr;
-      std::memcpy(d, src, sizeof(float) * h);
+      for (int64_t r = 0; r < h; ++r) d[r] = src[r];  // a few floats: no memcpy call
       for (int64_t r = h; r < mr; ++r) d[r] = 0.0f;
     }
+  }
+}
+
+// Packs op(B) columns [j0, j0+nr) for all K: dst[k*nr + j]; zero beyond N.
+void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t N, int64_t K, int64_t j0, int nr, float* dst) {
+  if (transB) {
+    // op(B)(k, j) = B[j*ldb + k]: the same layout change as packing rows of a plain A.
+    pack_a_panel(false, B, ldb, N, j0, 0, K, nr, dst);
+    return;
+  }
+  const int64_t w = std::min<int64_t>(nr, N - j0);
+  for (int64_t k = 0; k < K; ++k) {
+    const float* src = B + k * ldb + j0;
+    float* d = dst + k * nr;
+    std::memcpy(d, src, sizeof(float) * w);
+    for (int64_t j = w; j < nr; ++j) d[j] = 0.0f;
   }
 }
 
@@ -114,6 +109,26 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     if (beta != 1.0f) scale_c(M, N, beta, C, ldc, pf);
+    return;
+  }
+  if (N <= 12 && M >= 4 * N) {
+    // A narrow C pads every register tile to 16 or 32 columns; C^T = op(B)^T op(A)^T pads only
+    // its few rows. Compute C^T into a scratch buffer, then fold it into C.
+    thread_local std::vector<float> tbuf;
+    float* ct = grow(tbuf, N * M);
+    sgemm(!transB, !transA, N, M, K, 1.0f, B, ldb, A, lda, 0.0f, ct, M, pf);
+    pf(M, 256, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          const float s = alpha * ct[j * M + i];
+          if (beta == 0.0f) {
+            C[i * ldc + j] = s;
+          } else {
+            const float t = beta * C[i * ldc + j];
+            C[i * ldc + j] = s + t;
+          }
+        }
+    });
     return;
   }
   const GemmMicro mk = gemm_micro(active_isa(), M, N);
