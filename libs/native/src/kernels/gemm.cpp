@@ -62,6 +62,16 @@ void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t M, int64_t i
       for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = 0.0f;
   } else {
     // op(A)(i, k) = A[k*lda + i]: each k gives mr contiguous floats.
+#if defined(CAIRN_X86)
+    if (h == mr && mr % 4 == 0) {  // whole panel: 4 floats per SSE move
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A + (k0 + k) * lda + i0;
+        float* d = dst + k * mr;
+        for (int r = 0; r < mr; r += 4) _mm_storeu_ps(d + r, _mm_loadu_ps(src + r));
+      }
+      return;
+    }
+#endif
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = A + (k0 + k) * lda + i0;
       float* d = dst + k * mr;
@@ -82,7 +92,7 @@ void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t N, int64_t K
   for (int64_t k = 0; k < K; ++k) {
     const float* src = B + k * ldb + j0;
     float* d = dst + k * nr;
-    std::memcpy(d, src, sizeof(float) * w);
+    for (int64_t j = 0; j < w; ++j) d[j] = src[j];  // nr floats: a loop beats a memcpy call
     for (int64_t j = w; j < nr; ++j) d[j] = 0.0f;
   }
 }
