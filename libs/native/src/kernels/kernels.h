@@ -8,6 +8,10 @@ namespace cairn {
 // sum across threads unless the partial sums are combined in a fixed order independent of thread count).
 using ParallelFor = std::function<void(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& body)>;
 ParallelFor serial_for();  // runs body(0,n) on the calling thread (for tests)
+// Kernels call pf only from the calling thread, one after another, never from inside a body,
+// so a pool without nested parallelism is enough. Their scratch (sgemm's packed panels) lives in
+// thread_local buffers that grow to the largest problem seen and are then reused: no allocation
+// per call once warm. Any number of threads may call kernels at once.
 
 enum class Isa { Portable, Avx2, Avx512 };
 Isa detect_isa();               // cpuid + xgetbv at run time (OS support for AVX/AVX-512 state); Portable on non-x86
