@@ -21,7 +21,8 @@ constexpr int64_t kMaxKc = 256;      // K chunk: an NR x KC slice of packed B st
 constexpr int64_t kRowsPerJob = 48;  // rough: rounded to MR; A block per job stays in L2
 constexpr int64_t kColsPerJob = 128; // rough: rounded to NR
 constexpr double kMinTaskFlops = 1e6;     // less than ~10 us of work is not worth a thread hand-off
-constexpr int64_t kMinPackFloats = 32768; // likewise for packing B
+constexpr int64_t kMinPackFloats = 32768; // likewise for packing
+constexpr int64_t kMaxPrepackFloats = int64_t(1) << 19;  // 2 MiB: op(A) packed once if no larger
 
 // Packs op(A) rows [i0, i0+mr) for k in [k0, k0+kc): dst[k*mr + r]; zero beyond M.
 void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t M, int64_t i0, int64_t k0, int64_t kc, int mr,
@@ -160,11 +161,22 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   const int64_t mJobs = (rowPanels + rowPanelsPerJob - 1) / rowPanelsPerJob;
   const int64_t nJobs = (npanels + colPanelsPerJob - 1) / colPanelsPerJob;
 
+  // When several column blocks would each pack the same rows of A, pack all of op(A) once up
+  // front (panel ip at ip*mr*K, element (k, r) at k*mr + r) if it stays cache-sized; otherwise
+  // each job packs its rows per K chunk. Same packed values either way.
+  const bool prepackA = nJobs > 1 && rowPanels * mr * K <= kMaxPrepackFloats;
+  thread_local std::vector<float> aAllBuf;
+  float* aAll = prepackA ? grow(aAllBuf, rowPanels * mr * K) : nullptr;
+  if (prepackA)
+    pf(rowPanels, std::max<int64_t>(1, kMinPackFloats / (K * mr)), [&](int64_t b, int64_t e) {
+      for (int64_t ip = b; ip < e; ++ip) pack_a_panel(transA, A, lda, M, ip * mr, 0, K, mr, aAll + ip * mr * K);
+    });
+
   const double jobFlops = 2.0 * double(rowPanelsPerJob * mr) * double(colPanelsPerJob * nr) * double(K);
   const int64_t grain = std::max<int64_t>(1, int64_t(kMinTaskFlops / jobFlops));
   pf(mJobs * nJobs, grain, [&](int64_t jb, int64_t je) {
     thread_local std::vector<float> abuf;
-    float* ap = grow(abuf, rowPanelsPerJob * mr * kcStep);
+    float* ap = prepackA ? nullptr : grow(abuf, rowPanelsPerJob * mr * kcStep);
     for (int64_t job = jb; job < je; ++job) {
       const int64_t mj = job / nJobs, nj = job % nJobs;
       const int64_t ip0 = mj * rowPanelsPerJob, ip1 = std::min(rowPanels, ip0 + rowPanelsPerJob);
@@ -172,8 +184,9 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
       for (int64_t k0 = 0; k0 < K; k0 += kcStep) {
         const int64_t kc = std::min(kcStep, K - k0);
         const float bet = k0 == 0 ? beta : 1.0f;
-        for (int64_t ip = ip0; ip < ip1; ++ip)
-          pack_a_panel(transA, A, lda, M, ip * mr, k0, kc, mr, ap + (ip - ip0) * mr * kc);
+        if (!prepackA)
+          for (int64_t ip = ip0; ip < ip1; ++ip)
+            pack_a_panel(transA, A, lda, M, ip * mr, k0, kc, mr, ap + (ip - ip0) * mr * kc);
         for (int64_t p = p0; p < p1; ++p) {
           const float* bpan = bp + p * K * nr + k0 * nr;
           const int64_t j0 = p * nr;
@@ -181,7 +194,7 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
           for (int64_t ip = ip0; ip < ip1; ++ip) {
             const int64_t i0 = ip * mr;
             const int64_t h = std::min<int64_t>(mr, M - i0);
-            const float* apan = ap + (ip - ip0) * mr * kc;
+            const float* apan = prepackA ? aAll + ip * mr * K + k0 * mr : ap + (ip - ip0) * mr * kc;
             float* c = C + i0 * ldc + j0;
             mk.run(kc, apan, bpan, c, ldc, alpha, bet, int(h), int(w));
           }
