@@ -49,6 +49,29 @@ inline ColSpan col_span(const Conv2DGeom& g, int64_t ox) {
 // col[r, (ky,kx,ci)] for the output pixels of images [n0, n0+nimg).
 void im2col(const Conv2DGeom& g, const float* x, int64_t n0, int64_t nimg, float* col, const ParallelFor& pf) {
   const int64_t kcw = col_width(g), krow = g.kw * g.cin;
+  if (g.cin == 1) {
+    // One channel (a first layer): each piece is a single float, so fill the output row's
+    // columns with a tight select loop per (ky, kx) instead of pieces of runs.
+    pf(nimg * g.oh, 4, [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        const int64_t img = row / g.oh, oy = row % g.oh;
+        float* base = col + row * g.ow * kcw;
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int64_t iy = oy * g.sh - g.padTop + ky;
+          const bool inRow = iy >= 0 && iy < g.h;
+          const float* s = x + ((n0 + img) * g.h + (inRow ? iy : 0)) * g.w;
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            float* d = base + ky * g.kw + kx;
+            for (int64_t ox = 0; ox < g.ow; ++ox) {
+              const int64_t ix = ox * g.sw - g.padLeft + kx;
+              d[ox * kcw] = inRow && ix >= 0 && ix < g.w ? s[ix] : 0.0f;
+            }
+          }
+        }
+      }
+    });
+    return;
+  }
   pf(nimg * g.oh, 4, [&](int64_t b, int64_t e) {
     for (int64_t row = b; row < e; ++row) {
       const int64_t img = row / g.oh, oy = row % g.oh;
@@ -97,6 +120,17 @@ void col2im_add(const Conv2DGeom& g, const float* dcol, int64_t n0, int64_t nimg
 }
 
 }  // namespace
+
+bool conv2d_geom_valid(const Conv2DGeom& g) {
+  const int64_t lim = int64_t(1) << 40;
+  for (int64_t v : {g.n, g.h, g.w, g.cin, g.kh, g.kw, g.cout, g.sh, g.sw, g.oh, g.ow})
+    if (v < 1 || v > lim) return false;
+  if (g.padTop < 0 || g.padLeft < 0 || g.padTop > lim || g.padLeft > lim) return false;
+  // products in doubles so an overflow cannot slip through
+  const double in = double(g.n) * g.h * g.w * g.cin, out = double(g.n) * g.oh * g.ow * g.cout;
+  const double ker = double(g.kh) * g.kw * g.cin * g.cout, col = double(g.oh) * g.ow * g.kh * g.kw * g.cin;
+  return in < lim && out < lim && ker < lim && col < lim;
+}
 
 int64_t conv2d_workspace_floats(const Conv2DGeom& g) {
   if (pointwise(g)) return 0;

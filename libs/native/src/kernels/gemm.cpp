@@ -20,27 +20,9 @@ namespace {
 constexpr int64_t kMaxKc = 256;      // K chunk: an NR x KC slice of packed B stays in L1
 constexpr int64_t kRowsPerJob = 48;  // rough: rounded to MR; A block per job stays in L2
 constexpr int64_t kColsPerJob = 128; // rough: rounded to NR
-
-// Packs op(B) columns [p*nr, p*nr+nr) for all K: dst[k*nr + j]; zero beyond N.
-void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t N, int64_t K, int64_t j0, int nr, float* dst) {
-  const int64_t w = std::min<int64_t>(nr, N - j0);
-  if (!transB) {
-    for (int64_t k = 0; k < K; ++k) {
-      const float* src = B + k * ldb + j0;
-      float* d = dst + k * nr;
-      std::memcpy(d, src, sizeof(float) * w);
-      for (int64_t j = w; j < nr; ++j) d[j] = 0.0f;
-    }
-  } else {
-    // op(B)(k, j) = B[j*ldb + k]: read rows of B contiguously, write with stride nr.
-    for (int64_t j = 0; j < w; ++j) {
-      const float* src = B + (j0 + j) * ldb;
-      for (int64_t k = 0; k < K; ++k) dst[k * nr + j] = src[k];
-    }
-    for (int64_t j = w; j < nr; ++j)
-      for (int64_t k = 0; k < K; ++k) dst[k * nr + j] = 0.0f;
-  }
-}
+constexpr double kMinTaskFlops = 1e6;     // less than ~10 us of work is not worth a thread hand-off
+constexpr int64_t kMinPackFloats = 32768; // likewise for packing
+constexpr int64_t kMaxPrepackFloats = int64_t(1) << 19;  // 2 MiB: op(A) packed once if no larger
 
 // Packs op(A) rows [i0, i0+mr) for k in [k0, k0+kc): dst[k*mr + r]; zero beyond M.
 void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t M, int64_t i0, int64_t k0, int64_t kc, int mr,
@@ -81,12 +63,38 @@ void pack_a_panel(bool transA, const float* A, int64_t lda, int64_t M, int64_t i
       for (int64_t k = 0; k < kc; ++k) dst[k * mr + r] = 0.0f;
   } else {
     // op(A)(i, k) = A[k*lda + i]: each k gives mr contiguous floats.
+#if defined(CAIRN_X86)
+    if (h == mr && mr % 4 == 0) {  // whole panel: 4 floats per SSE move
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A + (k0 + k) * lda + i0;
+        float* d = dst + k * mr;
+        for (int r = 0; r < mr; r += 4) _mm_storeu_ps(d + r, _mm_loadu_ps(src + r));
+      }
+      return;
+    }
+#endif
     for (int64_t k = 0; k < kc; ++k) {
       const float* src = A + (k0 + k) * lda + i0;
       float* d = dst + k * mr;
-      std::memcpy(d, src, sizeof(float) * h);
+      for (int64_t r = 0; r < h; ++r) d[r] = src[r];  // a few floats: no memcpy call
       for (int64_t r = h; r < mr; ++r) d[r] = 0.0f;
     }
+  }
+}
+
+// Packs op(B) columns [j0, j0+nr) for all K: dst[k*nr + j]; zero beyond N.
+void pack_b_panel(bool transB, const float* B, int64_t ldb, int64_t N, int64_t K, int64_t j0, int nr, float* dst) {
+  if (transB) {
+    // op(B)(k, j) = B[j*ldb + k]: the same layout change as packing rows of a plain A.
+    pack_a_panel(false, B, ldb, N, j0, 0, K, nr, dst);
+    return;
+  }
+  const int64_t w = std::min<int64_t>(nr, N - j0);
+  for (int64_t k = 0; k < K; ++k) {
+    const float* src = B + k * ldb + j0;
+    float* d = dst + k * nr;
+    for (int64_t j = 0; j < w; ++j) d[j] = src[j];  // nr floats: a loop beats a memcpy call
+    for (int64_t j = w; j < nr; ++j) d[j] = 0.0f;
   }
 }
 
@@ -114,6 +122,26 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
     if (beta != 1.0f) scale_c(M, N, beta, C, ldc, pf);
     return;
   }
+  if (N <= 12 && M >= 4 * N) {
+    // A narrow C pads every register tile to 16 or 32 columns; C^T = op(B)^T op(A)^T pads only
+    // its few rows. Compute C^T into a scratch buffer, then fold it into C.
+    thread_local std::vector<float> tbuf;
+    float* ct = grow(tbuf, N * M);
+    sgemm(!transB, !transA, N, M, K, 1.0f, B, ldb, A, lda, 0.0f, ct, M, pf);
+    pf(M, 256, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          const float s = alpha * ct[j * M + i];
+          if (beta == 0.0f) {
+            C[i * ldc + j] = s;
+          } else {
+            const float t = beta * C[i * ldc + j];
+            C[i * ldc + j] = s + t;
+          }
+        }
+    });
+    return;
+  }
   const GemmMicro mk = gemm_micro(active_isa(), M, N);
   const int mr = mk.mr, nr = mk.nr;
   const int64_t npanels = (N + nr - 1) / nr;
@@ -123,7 +151,7 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   // Packed op(B), owned by the calling thread (pool threads only read it).
   thread_local std::vector<float> bbuf;
   float* bp = grow(bbuf, npanels * K * nr);
-  pf(npanels, 1, [&](int64_t b, int64_t e) {
+  pf(npanels, std::max<int64_t>(1, kMinPackFloats / (K * nr)), [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) pack_b_panel(transB, B, ldb, N, K, p * nr, nr, bp + p * K * nr);
   });
 
@@ -133,9 +161,22 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   const int64_t mJobs = (rowPanels + rowPanelsPerJob - 1) / rowPanelsPerJob;
   const int64_t nJobs = (npanels + colPanelsPerJob - 1) / colPanelsPerJob;
 
-  pf(mJobs * nJobs, 1, [&](int64_t jb, int64_t je) {
+  // When several column blocks would each pack the same rows of A, pack all of op(A) once up
+  // front (panel ip at ip*mr*K, element (k, r) at k*mr + r) if it stays cache-sized; otherwise
+  // each job packs its rows per K chunk. Same packed values either way.
+  const bool prepackA = nJobs > 1 && rowPanels * mr * K <= kMaxPrepackFloats;
+  thread_local std::vector<float> aAllBuf;
+  float* aAll = prepackA ? grow(aAllBuf, rowPanels * mr * K) : nullptr;
+  if (prepackA)
+    pf(rowPanels, std::max<int64_t>(1, kMinPackFloats / (K * mr)), [&](int64_t b, int64_t e) {
+      for (int64_t ip = b; ip < e; ++ip) pack_a_panel(transA, A, lda, M, ip * mr, 0, K, mr, aAll + ip * mr * K);
+    });
+
+  const double jobFlops = 2.0 * double(rowPanelsPerJob * mr) * double(colPanelsPerJob * nr) * double(K);
+  const int64_t grain = std::max<int64_t>(1, int64_t(kMinTaskFlops / jobFlops));
+  pf(mJobs * nJobs, grain, [&](int64_t jb, int64_t je) {
     thread_local std::vector<float> abuf;
-    float* ap = grow(abuf, rowPanelsPerJob * mr * kcStep);
+    float* ap = prepackA ? nullptr : grow(abuf, rowPanelsPerJob * mr * kcStep);
     for (int64_t job = jb; job < je; ++job) {
       const int64_t mj = job / nJobs, nj = job % nJobs;
       const int64_t ip0 = mj * rowPanelsPerJob, ip1 = std::min(rowPanels, ip0 + rowPanelsPerJob);
@@ -143,8 +184,9 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
       for (int64_t k0 = 0; k0 < K; k0 += kcStep) {
         const int64_t kc = std::min(kcStep, K - k0);
         const float bet = k0 == 0 ? beta : 1.0f;
-        for (int64_t ip = ip0; ip < ip1; ++ip)
-          pack_a_panel(transA, A, lda, M, ip * mr, k0, kc, mr, ap + (ip - ip0) * mr * kc);
+        if (!prepackA)
+          for (int64_t ip = ip0; ip < ip1; ++ip)
+            pack_a_panel(transA, A, lda, M, ip * mr, k0, kc, mr, ap + (ip - ip0) * mr * kc);
         for (int64_t p = p0; p < p1; ++p) {
           const float* bpan = bp + p * K * nr + k0 * nr;
           const int64_t j0 = p * nr;
@@ -152,7 +194,7 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
           for (int64_t ip = ip0; ip < ip1; ++ip) {
             const int64_t i0 = ip * mr;
             const int64_t h = std::min<int64_t>(mr, M - i0);
-            const float* apan = ap + (ip - ip0) * mr * kc;
+            const float* apan = prepackA ? aAll + ip * mr * K + k0 * mr : ap + (ip - ip0) * mr * kc;
             float* c = C + i0 * ldc + j0;
             mk.run(kc, apan, bpan, c, ldc, alpha, bet, int(h), int(w));
           }

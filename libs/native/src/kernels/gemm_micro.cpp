@@ -153,14 +153,16 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* a, 
 
 }  // namespace
 
-// Of the candidates, the one with the least estimated time: row panels x (MR + a per-step
-// overhead of about 4 rows' worth), scaled by the padded width; ties go to the first listed.
+// Of the candidates, the one with the least estimated time: padded rows x padded columns x the
+// tile's relative cost (measured on a Zen 5 with bench-like loops: the tall narrow tiles spend
+// more loads per FMA, so they only win when N or M is small); ties go to the first listed.
 static GemmMicro pick(const GemmMicro* c, int n, int64_t M, int64_t N) {
   GemmMicro best = c[0];
   double bestCost = 1e300;
   for (int i = 0; i < n; ++i) {
-    const double panels = double((M + c[i].mr - 1) / c[i].mr), widths = double((N + c[i].nr - 1) / c[i].nr);
-    const double cost = panels * (c[i].mr + 4) * widths * c[i].nr;
+    const double rows = double((M + c[i].mr - 1) / c[i].mr * c[i].mr);
+    const double cols = double((N + c[i].nr - 1) / c[i].nr * c[i].nr);
+    const double cost = rows * cols * c[i].cost;
     if (cost < bestCost) best = c[i], bestCost = cost;
   }
   return best;
@@ -169,18 +171,18 @@ static GemmMicro pick(const GemmMicro* c, int n, int64_t M, int64_t N) {
 GemmMicro gemm_micro(Isa isa, int64_t M, int64_t N) {
 #if defined(CAIRN_X86)
   if (isa == Isa::Avx512) {
-    static const GemmMicro k[] = {{12, 32, micro_avx512<12, 2>}, {28, 16, micro_avx512<28, 1>},
-                                  {16, 16, micro_avx512<16, 1>}, {6, 32, micro_avx512<6, 2>},
-                                  {10, 16, micro_avx512<10, 1>}};
+    static const GemmMicro k[] = {{12, 32, 1.0f, micro_avx512<12, 2>}, {16, 16, 1.1f, micro_avx512<16, 1>},
+                                  {28, 16, 1.15f, micro_avx512<28, 1>}, {6, 32, 1.05f, micro_avx512<6, 2>},
+                                  {10, 16, 1.2f, micro_avx512<10, 1>}};
     return pick(k, 5, M, N);
   }
   if (isa == Isa::Avx2) {
-    static const GemmMicro k[] = {{6, 16, micro_avx2<6, 2>}, {12, 8, micro_avx2<12, 1>}};
+    static const GemmMicro k[] = {{6, 16, 1.0f, micro_avx2<6, 2>}, {12, 8, 1.1f, micro_avx2<12, 1>}};
     return pick(k, 2, M, N);
   }
 #endif
   (void)isa;
-  static const GemmMicro k[] = {{4, 8, micro_portable<4, 8>}};
+  static const GemmMicro k[] = {{4, 8, 1.0f, micro_portable<4, 8>}};
   return pick(k, 1, M, N);
 }
 

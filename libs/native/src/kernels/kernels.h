@@ -8,6 +8,10 @@ namespace cairn {
 // sum across threads unless the partial sums are combined in a fixed order independent of thread count).
 using ParallelFor = std::function<void(int64_t n, int64_t grain, const std::function<void(int64_t begin, int64_t end)>& body)>;
 ParallelFor serial_for();  // runs body(0,n) on the calling thread (for tests)
+// Kernels call pf only from the calling thread, one after another, never from inside a body,
+// so a pool without nested parallelism is enough. Their scratch (sgemm's packed panels) lives in
+// thread_local buffers that grow to the largest problem seen and are then reused: no allocation
+// per call once warm. Any number of threads may call kernels at once.
 
 enum class Isa { Portable, Avx2, Avx512 };
 Isa detect_isa();               // cpuid + xgetbv at run time (OS support for AVX/AVX-512 state); Portable on non-x86
@@ -25,6 +29,10 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
 // NHWC input [n,h,w,cin], kernel [kh,kw,cin,cout] (tfjs layout), output NHWC [n,oh,ow,cout].
 // Padding as tfjs computes it for 'valid'/'same' (the caller fills padTop/padLeft/oh/ow).
 struct Conv2DGeom { int64_t n, h, w, cin, kh, kw, cout, sh, sw, padTop, padLeft, oh, ow; };
+// True when every size and stride is >= 1, pads >= 0 and every tensor holds < 2^40 floats. The
+// kernels check input indices against h/w themselves, so any such oh/ow/pad is memory-safe;
+// the executor should call this (and throw a JS error) before the first conv call.
+bool conv2d_geom_valid(const Conv2DGeom& g);
 int64_t conv2d_workspace_floats(const Conv2DGeom& g);   // scratch the three conv calls may use
 void conv2d_forward(const Conv2DGeom& g, const float* x, const float* k, float* y, float* ws, const ParallelFor& pf);        // y overwritten, no bias (the executor fuses bias+activation)
 void conv2d_backward_data(const Conv2DGeom& g, const float* dy, const float* k, float* dx, float* ws, const ParallelFor& pf); // dx overwritten
@@ -32,6 +40,8 @@ void conv2d_backward_filter(const Conv2DGeom& g, const float* x, const float* dy
 
 // Pooling, NHWC; tfjs semantics for 'valid' and 'same' (average pooling over 'same' padding divides by the count of real inputs in the window, as tfjs does — check tfjs-backend-cpu's pool implementation to be exact).
 struct Pool2DGeom { int64_t n, h, w, c, ph, pw, sh, sw, padTop, padLeft, oh, ow; };
+// As conv2d_geom_valid, and x must hold < 2^31 elements (argmax is int32).
+bool pool2d_geom_valid(const Pool2DGeom& g);
 // argmax[i] = flat index into the whole x tensor (n*h*w*c, so x must hold < 2^31 elements) of the
 // element chosen for output i: the first strictly greater than -inf in window order (row, then
 // column), as tfjs; -1 when none is (all -inf or NaN), and then y = -inf and no gradient flows.

@@ -18,6 +18,7 @@ namespace cairn {
 // writes c[r*ldc + j] = beta == 0 ? alpha*acc : alpha*acc + beta*c (mul then add, no FMA).
 struct GemmMicro {
   int mr, nr;
+  float cost;  // measured time per MR*NR*k element relative to the ISA's main tile (tile choice only)
   void (*run)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta,
               int rows, int cols);
 };

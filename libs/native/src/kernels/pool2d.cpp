@@ -21,6 +21,14 @@ Window window(const Pool2DGeom& g, int64_t oy, int64_t ox) {
 // loop vectorizes.
 constexpr int64_t kCBlock = 64;
 
+bool pool2d_geom_valid(const Pool2DGeom& g) {
+  const int64_t lim = int64_t(1) << 40;
+  for (int64_t v : {g.n, g.h, g.w, g.c, g.ph, g.pw, g.sh, g.sw, g.oh, g.ow})
+    if (v < 1 || v > lim) return false;
+  if (g.padTop < 0 || g.padLeft < 0 || g.padTop > lim || g.padLeft > lim) return false;
+  return double(g.n) * g.h * g.w * g.c < 2147483648.0 && double(g.n) * g.oh * g.ow * g.c < double(lim);
+}
+
 void maxpool2d_forward(const Pool2DGeom& g, const float* x, float* y, int32_t* argmax, const ParallelFor& pf) {
   const float ninf = -std::numeric_limits<float>::infinity();
   pf(g.n * g.oh, 4, [&](int64_t b, int64_t e) {

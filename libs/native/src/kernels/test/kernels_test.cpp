@@ -34,12 +34,12 @@ static std::mt19937 rng(12345);
     }                                                       \
   } while (0)
 
-// A ParallelFor over `threads` std::threads, cutting [0,n) into equal contiguous ranges no
-// smaller than grain (what a real pool might do; the kernels must not care).
+// A ParallelFor over `threads` std::threads, cutting [0,n) into equal contiguous ranges. It
+// ignores grain (a hint) so that even small problems get split and the determinism checks bite.
 static ParallelFor thread_for(int threads) {
-  return [threads](int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
+  return [threads](int64_t n, int64_t, const std::function<void(int64_t, int64_t)>& body) {
     if (n <= 0) return;
-    int64_t parts = std::min<int64_t>(threads, std::max<int64_t>(1, n / std::max<int64_t>(1, grain)));
+    int64_t parts = std::min<int64_t>(threads, n);
     if (parts <= 1) return body(0, n);
     std::vector<std::thread> ts;
     for (int64_t p = 1; p < parts; ++p) ts.emplace_back([&, p] { body(n * p / parts, n * (p + 1) / parts); });
@@ -158,6 +158,7 @@ static Conv2DGeom conv_geom(int64_t n, int64_t h, int64_t w, int64_t cin, int64_
 }
 
 static void test_conv_case(const Conv2DGeom& g) {
+  EXPECT(conv2d_geom_valid(g), "conv geometry rejected");
   const auto x = rand_vec(size_t(g.n * g.h * g.w * g.cin));
   const auto k = rand_vec(size_t(g.kh * g.kw * g.cin * g.cout));
   const auto dy = rand_vec(size_t(g.n * g.oh * g.ow * g.cout));
@@ -213,6 +214,14 @@ static void test_conv_case(const Conv2DGeom& g) {
 }
 
 static void test_conv() {
+  Conv2DGeom bad = conv_geom(1, 5, 5, 1, 3, 3, 1, 1, 1, false);
+  bad.sh = 0;
+  EXPECT(!conv2d_geom_valid(bad), "stride 0 accepted");
+  bad = conv_geom(1, 5, 5, 1, 3, 3, 1, 1, 1, false);
+  bad.padLeft = -1;
+  EXPECT(!conv2d_geom_valid(bad), "negative pad accepted");
+  bad = conv_geom(1 << 20, 1 << 12, 1 << 12, 1, 3, 3, 1, 1, 1, false);
+  EXPECT(!conv2d_geom_valid(bad), "2^44-float input accepted");
   // The CNN that matters, then odd ones: strides, same padding, 1x1 (pointwise path), and a
   // batch large enough to be cut into several im2col chunks.
   test_conv_case(conv_geom(3, 28, 28, 1, 3, 3, 16, 1, 1, false));
@@ -237,6 +246,7 @@ static Pool2DGeom pool_geom(int64_t n, int64_t h, int64_t w, int64_t c, int64_t 
 }
 
 static void test_pool_case(const Pool2DGeom& g, bool ties) {
+  EXPECT(pool2d_geom_valid(g), "pool geometry rejected");
   auto x = rand_vec(size_t(g.n * g.h * g.w * g.c));
   if (ties)
     for (float& v : x) v = std::round(v * 2);  // few distinct values: many ties
@@ -304,6 +314,8 @@ static void test_pool_case(const Pool2DGeom& g, bool ties) {
 }
 
 static void test_pool() {
+  Pool2DGeom pbad = pool_geom(1 << 12, 1 << 10, 1 << 10, 1, 2, 2, 2, 2, false);
+  EXPECT(!pool2d_geom_valid(pbad), "pool input of 2^32 floats accepted (argmax is int32)");
   test_pool_case(pool_geom(4, 26, 26, 16, 2, 2, 2, 2, false), false);
   test_pool_case(pool_geom(2, 11, 11, 32, 2, 2, 2, 2, false), true);
   test_pool_case(pool_geom(2, 7, 9, 3, 3, 3, 2, 2, true), true);
