@@ -1,7 +1,7 @@
 export * from './types.ts';
 export { defineTraining } from './define.ts';
 export { createPolicy, createPolicies, checkPolicies, policySpecSchema, parsePolicySpecs, nonFinite } from './policies/index.ts';
-export { LayersTrainer, defaultTrainer } from './layers-trainer.ts';
+export { FIT_SALT, LayersTrainer, defaultTrainer } from './layers-trainer.ts';
 export { runTraining, resolveParams, quietTfjs, TIER_DEFAULTS, type RunTrainingOptions, type RunOutcome } from './run-training.ts';
 export { loadDefinition, type LoadedDefinition } from './load-definition.ts';
 export { saveCheckpoint, loadCheckpoint, type FitState } from './checkpoint.ts';

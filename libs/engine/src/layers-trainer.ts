@@ -8,7 +8,7 @@ import { Rng, epochOrder, seedMathRandom } from './random.ts';
 import type { Batch, CheckpointRef, Evaluation, MetricPoint, Split, Trainer, TrainerInput, TrainResult, Verdict } from './types.ts';
 
 /** Salt so fit-time randomness (dropout) draws from another stream than the initialisers. */
-const FIT_SALT = 0x5eed_f17;
+export const FIT_SALT = 0x5eed_f17;
 
 function isTensorSplit(s: Split): s is { xs: tf.Tensor; ys: tf.Tensor } {
   return 'xs' in s && 'ys' in s && s.xs instanceof tf.Tensor;

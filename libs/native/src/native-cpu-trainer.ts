@@ -1,14 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { ValidationError } from '@cairn/schema';
-import { Rng, checkPolicies, epochOrder, loadCheckpoint, saveCheckpoint, type CheckpointRef, type Evaluation, type FitState, type MetricPoint, type Split, type Trainer, type TrainerInput, type TrainResult, type Verdict } from '@cairn/engine';
+import { FIT_SALT, Rng, checkPolicies, epochOrder, loadCheckpoint, saveCheckpoint, type CheckpointRef, type Evaluation, type FitState, type MetricPoint, type Split, type Trainer, type TrainerInput, type TrainResult, type Verdict } from '@cairn/engine';
 import { loadAddon, threadCount, type NativeSession } from './addon.ts';
 import { DropoutMasks } from './dropout-masks.ts';
 import { compilePlan, Unsupported, type CompiledPlan } from './plan.ts';
 import { pullOptimizer, pullWeights, pushOptimizer, pushWeights } from './state.ts';
 
-/** LayersTrainer's salt for fit-time randomness (dropout), so both draw the same masks. */
-const FIT_SALT = 0x5eed_f17;
 /** Dropout multipliers handed to one native call at most (64 MiB). */
 const MAX_MASK_FLOATS = 16 * 1024 * 1024;
 /** When something must run between steps (onBatch, policies, timed checkpoints), one native call lasts about this long. */
