@@ -1,6 +1,6 @@
 // sgemm driver: packs op(B) once into NR-wide panels, then runs jobs over (row block, column
-// block) tiles of C; each job packs its rows of op(A) into MR-tall panels per K chunk and calls
-// the micro-kernel. Threads split M and N only; K is cut into chunks whose bounds depend on K
+// block) tiles of C; each job packs its rows of op(A) into MR-tall panels per K chunk (or op(A)
+// is packed once up front when several column blocks share it) and calls the micro-kernel. Threads split M and N only; K is cut into chunks whose bounds depend on K
 // alone, so every element of C is summed in the same order whatever the thread count.
 #include <algorithm>
 #include <cstring>
