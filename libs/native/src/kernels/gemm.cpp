@@ -1,6 +1,6 @@
 // sgemm driver: packs op(B) once into NR-wide panels, then runs jobs over (row block, column
-// block) tiles of C; each job packs its rows of op(A) into MR-tall panels per K chunk and calls
-// the micro-kernel. Threads split M and N only; K is cut into chunks whose bounds depend on K
+// block) tiles of C; each job packs its rows of op(A) into MR-tall panels per K chunk (or op(A)
+// is packed once up front when several column blocks share it) and calls the micro-kernel. Threads split M and N only; K is cut into chunks whose bounds depend on K
 // alone, so every element of C is summed in the same order whatever the thread count.
 #include <algorithm>
 #include <cstring>
@@ -120,26 +120,6 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alph
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     if (beta != 1.0f) scale_c(M, N, beta, C, ldc, pf);
-    return;
-  }
-  if (N <= 12 && M >= 4 * N) {
-    // A narrow C pads every register tile to 16 or 32 columns; C^T = op(B)^T op(A)^T pads only
-    // its few rows. Compute C^T into a scratch buffer, then fold it into C.
-    thread_local std::vector<float> tbuf;
-    float* ct = grow(tbuf, N * M);
-    sgemm(!transB, !transA, N, M, K, 1.0f, B, ldb, A, lda, 0.0f, ct, M, pf);
-    pf(M, 256, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i)
-        for (int64_t j = 0; j < N; ++j) {
-          const float s = alpha * ct[j * M + i];
-          if (beta == 0.0f) {
-            C[i * ldc + j] = s;
-          } else {
-            const float t = beta * C[i * ldc + j];
-            C[i * ldc + j] = s + t;
-          }
-        }
-    });
     return;
   }
   const GemmMicro mk = gemm_micro(active_isa(), M, N);

@@ -30,12 +30,16 @@ static const Shape kShapes[] = {
     {"mlp dW2   256x128^T . 128x128", true, false, 256, 128, 128},
     {"mlp dX1   128x256 . (784x256)^T", false, true, 128, 784, 256},
     {"mlp dX2   128x128 . (256x128)^T", false, true, 128, 256, 128},
+    {"mlp dW3   128x128^T . 128x10", true, false, 128, 10, 128},
+    {"mlp dX3   128x10 . (128x10)^T", false, true, 128, 128, 10},
     {"cnn c1 fwd  43264x9 . 9x16", false, false, 43264, 16, 9},
     {"cnn c2 fwd  7744x144 . 144x32", false, false, 7744, 32, 144},
     {"cnn c2 bwdD 7744x32 . (144x32)^T", false, true, 7744, 144, 32},
     {"cnn c2 bwdF 7744x144^T . 7744x32", true, false, 144, 32, 7744},
     {"cnn c1 bwdF 43264x9^T . 43264x16", true, false, 9, 16, 43264},
     {"cnn dense 64x800 . 800x10", false, false, 64, 10, 800},
+    {"cnn dW    64x800^T . 64x10", true, false, 800, 10, 64},
+    {"cnn dX    64x10 . (800x10)^T", false, true, 64, 800, 10},
 };
 
 // Times every variant of one shape in turn, 7 rounds, so a busy neighbour slows all of them
