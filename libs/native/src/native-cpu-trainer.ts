@@ -51,7 +51,7 @@ export function labelSizeOf(ys: tf.Tensor): number {
 export function planFor(model: LayersModel, compile: TrainerInput['compile'], train: Split, batchSize: number): CompiledPlan {
   if (!isTensorSplit(train)) throw new Unsupported('tf.data pipelines are not supported by native-cpu (it needs the split as tensors)');
   const optimizer = (model.optimizer as tf.Optimizer | undefined) ?? compile.optimizer;
-  return compilePlan(model, { loss: compile.loss, ...(compile.metrics ? { metrics: compile.metrics } : {}), optimizer, labelSize: labelSizeOf(train.ys), maxBatch: Math.max(batchSize, 256) });
+  return compilePlan(model, { loss: compile.loss, ...(compile.metrics ? { metrics: compile.metrics } : {}), optimizer, labelSize: labelSizeOf(train.ys), maxBatch: batchSize });
 }
 
 /**
@@ -89,7 +89,8 @@ export class NativeCpuTrainer implements Trainer {
     }
 
     const batchSize = input.batchSize;
-    const evalBatch = Math.max(batchSize, 256);
+    // Buffers are sized for the training batch; evaluation goes by the same batch (one call, any size of split).
+    const evalBatch = batchSize;
     const inputShape = compiled.plan.nodes[0]!.shape;
     const session: NativeSession = new addon.Session(compiled.plan, this.options.threads ?? threadCount());
     const onAbort = () => session.abort();
