@@ -49,7 +49,31 @@ describeNative('bad input: clear errors, never a crash', () => {
       ['a parameter out of range', { ...planOf(), nodes: planOf().nodes.map((n, i) => (i === 1 ? { ...n, kernel: 99 } : n)) }, /parameter index out of range/],
       ['a negative dimension', { ...planOf(), nodes: [{ op: 'input', inputs: [], shape: [-3] }] }, /non-positive dimension/],
       ['an unknown loss', { ...planOf(), loss: 'hinge' }, /unknown loss 'hinge'/],
-      ['a huge buffer', { ...planOf(), maxBatch: 2_000_000_000, nodes: planOf().nodes.map((n) => ({ ...n, shape: n.shape.map(() => 2_000_000_000) })) }, /out of memory|length|cannot create|size/],
+      ['a kernel of the wrong size', { ...planOf(), params: planOf().params.map((p, i) => (i === 0 ? { ...p, shape: [3, 5] } : p)) }, /dense kernel size/],
+      ['units that do not match the shape', { ...planOf(), nodes: planOf().nodes.map((n, i) => (i === 1 ? { ...n, units: 5 } : n)) }, /dense shapes do not add up/],
+      ['a dropout rate of 1', { ...planOf(), nodes: [...planOf().nodes.slice(0, 2), { op: 'dropout', inputs: [1], shape: [4], rate: 1 }, { ...planOf().nodes[2]!, inputs: [2] }] }, /dropout rate/],
+      ['targets that do not fit the output', { ...planOf(), labelSize: 3 }, /labelSize does not fit/],
+      [
+        'a conv window past its input',
+        {
+          ...planOf(),
+          nodes: [{ op: 'input', inputs: [], shape: [4, 4, 1] }, { op: 'conv2d', inputs: [0], shape: [9, 9, 2], kernel: 0, conv: { h: 4, w: 4, cin: 1, kh: 3, kw: 3, sh: 1, sw: 1, padTop: 0, padLeft: 0, oh: 9, ow: 9, cout: 2 } }, { op: 'reshape', inputs: [1], shape: [162] }, { op: 'dense', inputs: [2], shape: [2], units: 2, kernel: 1, act: 'softmax' }],
+          params: [{ shape: [3, 3, 1, 2], trainable: true }, { shape: [162, 2], trainable: true }],
+          output: 3,
+        },
+        /conv output larger than its input allows/,
+      ],
+      [
+        'a buffer too large to allocate',
+        {
+          ...planOf(),
+          maxBatch: 2_000_000_000,
+          nodes: [{ op: 'input', inputs: [], shape: [2_000_000_000] }, { op: 'dense', inputs: [0], shape: [2], units: 2, kernel: 0, bias: 1, act: 'softmax' }],
+          params: [{ shape: [2_000_000_000, 2], trainable: true }, { shape: [2], trainable: true }],
+          output: 1,
+        },
+        /out of memory|cannot create std::vector larger than max_size|length/,
+      ],
     ];
     for (const [what, plan, message] of bad) expect(() => new Session(plan as NativePlan, 1), what).toThrow(message);
     expect(() => new Session(planOf(), 0)).toThrow(/threads must be/);

@@ -43,7 +43,94 @@ Session::Session(Plan plan, int threads) : plan_(std::move(plan)), pool_(threads
       if (p >= static_cast<int>(plan_.params.size())) throw InputError("plan: parameter index out of range");
     if (n.size <= 0) throw InputError("plan: node " + std::to_string(i) + " has no elements");
   }
+  validate();
   allocate();
+}
+
+// Every size the kernels will index by, checked against the buffers they index into: a
+// plan that does not add up is an error here, never a read past a buffer later.
+void Session::validate() const {
+  const auto& nodes = plan_.nodes;
+  auto fail = [](size_t i, const std::string& what) { throw InputError("plan: node " + std::to_string(i) + ": " + what); };
+  auto paramSize = [&](size_t i, int p, const char* what) -> int64_t {
+    if (p < 0) fail(i, std::string("needs a ") + what);
+    return plan_.params[p].size;
+  };
+  for (size_t i = 1; i < nodes.size(); i++) {
+    const Node& n = nodes[i];
+    const Node& in = nodes[n.inputs[0]];
+    const bool many = n.op == Op::Add || n.op == Op::Concat;
+    if (!many && n.inputs.size() != 1) fail(i, "takes exactly one input");
+    const int64_t last = LastDim(n);
+    switch (n.op) {
+      case Op::Input: fail(i, "a second input"); break;
+      case Op::Dense: {
+        const int64_t K = LastDim(in);
+        if (n.units <= 0 || n.units != last || in.size % K != 0 || n.size != (in.size / K) * n.units) fail(i, "dense shapes do not add up");
+        if (paramSize(i, n.kernel, "kernel") != K * n.units) fail(i, "dense kernel size");
+        if (n.bias >= 0 && paramSize(i, n.bias, "bias") != n.units) fail(i, "dense bias size");
+        break;
+      }
+      case Op::Conv2D: {
+        const ConvShape& c = n.conv;
+        if (c.h <= 0 || c.w <= 0 || c.cin <= 0 || c.kh <= 0 || c.kw <= 0 || c.sh <= 0 || c.sw <= 0 || c.oh <= 0 || c.ow <= 0 || c.cout <= 0 || c.padTop < 0 || c.padLeft < 0 || c.padTop >= c.kh || c.padLeft >= c.kw)
+          fail(i, "conv geometry out of range");
+        if (in.size != static_cast<int64_t>(c.h) * c.w * c.cin || n.size != static_cast<int64_t>(c.oh) * c.ow * c.cout) fail(i, "conv shapes do not add up");
+        if ((c.oh - 1) * c.sh - c.padTop >= c.h || (c.ow - 1) * c.sw - c.padLeft >= c.w) fail(i, "conv output larger than its input allows");
+        if (paramSize(i, n.kernel, "kernel") != static_cast<int64_t>(c.kh) * c.kw * c.cin * c.cout) fail(i, "conv kernel size");
+        if (n.bias >= 0 && paramSize(i, n.bias, "bias") != c.cout) fail(i, "conv bias size");
+        break;
+      }
+      case Op::MaxPool:
+      case Op::AvgPool: {
+        const PoolShape& p = n.pool;
+        if (p.h <= 0 || p.w <= 0 || p.c <= 0 || p.ph <= 0 || p.pw <= 0 || p.sh <= 0 || p.sw <= 0 || p.oh <= 0 || p.ow <= 0 || p.padTop < 0 || p.padLeft < 0 || p.padTop >= p.ph || p.padLeft >= p.pw)
+          fail(i, "pool geometry out of range");
+        if (in.size != static_cast<int64_t>(p.h) * p.w * p.c || n.size != static_cast<int64_t>(p.oh) * p.ow * p.c) fail(i, "pool shapes do not add up");
+        if ((p.oh - 1) * p.sh - p.padTop >= p.h || (p.ow - 1) * p.sw - p.padLeft >= p.w) fail(i, "pool output larger than its input allows");
+        break;
+      }
+      case Op::GlobalAvgPool:
+        if (in.size % n.size != 0 || LastDim(in) != n.size) fail(i, "global pooling shapes do not add up");
+        break;
+      case Op::Reshape:
+      case Op::Activation:
+        if (in.size != n.size) fail(i, "sizes differ from the input's");
+        break;
+      case Op::Dropout:
+        if (in.size != n.size) fail(i, "sizes differ from the input's");
+        if (!(n.rate >= 0.f && n.rate < 1.f)) fail(i, "dropout rate must be in [0, 1)");
+        break;
+      case Op::BatchNorm:
+        if (in.size != n.size || n.size % last != 0) fail(i, "batchnorm shapes do not add up");
+        if (paramSize(i, n.gamma, "gamma") != last || paramSize(i, n.beta, "beta") != last || paramSize(i, n.movingMean, "moving mean") != last || paramSize(i, n.movingVar, "moving variance") != last)
+          fail(i, "batchnorm parameter sizes");
+        if (!(n.epsilon > 0.f)) fail(i, "batchnorm epsilon must be positive");
+        break;
+      case Op::Embedding:
+        if (n.vocab <= 0 || n.size != in.size * last) fail(i, "embedding shapes do not add up");
+        if (paramSize(i, n.kernel, "table") != static_cast<int64_t>(n.vocab) * last) fail(i, "embedding table size");
+        break;
+      case Op::Add:
+        for (int k : n.inputs)
+          if (nodes[k].size != n.size) fail(i, "add inputs differ in size");
+        break;
+      case Op::Concat: {
+        int64_t sum = 0;
+        for (int k : n.inputs) {
+          const int64_t d = LastDim(nodes[k]);
+          if (nodes[k].size / d != n.size / last || nodes[k].size % d != 0) fail(i, "concatenated inputs differ in rows");
+          sum += d;
+        }
+        if (sum != last) fail(i, "concatenated widths do not add up");
+        break;
+      }
+    }
+  }
+  const int64_t out = nodes[plan_.output].size;
+  if (plan_.loss == Loss::SparseCategorical ? plan_.labelSize != 1 : plan_.labelSize != out) throw InputError("plan: labelSize does not fit the output and the loss");
+  for (Metric m : plan_.metrics)
+    if ((m == Metric::SparseCategoricalAccuracy || m == Metric::SparseCategorical) != (plan_.loss == Loss::SparseCategorical)) throw InputError("plan: a metric does not fit the targets");
 }
 
 void Session::allocate() {

@@ -69,6 +69,7 @@ class Session {
   std::atomic<bool> busy{false};
 
  private:
+  void validate() const;
   void allocate();
   void loadBatch(const Split& s, const int32_t* idx, int n);
   void forward(int n, bool training, uint64_t seed, int64_t step, const float* masks = nullptr);
