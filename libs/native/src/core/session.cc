@@ -108,6 +108,7 @@ void Session::validate() const {
         if (!(n.epsilon > 0.f)) fail(i, "batchnorm epsilon must be positive");
         break;
       case Op::Embedding:
+        if (n.inputs[0] != 0) fail(i, "an embedding must read the model's input (its indices are checked when data is loaded)");
         if (n.vocab <= 0 || n.size != in.size * last) fail(i, "embedding shapes do not add up");
         if (paramSize(i, n.kernel, "table") != static_cast<int64_t>(n.vocab) * last) fail(i, "embedding table size");
         break;
