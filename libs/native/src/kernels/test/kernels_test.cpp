@@ -361,7 +361,7 @@ static double ref_dact(Act a, double y) {
 
 static void test_rows() {
   const char* names[] = {"linear", "relu", "sigmoid", "tanh", "elu"};
-  const int64_t shapes[][2] = {{1, 1}, {3, 17}, {128, 256}, {5, 10}, {64, 33}, {2, 1000}};
+  const int64_t shapes[][2] = {{1, 1}, {3, 17}, {128, 256}, {5, 10}, {64, 33}, {2, 1000}, {1000, 16}, {777, 33}};
   for (auto& s : shapes)
     for (int ai = 0; ai < 5; ++ai) {
       const Act act = Act(ai);
