@@ -62,8 +62,9 @@ void bias_act_forward(int64_t rows, int64_t cols, const float* x, const float* b
                       float* y, const ParallelFor& pf);
 // From the activation's OUTPUT y (what forward wrote) and the upstream gradient dy:
 // dz[r,c] = dy[r,c] * act'(.) (relu: y>0; sigmoid: y(1-y); tanh: 1-y^2; elu: y>0 ? 1 : y+1),
-// and, when dbias is not null, dbias[c] = sum over r of dz[r,c], summed in row order
-// (threads split columns only, so it is bit-identical for any thread count). dz may equal dy.
+// and, when dbias is not null, dbias[c] = sum over r of dz[r,c]: threads take blocks of 256
+// rows, each summed in row order, and the block sums are added in block order, so it is
+// bit-identical for any thread count. dz may equal dy.
 void bias_act_backward(int64_t rows, int64_t cols, const float* y, const float* dy, Act act,
                        float* dz, float* dbias, const ParallelFor& pf);
 // y[r,:] = softmax(x[r,:]) (max subtracted first). x may equal y.

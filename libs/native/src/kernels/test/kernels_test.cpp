@@ -127,7 +127,9 @@ static void test_gemm_case(bool ta, bool tb, int64_t M, int64_t N, int64_t K, fl
 
 static void test_gemm() {
   const int64_t edge[][3] = {{1, 1, 1}, {1, 37, 5}, {29, 1, 7}, {3, 5, 1}, {13, 33, 17}, {128, 10, 128},
-                             {12, 32, 256}, {25, 65, 300}, {28, 16, 9}, {100, 17, 513}, {9, 16, 700}};
+                             {12, 32, 256}, {25, 65, 300}, {28, 16, 9}, {100, 17, 513}, {9, 16, 700},
+                             // several column blocks: op(A) packed once up front
+                             {37, 300, 129}, {130, 257, 70}, {61, 520, 600}};
   for (auto& s : edge)
     for (int t = 0; t < 4; ++t) test_gemm_case(t & 1, t & 2, s[0], s[1], s[2], 1.0f, 0.0f, 0);
   for (int it = 0; it < 40; ++it) {
@@ -361,7 +363,7 @@ static double ref_dact(Act a, double y) {
 
 static void test_rows() {
   const char* names[] = {"linear", "relu", "sigmoid", "tanh", "elu"};
-  const int64_t shapes[][2] = {{1, 1}, {3, 17}, {128, 256}, {5, 10}, {64, 33}, {2, 1000}};
+  const int64_t shapes[][2] = {{1, 1}, {3, 17}, {128, 256}, {5, 10}, {64, 33}, {2, 1000}, {1000, 16}, {777, 33}};
   for (auto& s : shapes)
     for (int ai = 0; ai < 5; ++ai) {
       const Act act = Act(ai);
