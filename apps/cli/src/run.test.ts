@@ -5,6 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '@cairn/store';
 import { cli } from './test-support.ts';
 
+// Whether the native core built on this machine, read from its build record (not from the code under test).
+const nativeStatus = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../libs/native/build/status.json');
+const nativeBuilt = fs.existsSync(nativeStatus) && (JSON.parse(fs.readFileSync(nativeStatus, 'utf8')) as { ok?: boolean }).ok === true;
+
 /**
  * `cairn run` end to end on the Iris example: a real definition, a real snapshot of its
  * data folder, real tfjs training on this machine's best backend, recorded in an
@@ -25,10 +29,13 @@ describe('cairn run', () => {
   it('trains the Iris example from its data folder and records params, metrics, backend, data and model', async () => {
     const r = await run('examples/iris-mlp/train.ts', '--data', 'examples/iris-mlp/data', '--param', 'epochs=15', '--json');
     expect(r.code, r.stderr).toBe(0);
-    const outcome = JSON.parse(r.stdout) as { runId: string; status: string; metrics: Record<string, number>; backend: { name: string; skipped: { name: string }[] }; snapshotId: string; artifacts: { path: string }[] };
+    const outcome = JSON.parse(r.stdout) as { runId: string; status: string; metrics: Record<string, number>; backend: { name: string; skipped: { name: string }[] }; trainer: { name: string; skipped: { name: string; reason: string }[] }; snapshotId: string; artifacts: { path: string }[] };
     expect(outcome.status).toBe('finished');
     expect(outcome.metrics.val_acc).toBeGreaterThan(0.6);
-    expect(outcome.backend.skipped.map((s) => s.name)).toEqual(expect.arrayContaining(['tensorflow', 'webgpu']));
+    // The native core where it built; else tfjs on its best backend, saying why native was skipped.
+    expect(outcome.trainer.name).toBe(nativeBuilt ? 'native-cpu' : 'tfjs');
+    expect(outcome.trainer.skipped.map((s) => s.name)).toEqual(nativeBuilt ? [] : ['native-cpu']);
+    if (!nativeBuilt) expect(outcome.backend.skipped.map((s) => s.name)).toEqual(expect.arrayContaining(['tensorflow', 'webgpu']));
     expect(outcome.artifacts.map((a) => a.path)).toEqual(['model/model.json', 'model/weights.bin', 'model/card.json']);
     first = outcome.runId;
 
@@ -39,6 +46,8 @@ describe('cairn run', () => {
       expect(detail.params).toMatchObject({ epochs: '15', batchSize: '16' });
       expect(detail.metrics.val_acc?.count).toBe(15);
       expect(detail.environment.tfjsBackend).toBe(outcome.backend.name);
+      expect(detail.environment.trainer).toBe(outcome.trainer.name);
+      expect(detail.environment.trainersSkipped).toEqual(outcome.trainer.skipped);
       expect(detail.snapshotIds).toEqual([outcome.snapshotId]);
       const artifacts = (await store.listArtifacts(first)).map((a) => a.path);
       expect(artifacts).toContain('checkpoints/step-00000120.ckpt');
@@ -93,11 +102,30 @@ describe('cairn run', () => {
     }
   });
 
+  it('trains digits-cnn on native-cpu by default where it built, to the metrics tfjs reaches with the same seed', async () => {
+    const args = ['examples/digits-cnn/train.ts', '--data', 'examples/digits-cnn/data', '--param', 'epochs=1', '--json'];
+    const auto = await run(...args);
+    expect(auto.code, auto.stderr).toBe(0);
+    const a = JSON.parse(auto.stdout) as { status: string; metrics: Record<string, number>; trainer: { name: string } };
+    expect(a.status).toBe('finished');
+    expect(a.trainer.name).toBe(nativeBuilt ? 'native-cpu' : 'tfjs');
+    const forced = await run(...args, '--trainer', 'tfjs');
+    expect(forced.code, forced.stderr).toBe(0);
+    const t = JSON.parse(forced.stdout) as { metrics: Record<string, number>; trainer: { name: string; forcedBy: string } };
+    expect(t.trainer).toMatchObject({ name: 'tfjs', forcedBy: 'option' });
+    // Same seed, same batches, same dropout masks: within half a point (they agree to 4 digits here).
+    expect(Math.abs(a.metrics.val_acc! - t.metrics.val_acc!)).toBeLessThanOrEqual(0.005);
+    expect(a.metrics.val_acc).toBeGreaterThan(0.5);
+  });
+
   it('refuses a module that is not a training definition, and an unknown backend', async () => {
     const notDef = await run('apps/cli/src/limit.ts', '--data', 'examples/iris-mlp/data');
     expect(notDef.code).toBe(2);
     expect(notDef.stderr).toMatch(/apps\/cli\/src\/limit\.ts must default-export defineTraining\(\{\.\.\.\}\): it has no default export/);
     const badBackend = await run('examples/iris-mlp/train.ts', '--backend', 'cuda');
     expect(badBackend.code).toBe(2);
+    const badTrainer = await run('examples/iris-mlp/train.ts', '--trainer', 'cuda');
+    expect(badTrainer.code).toBe(2);
+    expect(badTrainer.stderr).toMatch(/--trainer.*cuda.*native-cuda, native-cpu, tfjs/s);
   });
 });

@@ -10,6 +10,8 @@ import { nativeUnavailableReason } from './addon.ts';
  * not be built here (build/status.json) are they skipped, and the skip names the reason.
  */
 const reason = nativeUnavailableReason();
+// CI has a compiler: there a core that did not build is a failure, not a skip.
+if (reason && process.env.CAIRN_REQUIRE_NATIVE === '1') throw new Error(`@cairn/native did not build and CAIRN_REQUIRE_NATIVE=1: ${reason}`);
 if (reason) console.warn(`@cairn/native tests skipped: ${reason}`);
 export const describeNative = (name: string, fn: () => void) => (reason ? describe.skip(`${name} (skipped: ${reason})`, fn) : describe(name, fn));
 
