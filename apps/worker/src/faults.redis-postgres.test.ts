@@ -46,8 +46,9 @@ describe('worker faults', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  function worker(redis: TestRedis, dbUrl: string, extra: string[] = []): WorkerProcess {
+  function worker(redis: TestRedis, dbUrl: string, extra: string[] = [], trainer = ''): WorkerProcess {
     const w = startWorkerProcess(['--tiers', 'nightly', '--config', configFile, '--db', dbUrl, ...extra], {
+      CAIRN_TRAINER: trainer,
       REDIS_URL: redis.url,
       CAIRN_QUEUE_PREFIX: redis.prefix,
       CAIRN_HOME: path.join(tmp, 'home'),
@@ -188,8 +189,7 @@ describe('worker faults', () => {
   }, 180_000);
 
   // Its timeout holds the sum of its waits' own deadlines (120 + 10 + 5 + 60 + 180 s), so a
-  // stuck wait fails with the worker's log, not as a bare timeout (it timed out once in a
-  // full CI run on this machine, with native-cpu training, and passed every rerun since).
+  // stuck wait fails with the worker's log, not as a bare timeout.
   it('PostgreSQL unreachable for 10 s during a run: metrics are buffered and written afterwards, none lost or duplicated', async () => {
     const redis = await testRedis();
     const target = new URL(pg.url);
@@ -201,7 +201,10 @@ describe('worker faults', () => {
       viaProxy.port = String(proxy.port);
       const n = 400;
       const runId = await submit(redis, n, 1);
-      const w = worker(redis, viaProxy.toString());
+      // On tfjs, as this test was written: with native-cpu it hung twice in full CI runs here
+      // (passing alone and under load, 5 of 5) — an open defect of the native path, not
+      // diagnosed yet; pinned so the outage handling this test is about stays checked.
+      const w = worker(redis, viaProxy.toString(), [], 'tfjs');
       await w.waitFor(new RegExp(`run ${runId} started`));
       await until('some epochs', async () => (await epochs(runId)).length >= 20).catch((e: Error) => {
         throw new Error(`${e.message}; the worker said: ${w.stderr()}`);
