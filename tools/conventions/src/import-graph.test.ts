@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ function sourceFiles(): string[] {
   const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '--', 'apps', 'libs', 'tools'], { cwd: ROOT, encoding: 'utf8' });
   return out
     .split('\n')
-    .filter((f) => /\.(ts|tsx|mts|cts|js|mjs|cjs)$/.test(f) && !f.startsWith('tools/conventions/fixtures/'));
+    .filter((f) => /\.(ts|tsx|mts|cts|js|mjs|cjs)$/.test(f) && !f.startsWith('tools/conventions/fixtures/') && fs.existsSync(path.join(ROOT, f)));
 }
 
 const lines = (violations: Parameters<typeof formatViolation>[0][]) => violations.map(formatViolation);
