@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@cairn/schema';
-import { defaultConfig, readConfig } from './config.ts';
+import { defaultConfig, readConfig, readSettings } from './config.ts';
 
 describe('readConfig', () => {
   it('gives every default for an empty environment', () => {
@@ -56,5 +56,10 @@ describe('readConfig', () => {
       expect(m).toContain("'open' is not a mode");
       expect((e as ValidationError).code).toBe('INVALID_INPUT');
     }
+  });
+
+  it('reads only the settings asked for, ignoring bad values elsewhere', () => {
+    expect(readSettings({ CAIRN_URL: 'http://c:3000', CAIRN_THREADS: 'many' }, ['url', 'disabled'])).toEqual({ url: 'http://c:3000', disabled: false });
+    expect(() => readSettings({ CAIRN_THREADS: 'many' }, ['threads'])).toThrow(/CAIRN_THREADS: must be a positive integer, got 'many'/);
   });
 });
