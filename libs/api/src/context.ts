@@ -15,8 +15,10 @@ export interface ContextOptions {
   queues?: ApiQueues | null;
   /** Who is asking; local mode (one user, everything allowed) when absent. */
   viewer?: Viewer;
-  /** Where snapshot manifests are read for diffs; CAIRN_BLOBS, else CAIRN_HOME/blobs, when absent. */
+  /** Where snapshot manifests are read for diffs; else a LocalBlobStore at `blobRoot`. */
   blobs?: BlobReader;
+  /** The blob store folder the app resolved (CAIRN_BLOBS, else CAIRN_HOME/blobs); default ./.cairn/blobs. */
+  blobRoot?: string;
   /** Team mode's better-auth instance (teams.create and addMember go through it); absent in local mode. */
   auth?: CairnAuth | null;
 }
@@ -37,6 +39,6 @@ export function createContext(options: ContextOptions): Context {
     queues: options.queues ?? null,
     viewer: options.viewer ?? LOCAL_VIEWER,
     auth: options.auth ?? null,
-    blobs: () => (blobs ??= new LocalBlobStore(process.env.CAIRN_BLOBS || defaultBlobRoot())),
+    blobs: () => (blobs ??= new LocalBlobStore(options.blobRoot ?? defaultBlobRoot())),
   };
 }

@@ -21,6 +21,8 @@ export interface ApiHandlerOptions {
   store: Store;
   queues?: ApiQueues | null;
   blobs?: BlobReader;
+  /** The blob store folder (CAIRN_BLOBS, else CAIRN_HOME/blobs, as the app resolved it) when `blobs` is absent. */
+  blobRoot?: string;
   /**
    * Team mode (createAuth): better-auth answers under /api/auth, and each request's
    * viewer comes from its session cookie or `Authorization: Bearer <API token>`
@@ -92,7 +94,7 @@ export function createApiHandler(options: ApiHandlerOptions): (req: Request) => 
       endpoint: TRPC_ENDPOINT,
       req,
       router: appRouter,
-      createContext: async () => createContext({ store: options.store, queues: options.queues, blobs: options.blobs, auth, viewer: await viewerOf(req) }),
+      createContext: async () => createContext({ store: options.store, queues: options.queues, blobs: options.blobs, blobRoot: options.blobRoot, auth, viewer: await viewerOf(req) }),
       onError: ({ error, path: procedure }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') options.onError?.(error.cause ?? error, { path: procedure ?? path });
       },

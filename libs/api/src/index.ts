@@ -2,7 +2,7 @@ export { appRouter, createCaller, type AppRouter } from './router.ts';
 export { createContext, type Context, type ContextOptions, type BlobReader } from './context.ts';
 export { createApiHandler, TRPC_ENDPOINT, INGEST_BASE_PATH, AUTH_BASE_PATH, type ApiHandlerOptions } from './handler.ts';
 export { createAuth, type CairnAuth, type CreateAuthOptions } from './auth/create-auth.ts';
-export { apiAccessFromEnv, viewerForHeaders, createTeamApi, LOCAL_ACCESS, type ApiAccess, type TeamApiOptions } from './auth/mode.ts';
+export { apiAccessFor, viewerForHeaders, createTeamApi, LOCAL_ACCESS, type AccessSettings, type ApiAccess, type TeamApiOptions } from './auth/mode.ts';
 export { viewerFromRequest, ANONYMOUS } from './auth/viewer.ts';
 export { hashToken, type ApiTokenInfo } from './auth/tokens.ts';
 export type { TeamMembership } from './auth/membership.ts';

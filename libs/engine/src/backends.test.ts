@@ -8,12 +8,11 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfd from '@tensorflow/tfjs-data';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '@cairn/schema';
 import {
   BACKENDS,
   BackendUnavailableError,
-  backendFromEnv,
   missingKernels,
   parseBackendName,
   probeBackends,
@@ -59,14 +58,6 @@ function batch(inputShape: number[], rows = 4): { xs: tf.Tensor; ys: tf.Tensor }
   }));
 }
 
-const savedEnv = process.env.CAIRN_BACKEND;
-beforeEach(() => {
-  delete process.env.CAIRN_BACKEND;
-});
-afterEach(() => {
-  if (savedEnv === undefined) delete process.env.CAIRN_BACKEND;
-  else process.env.CAIRN_BACKEND = savedEnv;
-});
 
 describe('one tfjs-core', () => {
   it('pins every tfjs dependency to tfjs-core’s exact version', () => {
@@ -128,9 +119,8 @@ describe('names', () => {
     expect(parseBackendName('')).toBeUndefined();
     expect(() => parseBackendName('gpu')).toThrow(ValidationError);
     expect(() => parseBackendName('gpu')).toThrow("backend 'gpu' is not a backend: use one of tensorflow, webgpu, wasm, cpu, or auto");
-    expect(backendFromEnv({})).toBeUndefined();
-    expect(backendFromEnv({ CAIRN_BACKEND: 'cpu' })).toBe('cpu');
-    expect(() => backendFromEnv({ CAIRN_BACKEND: 'cuda' })).toThrow(/CAIRN_BACKEND 'cuda' is not a backend/);
+    expect(parseBackendName('cpu', 'CAIRN_BACKEND')).toBe('cpu');
+    expect(() => parseBackendName('cuda', 'CAIRN_BACKEND')).toThrow(/CAIRN_BACKEND 'cuda' is not a backend/);
   });
 });
 
@@ -313,22 +303,19 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('cpu');
   });
 
-  it('takes a forced backend, from the option or CAIRN_BACKEND (the option wins)', async () => {
-    process.env.CAIRN_BACKEND = 'wasm';
-    const fromEnv = await selectBackend({ requiredKernels: ['Add'] });
+  it('takes a forced backend, from the option or CAIRN_BACKEND as the app read it (the option wins)', async () => {
+    const fromEnv = await selectBackend({ configured: 'wasm', requiredKernels: ['Add'] });
     expect(fromEnv).toMatchObject({ name: 'wasm', forcedBy: 'CAIRN_BACKEND', reason: 'forced by CAIRN_BACKEND', skipped: [] });
     expect(tf.getBackend()).toBe('wasm');
-    const fromOption = await selectBackend({ force: 'cpu' });
+    const fromOption = await selectBackend({ force: 'cpu', configured: 'wasm' });
     expect(fromOption).toMatchObject({ name: 'cpu', forcedBy: 'option', reason: 'forced', skipped: [] });
     expect(tf.getBackend()).toBe('cpu');
-    process.env.CAIRN_BACKEND = 'auto';
-    expect((await selectBackend({ requiredKernels: cnnKernels })).forcedBy).toBeNull();
+    expect((await selectBackend({ configured: 'auto', requiredKernels: cnnKernels })).forcedBy).toBeNull();
   });
 
   it('fails clearly when the forced backend cannot run the model, keeping the active backend', async () => {
     await tf.setBackend('cpu');
-    process.env.CAIRN_BACKEND = 'wasm';
-    const err = await selectBackend({ requiredKernels: cnnKernels }).catch((e: unknown) => e);
+    const err = await selectBackend({ configured: 'wasm', requiredKernels: cnnKernels }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendUnavailableError);
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as BackendUnavailableError).code).toBe('INVALID_INPUT');
@@ -337,8 +324,7 @@ describe('selectBackend', () => {
     );
     expect(tf.getBackend()).toBe('cpu');
 
-    process.env.CAIRN_BACKEND = 'gpu';
-    await expect(selectBackend()).rejects.toThrow(/CAIRN_BACKEND 'gpu' is not a backend/);
+    await expect(selectBackend({ configured: 'gpu' })).rejects.toThrow(/CAIRN_BACKEND 'gpu' is not a backend/);
   });
 
   it.runIf(noGpuDevice)('refuses a forced webgpu without a GPU', async () => {

@@ -69,11 +69,6 @@ export function parseBackendName(value: string, source = 'backend'): BackendName
   throw new ValidationError(`${source} '${value}' is not a backend: use one of ${BACKENDS.join(', ')}, or auto`);
 }
 
-/** The backend CAIRN_BACKEND forces, if any. */
-export function backendFromEnv(env: NodeJS.ProcessEnv = process.env): BackendName | undefined {
-  const v = env.CAIRN_BACKEND;
-  return v === undefined ? undefined : parseBackendName(v, 'CAIRN_BACKEND');
-}
 
 // --- Serialising: probing and selecting switch tfjs's global backend --------------------------
 
@@ -276,17 +271,18 @@ async function probeOne(name: BackendName, webgpuTimeoutMs?: number): Promise<Ba
 /**
  * Picks the best backend that works here (and has every kernel in `requiredKernels`), makes
  * it tfjs's backend (tf.setBackend + tf.ready) and says why each better one was skipped.
- * `force` (else CAIRN_BACKEND) tries only that backend; one that cannot be used is a
- * BackendUnavailableError (INVALID_INPUT), never a silent fallback.
+ * `force` (else `configured`, the CAIRN_BACKEND value the app read from its environment)
+ * tries only that backend; one that cannot be used is a BackendUnavailableError
+ * (INVALID_INPUT), never a silent fallback.
  */
-export async function selectBackend(options: { force?: BackendName; requiredKernels?: readonly string[] } = {}): Promise<BackendChoice> {
+export async function selectBackend(options: { force?: BackendName; configured?: string; requiredKernels?: readonly string[] } = {}): Promise<BackendChoice> {
   let force: BackendName | undefined;
   let forcedBy: BackendChoice['forcedBy'] = null;
   if (options.force !== undefined) {
     force = parseBackendName(options.force, 'backend');
     forcedBy = force ? 'option' : null;
-  } else {
-    force = backendFromEnv();
+  } else if (options.configured !== undefined) {
+    force = parseBackendName(options.configured, 'CAIRN_BACKEND');
     forcedBy = force ? 'CAIRN_BACKEND' : null;
   }
   return exclusive(async () => {

@@ -3,10 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CairnError, ValidationError } from '@cairn/schema';
-import { backendFromEnv, releaseBackend, requiredKernels, selectBackend, type BackendChoice } from './backends.ts';
+import { parseBackendName, releaseBackend, requiredKernels, selectBackend, type BackendChoice } from './backends.ts';
 import { sampleSplit } from './data/pipeline.ts';
 import { exportModel, type ExportedFile } from './export.ts';
-import { TFJS_TRAINER, selectTrainer, trainerFromEnv, type TrainerChoice } from './trainers.ts';
+import { TFJS_TRAINER, parseTrainerName, selectTrainer, type TrainerChoice } from './trainers.ts';
 import { createPolicies } from './policies/index.ts';
 import { Rng, seedMathRandom } from './random.ts';
 import { TIERS, type ArtifactStore, type BackendName, type CheckpointRef, type DataInfo, type PeerCurve, type Policy, type PolicySpec, type Reporter, type Tier, type TierSettings, type Trainer, type TrainerInput, type TrainingData, type TrainingDefinition, type TrainResult } from './types.ts';
@@ -18,6 +18,14 @@ export const TIER_DEFAULTS: Record<Tier, Required<Pick<TierSettings, 'subset'>> 
   nightly: { subset: 1 },
   weekly: { subset: 1 },
 };
+
+/** The trainer and backend an app's environment asks for (CAIRN_TRAINER, CAIRN_BACKEND, CAIRN_THREADS), as read by the app. */
+export interface ConfiguredTraining {
+  trainer?: string;
+  backend?: string;
+  /** CAIRN_THREADS: the most threads a native trainer may use. */
+  threads?: number;
+}
 
 export interface RunTrainingOptions {
   definition: TrainingDefinition;
@@ -32,7 +40,7 @@ export interface RunTrainingOptions {
   tierSettings?: TierSettings;
   /** Default: params.seed, else 0. */
   seed?: number;
-  /** Default: env CAIRN_BACKEND, else the best usable one. */
+  /** Default: `configured.backend`, else the best usable one. */
   backend?: BackendName;
   reporter: Reporter;
   /** Where checkpoints and the exported model go; without it neither is written. */
@@ -53,11 +61,16 @@ export interface RunTrainingOptions {
   /** A trainer object to use as is, bypassing the registry (benchmarks, tests). */
   trainer?: Trainer;
   /**
-   * Force a registered trainer by name ('native-cpu', 'tfjs', ...). Default: env
-   * CAIRN_TRAINER, else the best registered trainer that supports the model; a forced
-   * tfjs backend (`backend`, CAIRN_BACKEND) means the tfjs trainer.
+   * Force a registered trainer by name ('native-cpu', 'tfjs', ...). Default:
+   * `configured.trainer`, else the best registered trainer that supports the model; a
+   * forced tfjs backend (`backend`, `configured.backend`) means the tfjs trainer.
    */
   trainerName?: string;
+  /**
+   * What the app read from its environment (CAIRN_TRAINER, CAIRN_BACKEND; libs read none),
+   * weaker than `trainerName` and `backend` and recorded as forced by that variable.
+   */
+  configured?: ConfiguredTraining;
   /** The training module's path and content hash, for the model card. */
   code?: { path: string; hash?: string };
   onBatch?: TrainerInput['onBatch'];
@@ -141,17 +154,19 @@ export async function runTraining(options: RunTrainingOptions): Promise<RunOutco
         trainerChoice = { name: trainer.name, reason: 'given by the caller', forcedBy: 'option', skipped: [] };
       } else {
         // Forcing a tfjs backend asks for the tfjs trainer, unless a trainer is forced too.
-        const backendForced = options.backend ?? backendFromEnv();
-        const force = options.trainerName ?? (trainerFromEnv() ? undefined : backendForced ? TFJS_TRAINER : undefined);
-        const picked = selectTrainer({ model: probe, compile, data, batchSize }, force ? { force } : {});
-        trainer = picked.provider.create();
+        const configured = options.configured ?? {};
+        const backendForced = options.backend ?? (configured.backend !== undefined ? parseBackendName(configured.backend, 'CAIRN_BACKEND') : undefined);
+        const trainerConfigured = configured.trainer !== undefined ? parseTrainerName(configured.trainer, 'CAIRN_TRAINER') : undefined;
+        const force = options.trainerName ?? (trainerConfigured ? undefined : backendForced ? TFJS_TRAINER : undefined);
+        const picked = selectTrainer({ model: probe, compile, data, batchSize }, force ? { force } : { configured: trainerConfigured });
+        trainer = picked.provider.create(configured.threads !== undefined ? { threads: configured.threads } : {});
         trainerChoice = picked.choice;
       }
     } finally {
       probe.dispose();
     }
     if (trainerChoice.name === TFJS_TRAINER || options.trainer) {
-      backend = await selectBackend({ ...(options.backend ? { force: options.backend } : {}), requiredKernels: kernels });
+      backend = await selectBackend({ ...(options.backend ? { force: options.backend } : { configured: options.configured?.backend }), requiredKernels: kernels });
     } else {
       // A native trainer runs the fit; tfjs only holds the weights it hands back (for
       // checkpoints and export), so the always-complete cpu backend is enough.

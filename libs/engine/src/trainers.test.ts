@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { defineTraining } from './define.ts';
 import { LayersTrainer } from './layers-trainer.ts';
 import { runTraining } from './run-training.ts';
-import { TrainerUnavailableError, parseTrainerName, probeTrainers, registerTrainer, selectTrainer, trainerFromEnv, trainerProviders, type TrainerCandidate, type TrainerProvider } from './trainers.ts';
+import { TrainerUnavailableError, parseTrainerName, probeTrainers, registerTrainer, selectTrainer, trainerProviders, type TrainerCandidate, type TrainerProvider } from './trainers.ts';
 import type { MetricPoint, Reporter, Trainer, TrainerInput, TrainResult } from './types.ts';
 
 /**
@@ -114,16 +114,16 @@ describe('trainer registry', () => {
     expect(selectTrainer(candidate(), { force: 'tfjs' }).choice).toMatchObject({ name: 'tfjs', forcedBy: 'option', reason: 'forced' });
     expect(() => selectTrainer(candidate(), { force: 'native-cpu' })).toThrow(TrainerUnavailableError);
     expect(() => selectTrainer(candidate(), { force: 'native-cpu' })).toThrow("trainer 'native-cpu' (forced) cannot train this model here: loss huber not supported by native-cpu");
-    expect(() => selectTrainer(candidate(), { env: { CAIRN_TRAINER: 'native-cuda' } })).toThrow("trainer 'native-cuda' (forced by CAIRN_TRAINER=native-cuda) cannot train this model here: no trainer 'native-cuda' is registered");
-    expect(selectTrainer(candidate(), { env: { CAIRN_TRAINER: 'auto' } }).choice.name).toBe('tfjs');
+    expect(() => selectTrainer(candidate(), { configured: 'native-cuda' })).toThrow("trainer 'native-cuda' (forced by CAIRN_TRAINER=native-cuda) cannot train this model here: no trainer 'native-cuda' is registered");
+    expect(selectTrainer(candidate(), { configured: 'auto' }).choice.name).toBe('tfjs');
   });
 
   it('parses names as users type them', () => {
     expect(parseTrainerName(' Native-CPU ')).toBe('native-cpu');
     expect(parseTrainerName('auto')).toBeUndefined();
     expect(() => parseTrainerName('native')).toThrow("trainer 'native' is not a trainer: use one of native-cuda, native-cpu, tfjs, or auto");
-    expect(trainerFromEnv({ CAIRN_TRAINER: 'tfjs' })).toBe('tfjs');
-    expect(() => trainerFromEnv({ CAIRN_TRAINER: 'gpu' })).toThrow("CAIRN_TRAINER 'gpu' is not a trainer");
+    expect(parseTrainerName('tfjs', 'CAIRN_TRAINER')).toBe('tfjs');
+    expect(() => parseTrainerName('gpu', 'CAIRN_TRAINER')).toThrow("CAIRN_TRAINER 'gpu' is not a trainer");
   });
 });
 

@@ -30,7 +30,13 @@ export interface TrainerProvider {
   available(): TrainerProbe;
   /** Can it train this model with this compile spec and data? The reason names what it cannot do. */
   supports(candidate: TrainerCandidate): TrainerProbe;
-  create(): Trainer;
+  create(settings?: TrainerSettings): Trainer;
+}
+
+/** What the app passes each trainer it creates (from its options or CAIRN_THREADS). */
+export interface TrainerSettings {
+  /** Native trainers: the most threads one fit may use (default: every core). */
+  threads?: number;
 }
 
 export const TFJS_TRAINER = 'tfjs';
@@ -41,7 +47,7 @@ export const tfjsTrainer: TrainerProvider = {
   rank: 100,
   available: () => ({ ok: true, detail: 'tfjs layers API on the tfjs backend ladder' }),
   supports: () => ({ ok: true }),
-  create: () => new LayersTrainer(),
+  create: () => new LayersTrainer(), // tfjs sizes its own thread pools
 };
 
 const registry = new Map<string, TrainerProvider>([[tfjsTrainer.name, tfjsTrainer]]);
@@ -74,11 +80,6 @@ export function parseTrainerName(value: string, source = 'trainer'): string | un
   throw new ValidationError(`${source} '${value}' is not a trainer: use one of ${[...known].join(', ')}, or auto`);
 }
 
-/** The trainer CAIRN_TRAINER forces, if any. */
-export function trainerFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const v = env.CAIRN_TRAINER;
-  return v === undefined ? undefined : parseTrainerName(v, 'CAIRN_TRAINER');
-}
 
 export interface SkippedTrainer {
   name: string;
@@ -126,14 +127,15 @@ export function probeTrainers(): { name: string; usable: boolean; reason: string
 /**
  * Picks the first registered trainer that is available here and supports the model, or
  * the forced one (an error when it cannot). `force` comes from the caller's option;
- * without it CAIRN_TRAINER decides. The tfjs trainer supports everything, so without a
- * force there is always a choice.
+ * without it `configured` decides: the CAIRN_TRAINER value the app read from its
+ * environment (libs read none). The tfjs trainer supports everything, so without a force
+ * there is always a choice.
  */
-export function selectTrainer(candidate: TrainerCandidate, options: { force?: string; env?: NodeJS.ProcessEnv } = {}): { provider: TrainerProvider; choice: TrainerChoice } {
+export function selectTrainer(candidate: TrainerCandidate, options: { force?: string; configured?: string } = {}): { provider: TrainerProvider; choice: TrainerChoice } {
   let force = options.force ? parseTrainerName(options.force) : undefined;
   let forcedBy: TrainerChoice['forcedBy'] = force ? 'option' : null;
-  if (!force) {
-    force = trainerFromEnv(options.env);
+  if (!force && options.configured !== undefined) {
+    force = parseTrainerName(options.configured, 'CAIRN_TRAINER');
     forcedBy = force ? 'CAIRN_TRAINER' : null;
   }
   const skipped: SkippedTrainer[] = [];

@@ -118,12 +118,13 @@ export function loadAddon(): NativeAddon {
   return loaded.addon;
 }
 
-/** Threads for a session: CAIRN_THREADS caps them; the default is every core this process may use. */
-export function threadCount(env: NodeJS.ProcessEnv = process.env): number {
+/**
+ * Threads for a session: `cap` (CAIRN_THREADS, as the app read it) caps them; the
+ * default is every core this process may use.
+ */
+export function threadCount(cap?: number): number {
   const cores = Math.max(1, os.availableParallelism());
-  const raw = env.CAIRN_THREADS?.trim();
-  if (!raw) return cores;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new CairnError('INVALID_INPUT', `CAIRN_THREADS must be a positive integer, got '${raw}'`);
-  return Math.min(n, 1024);
+  if (cap === undefined) return cores;
+  if (!Number.isInteger(cap) || cap < 1) throw new CairnError('INVALID_INPUT', `CAIRN_THREADS must be a positive integer, got '${cap}'`);
+  return Math.min(cap, 1024);
 }

@@ -92,7 +92,7 @@ export class NativeCpuTrainer implements Trainer {
     // Buffers are sized for the training batch; evaluation goes by the same batch (one call, any size of split).
     const evalBatch = batchSize;
     const inputShape = compiled.plan.nodes[0]!.shape;
-    const session: NativeSession = new addon.Session(compiled.plan, this.options.threads ?? threadCount());
+    const session: NativeSession = new addon.Session(compiled.plan, threadCount(this.options.threads));
     const onAbort = () => session.abort();
     input.signal?.addEventListener('abort', onAbort);
     try {

@@ -12,7 +12,7 @@ export const nativeCpuProvider: TrainerProvider = {
     if (reason) return { ok: false, reason };
     try {
       const addon = loadAddon();
-      return { ok: true, detail: `${addon.isa} kernels, ${threadCount()} thread(s)` };
+      return { ok: true, detail: `${addon.isa} kernels, ${threadCount()} thread(s) at most` };
     } catch (e) {
       return { ok: false, reason: (e as Error).message };
     }
@@ -29,8 +29,8 @@ export const nativeCpuProvider: TrainerProvider = {
       return { ok: false, reason: `native-cpu could not plan this model: ${(e as Error).message}` };
     }
   },
-  create() {
-    return new NativeCpuTrainer();
+  create(settings) {
+    return new NativeCpuTrainer(settings?.threads !== undefined ? { threads: settings.threads } : {});
   },
 };
 

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { check, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid, boolean } from 'drizzle-orm/pg-core';
-import { runs } from './tables.ts';
+import { runs } from './core-tables.ts';
 
 /*
  * What the training pipeline decides, kept apart from tags (which users edit freely):

@@ -146,8 +146,9 @@ describe('LocalBlobStore', () => {
     expect(tmpFiles(root)).toEqual(['b2.tmp']);
   });
 
-  it('defaults to CAIRN_HOME/blobs', () => {
-    expect(defaultBlobRoot({ CAIRN_HOME: '/x/home' })).toBe('/x/home/blobs');
+  it('defaults to <home>/blobs, home defaulting to ./.cairn', () => {
+    expect(defaultBlobRoot('/x/home')).toBe('/x/home/blobs');
+    expect(defaultBlobRoot()).toBe(join(process.cwd(), '.cairn', 'blobs'));
   });
 });
 

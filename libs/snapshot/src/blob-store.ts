@@ -6,9 +6,9 @@ import { BlobCorruptError, BlobNotFoundError, BlobWriteError, InvalidBlobIdError
 import { hashBytes, isBlobId } from './hash.ts';
 import type { BlobId, BlobStore, PutOptions } from './types.ts';
 
-/** `CAIRN_HOME/blobs`, with CAIRN_HOME defaulting to ./.cairn as in @cairn/store. */
-export function defaultBlobRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.CAIRN_HOME ?? '.cairn', 'blobs');
+/** `<home>/blobs`, with home (CAIRN_HOME, as the app read it) defaulting to ./.cairn as in @cairn/store. */
+export function defaultBlobRoot(home?: string): string {
+  return resolve(home ?? '.cairn', 'blobs');
 }
 
 const TMP_DIR = 'tmp';

@@ -12,6 +12,7 @@ import {
   type StartRunRequest,
 } from './ingest-protocol.ts';
 import type { MetricBatch, NoteInput, Transport } from './transport.ts';
+import { scriptSettings } from './script-env.ts';
 
 export interface HttpTransportOptions {
   /** The server, `http://host:port` (the ingest path is added), or the full ingest URL. */
@@ -52,7 +53,8 @@ export class HttpTransport implements Transport {
     clean.password = '';
     this.base = u.toString().replace(/\/+$/, '');
     this.location = clean.origin;
-    const token = options.token ?? process.env.CAIRN_TOKEN;
+    // The user's script's CAIRN_TOKEN when no token is given (see script-env.ts).
+    const token = options.token ?? scriptSettings().token;
     this.headers = {
       'content-type': 'application/json',
       accept: 'application/json',

@@ -2,7 +2,6 @@ export {
   startRun,
   withRun,
   acquireTransport,
-  isDisabledByEnv,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_LOST_RUN_TIMEOUT_MS,
   type StartRunOptions,

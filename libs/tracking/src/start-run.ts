@@ -6,6 +6,7 @@ import { HttpTransport } from './http-transport.ts';
 import { DEFAULT_METRIC_BUFFER_OPTIONS } from './metric-buffer.ts';
 import { ActiveRun, DisabledRun, type ChildRunOptions, type RunSettings, type TrackedRun, type TransportLease } from './run.ts';
 import { DirectTransport, type Transport } from './transport.ts';
+import { scriptSettings } from './script-env.ts';
 import { validate } from './validate.ts';
 import type { RunInfo } from './ingest-protocol.ts';
 
@@ -101,7 +102,7 @@ const settingsSchema = z.object({
  *   await run.finish();
  */
 export async function startRun(options: StartRunOptions): Promise<TrackedRun> {
-  if (options.disabled ?? isDisabledByEnv()) {
+  if (options.disabled ?? scriptSettings().disabled) {
     checkOptions(options);
     return new DisabledRun(options.name);
   }
@@ -122,10 +123,6 @@ export async function withRun<T>(options: StartRunOptions, fn: (run: TrackedRun)
   }
   await run.finish();
   return result;
-}
-
-export function isDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  return /^(1|true|yes|on)$/i.test(env.CAIRN_DISABLED ?? '');
 }
 
 function checkOptions(o: StartRunOptions): void {
@@ -245,14 +242,15 @@ function fixedLease(transport: Transport): TransportLease {
 export async function acquireTransport(options: Pick<StartRunOptions, 'transport' | 'store' | 'url' | 'home'>): Promise<TransportLease> {
   if (options.transport) return fixedLease(options.transport);
   if (options.store) return fixedLease(new DirectTransport(options.store));
-  const url = options.url ?? (process.env.CAIRN_URL || undefined);
+  const env = scriptSettings();
+  const url = options.url ?? env.url;
   const http = url !== undefined && /^https?:\/\//i.test(url);
   const key = http ? `http ${url}` : `store ${url ?? ''} ${options.home ?? ''}`;
   let entry = shared.get(key);
   if (!entry) {
     const opening: Promise<Transport> = http
       ? Promise.resolve(new HttpTransport({ url: url! }))
-      : openStore({ url, home: options.home }).then((s) => new DirectTransport(s, { ownsStore: true }));
+      : openStore({ url: url ?? (options.home ? undefined : env.databaseUrl), home: options.home ?? env.home }).then((s) => new DirectTransport(s, { ownsStore: true }));
     const created: Shared = { transport: opening, refs: 0 };
     entry = created;
     shared.set(key, created);

@@ -1,4 +1,5 @@
-import { ValidationError, parseAllowedHosts } from '@cairn/schema';
+import type { CairnConfig } from '@cairn/config';
+import { ValidationError } from '@cairn/schema';
 import type { Store } from '@cairn/store';
 import { LOCAL_VIEWER, type Viewer } from '../access.ts';
 import { createApiHandler, type ApiHandlerOptions } from '../handler.ts';
@@ -14,32 +15,28 @@ export type ApiAccess = { mode: 'local'; auth: null; allowedHosts: readonly stri
 
 export const LOCAL_ACCESS: ApiAccess = { mode: 'local', auth: null, allowedHosts: [] };
 
+/** The access settings an app read from its environment (@cairn/config: CAIRN_AUTH, CAIRN_AUTH_*, CAIRN_ALLOWED_HOSTS). */
+export type AccessSettings = Pick<CairnConfig, 'authMode' | 'authSecret' | 'authUrl' | 'authTrustedOrigins' | 'allowedHosts'>;
+
 /**
- * The server's mode, from its environment: team mode when CAIRN_AUTH=team, which needs
- * CAIRN_AUTH_SECRET (at least 32 characters; it signs session cookies) and takes
- * CAIRN_AUTH_URL (the portal's public URL, else each request's own origin: its scheme
- * and Host header, see createAuth) and
- * CAIRN_AUTH_TRUSTED_ORIGINS (comma-separated, for a portal reached under several
- * origins). Local mode when CAIRN_AUTH is unset or `local`, answering the Host names
- * in CAIRN_ALLOWED_HOSTS besides localhost and IP addresses (parseAllowedHosts: a bad
- * entry is an error). Any other mode is an error rather than a silent fall back to
- * local mode, where everything is allowed.
+ * The server's mode, from the settings its app read: team mode when CAIRN_AUTH=team,
+ * which needs CAIRN_AUTH_SECRET (at least 32 characters; it signs session cookies) and
+ * takes CAIRN_AUTH_URL (the portal's public URL, else each request's own origin: its
+ * scheme and Host header, see createAuth) and CAIRN_AUTH_TRUSTED_ORIGINS (for a portal
+ * reached under several origins). Local mode when CAIRN_AUTH is unset or `local`,
+ * answering the Host names in CAIRN_ALLOWED_HOSTS besides localhost and IP addresses.
+ * readConfig has already refused any other mode (rather than a silent fall back to
+ * local mode, where everything is allowed) and a bad host entry.
  */
-export function apiAccessFromEnv(store: Store, env: Record<string, string | undefined> = process.env): ApiAccess {
-  const mode = (env.CAIRN_AUTH ?? '').trim().toLowerCase();
-  if (mode === '' || mode === 'local') return { mode: 'local', auth: null, allowedHosts: parseAllowedHosts(env.CAIRN_ALLOWED_HOSTS) };
-  if (mode !== 'team') throw new ValidationError(`CAIRN_AUTH='${env.CAIRN_AUTH}' is not a mode: use 'team' (accounts, teams, tokens) or 'local' (one user, the default)`);
-  const secret = env.CAIRN_AUTH_SECRET ?? '';
+export function apiAccessFor(store: Store, settings: AccessSettings): ApiAccess {
+  if (settings.authMode === 'local') return { mode: 'local', auth: null, allowedHosts: settings.allowedHosts ?? [] };
+  const secret = settings.authSecret ?? '';
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ValidationError(
       `CAIRN_AUTH=team needs CAIRN_AUTH_SECRET of at least ${MIN_SECRET_LENGTH} characters (${secret ? `it has ${secret.length}` : 'it is not set'}); generate one with \`openssl rand -hex 32\` and keep it: changing it signs everyone out`,
     );
   }
-  const trustedOrigins = (env.CAIRN_AUTH_TRUSTED_ORIGINS ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return { mode: 'team', auth: createAuth({ store, secret, baseURL: env.CAIRN_AUTH_URL || undefined, trustedOrigins }) };
+  return { mode: 'team', auth: createAuth({ store, secret, baseURL: settings.authUrl, trustedOrigins: settings.authTrustedOrigins }) };
 }
 
 /**
