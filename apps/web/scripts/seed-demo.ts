@@ -20,8 +20,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { openStore, type Store } from '@cairn/store';
-import { LocalBlobStore, defaultBlobRoot, profileSnapshot, snapshotDir } from '@cairn/snapshot';
+import { blobRootFor, readConfig } from '@cairn/config';
+import { cairnHome, openStore, type Store } from '@cairn/store';
+import { LocalBlobStore, profileSnapshot, snapshotDir } from '@cairn/snapshot';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const IRIS = path.resolve(here, '../../../examples/iris-mlp/data');
@@ -132,8 +133,9 @@ async function bulkSql(url: string, experimentId: string, n: number): Promise<vo
 
 async function main() {
   const bulk = arg('bulk', 0);
-  const store = await openStore();
-  const blobs = new LocalBlobStore(process.env.CAIRN_BLOBS || defaultBlobRoot());
+  const config = readConfig(process.env);
+  const store = await openStore({ url: config.databaseUrl, home: config.home });
+  const blobs = new LocalBlobStore(blobRootFor(config, cairnHome(config.home)));
   const r = rng(42);
   try {
     const experiment = await store.ensureExperiment({ name: 'iris-demo', description: 'MLP on Iris: learning rates and widths' });
@@ -191,9 +193,9 @@ async function main() {
     await store.setModelAlias('iris-mlp', 'production', mv2.version);
     const deployment = await store.recordDeployment({ modelVersionId: mv2.id, environment: 'production', host: 'demo-host:8080' });
 
-    if (bulk > 0 && store.engine === 'postgres' && process.env.DATABASE_URL) {
+    if (bulk > 0 && store.engine === 'postgres' && config.databaseUrl) {
       const many = await store.ensureExperiment({ name: 'bulk', description: `${bulk} small runs for the runs table` });
-      await bulkSql(process.env.DATABASE_URL, many.id, bulk);
+      await bulkSql(config.databaseUrl, many.id, bulk);
     } else if (bulk > 0) {
       const many = await store.ensureExperiment({ name: 'bulk', description: `${bulk} small runs for the runs table` });
       const statuses = ['finished', 'finished', 'finished', 'failed', 'abandoned', 'cancelled'] as const;

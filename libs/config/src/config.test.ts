@@ -63,3 +63,13 @@ describe('readConfig', () => {
     expect(() => readSettings({ CAIRN_THREADS: 'many' }, ['threads'])).toThrow(/CAIRN_THREADS: must be a positive integer, got 'many'/);
   });
 });
+
+describe('blobRootFor', () => {
+  it('takes the flag, else CAIRN_BLOBS, else <home>/blobs', async () => {
+    const { blobRootFor } = await import('./places.ts');
+    expect(blobRootFor(readConfig({}), '/h')).toBe('/h/blobs');
+    expect(blobRootFor(readConfig({ CAIRN_BLOBS: '/b' }), '/h')).toBe('/b');
+    expect(blobRootFor(readConfig({ CAIRN_BLOBS: '/b' }), '/h', '/f')).toBe('/f');
+    expect(blobRootFor(readConfig({ CAIRN_BLOBS: '' }), '/h')).toBe('/h/blobs');
+  });
+});

@@ -19,6 +19,7 @@
  */
 import type { Store } from '@cairn/store';
 import type { ApiAccess, ApiQueues } from '@cairn/api';
+import { blobRootFor, readConfig } from '@cairn/config';
 
 type OpenQueues = ApiQueues & { close(): Promise<void> };
 
@@ -29,6 +30,8 @@ export interface ServerDeps {
   queuesError: string | null;
   /** Local (one user, no login) or team mode (better-auth), from CAIRN_AUTH. */
   access: ApiAccess;
+  /** Where snapshot manifests are read: CAIRN_BLOBS, else <home>/blobs. */
+  blobRoot: string;
 }
 
 const REDIS_TIMEOUT_MS = 1_500;
@@ -47,30 +50,31 @@ export function getDeps(): Promise<ServerDeps> {
 }
 
 async function openDeps(): Promise<ServerDeps> {
-  const { hostEmbeddedStore, openStore, resolveLocation } = await import('@cairn/store');
-  const location = resolveLocation();
+  // The portal's one read of its environment; a bad value fails every request with its message.
+  const config = readConfig(process.env);
+  const { cairnHome, hostEmbeddedStore, openStore, resolveLocation } = await import('@cairn/store');
+  const location = resolveLocation({ url: config.databaseUrl, home: config.home });
   // hostEmbeddedStore's store.close() also stops serving and releases CAIRN_HOME.
-  const store = location.engine === 'pglite' ? (await hostEmbeddedStore({ home: location.home })).store : await openStore();
+  const store = location.engine === 'pglite' ? (await hostEmbeddedStore({ home: location.home })).store : await openStore({ url: location.url });
   let access: ApiAccess;
   try {
     // CAIRN_AUTH=team needs CAIRN_AUTH_SECRET: a bad setting fails every request with its message.
-    const { apiAccessFromEnv } = await import('@cairn/api');
-    access = apiAccessFromEnv(store);
+    const { apiAccessFor } = await import('@cairn/api');
+    access = apiAccessFor(store, config);
   } catch (e) {
     await store.close().catch(() => undefined);
     throw e;
   }
-  const { queues, error } = await openQueues();
+  const { queues, error } = await openQueues(config);
   if (error) console.warn(`[cairn web] queues unavailable: ${error}`);
   closeOnExit(store, queues);
-  return { store, queues, queuesError: error, access };
+  return { store, queues, queuesError: error, access, blobRoot: blobRootFor(config, cairnHome(config.home)) };
 }
 
-async function openQueues(): Promise<{ queues: OpenQueues | null; error: string | null }> {
+async function openQueues(config: ReturnType<typeof readConfig>): Promise<{ queues: OpenQueues | null; error: string | null }> {
   try {
     const { connectApiQueues } = await import('@cairn/api');
-    // REDIS_URL (else redis://127.0.0.1:6379) and CAIRN_QUEUE_PREFIX (else `cairn`), read by the api lib.
-    return { queues: await connectApiQueues({ timeoutMs: REDIS_TIMEOUT_MS }), error: null };
+    return { queues: await connectApiQueues({ url: config.redisUrl, prefix: config.queuePrefix, timeoutMs: REDIS_TIMEOUT_MS }), error: null };
   } catch (e) {
     return { queues: null, error: e instanceof Error ? e.message : String(e) };
   }

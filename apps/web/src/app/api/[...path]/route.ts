@@ -16,7 +16,7 @@ function handler(): Promise<Handler> {
   slot.__cairnWebHandler ??= (async () => {
     const [{ createApiHandler }, deps] = await Promise.all([import('@cairn/api'), getDeps()]);
     const { access } = deps;
-    return createApiHandler({ store: deps.store, queues: deps.queues, auth: access.auth, allowedHosts: access.mode === 'local' ? access.allowedHosts : null });
+    return createApiHandler({ store: deps.store, queues: deps.queues, blobRoot: deps.blobRoot, auth: access.auth, allowedHosts: access.mode === 'local' ? access.allowedHosts : null });
   })().catch((e: unknown) => {
     slot.__cairnWebHandler = undefined;
     throw e;
