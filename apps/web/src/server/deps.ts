@@ -50,7 +50,7 @@ async function openDeps(): Promise<ServerDeps> {
   const { hostEmbeddedStore, openStore, resolveLocation } = await import('@cairn/store');
   const location = resolveLocation();
   // hostEmbeddedStore's store.close() also stops serving and releases CAIRN_HOME.
-  const store = location.engine === 'pglite' ? (await hostEmbeddedStore({ home: location.home })).store : await openStore();
+  const store = location.driver === 'pglite' ? (await hostEmbeddedStore({ home: location.home })).store : await openStore();
   let access: ApiAccess;
   try {
     // CAIRN_AUTH=team needs CAIRN_AUTH_SECRET: a bad setting fails every request with its message.
