@@ -115,7 +115,7 @@ describe('which Store methods are retried', () => {
     expect(calls).toEqual({ getRun: 2, somethingNew: 1 });
   });
 
-  it.each(['createRun', 'createExperiment', 'addNote', 'registerModelVersion', 'setModelAlias', 'recordDeployment', 'startRun', 'deleteRun', 'markLostRuns'])(
+  it.each(['createProject', 'createRun', 'createExperiment', 'addNote', 'registerModelVersion', 'setModelAlias', 'recordDeployment', 'startRun', 'deleteRun', 'markLostRuns'])(
     '%s is not retried: sent twice it would act twice, or answer as if it had not acted',
     (method) => {
       expect(RETRIED_METHODS).not.toContain(method);
