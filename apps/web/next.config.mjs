@@ -37,11 +37,11 @@ const nextConfig = {
       { path: '**/libs/*/src/**', title: /Dynamic filesystem access causes tracing of the whole project/ },
       { path: '**/libs/engine/src/backends/packages.ts', title: /Module not found/ },
     ],
-    // Lib files that locate things beside their own source at run time (the store's
+    // Lib files that locate things beside their own source at run time (the schema's
     // migrations folder, the snapshot hash pool's worker and tsx loader) in ways Turbopack
     // cannot bundle: see build/unpin-asset-urls.cjs.
     rules: {
-      '**/libs/store/src/engine.ts': { loaders: [unpin], as: '*.ts' },
+      '**/libs/schema/src/migrations-dir.ts': { loaders: [unpin], as: '*.ts' },
       '**/libs/snapshot/src/hash-pool.ts': { loaders: [unpin], as: '*.ts' },
     },
   },

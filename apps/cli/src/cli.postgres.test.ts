@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { cli, lines } from './test-support.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-cli-'));
@@ -31,7 +31,7 @@ describe('cairn init', () => {
   });
 
   it.runIf(process.env.DATABASE_URL)('creates the schema in PostgreSQL with --db', async () => {
-    const pg = testEngines().find((e) => e.name === 'postgres')!;
+    const pg = testDrivers().find((e) => e.name === 'postgres')!;
     try {
       const { url } = await pg.fresh();
       const r = await cli(['init', '--db', url!, '--json']);

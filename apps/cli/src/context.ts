@@ -50,7 +50,7 @@ export async function withStore<T>(g: GlobalOptions, fn: (store: Store) => Promi
 /** Throws NOT_FOUND when the options name an embedded store that `cairn init` has not created. */
 export function assertStoreExists(opts: OpenStoreOptions): void {
   const loc = resolveLocation(opts);
-  if (loc.engine !== 'pglite') return;
+  if (loc.driver !== 'pglite') return;
   if (fs.existsSync(path.join(loc.dataDir, 'PG_VERSION'))) return;
   throw new CairnError(
     'NOT_FOUND',

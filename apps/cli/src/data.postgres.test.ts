@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBlobStore } from '@cairn/snapshot';
 import { openStore } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { cli, lines, storeArgs } from './test-support.ts';
 
 const ID = /\b[0-9a-f]{64}\b/;
@@ -39,7 +39,7 @@ function blobHolding(blobs: string, content: Buffer): string {
  * order over the same dataset folder (v1, an unchanged re-snapshot, then v2).
  * Embedded stores keep blobs in --home; with PostgreSQL, CAIRN_HOME only holds blobs.
  */
-describe.each(testEngines())('cairn data on $name', (engine) => {
+describe.each(testDrivers())('cairn data on $name', (engine) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-data-'));
   const dataDir = path.join(tmp, 'dataset');
   let home: string;

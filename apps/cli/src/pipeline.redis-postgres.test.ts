@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TierQueues, resolvePipelineConfig } from '@cairn/pipeline';
 import { openStore } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { testRedis, type TestRedis } from '../../../libs/pipeline/src/testing/redis.ts';
 import { junitXml, xmlEscape } from './junit.ts';
 import { verdictFor } from './pipeline.ts';
@@ -104,7 +104,7 @@ describe('cairn ci (inline)', () => {
  * may write any tag or note on a run (runs.setTags, runs.addNote, the ingest API); none of
  * it is a verdict.
  */
-describe.each(testEngines())('verdictFor on $name', (engine) => {
+describe.each(testDrivers())('verdictFor on $name', (engine) => {
   let redis: TestRedis;
   let queues: TierQueues;
   const config = resolvePipelineConfig({ tiers: { ci: { gate: "status = 'finished'" } } });
@@ -262,7 +262,7 @@ describe('queue commands', () => {
   }, 120_000);
 });
 
-const postgres = testEngines().find((e) => e.name === 'postgres');
+const postgres = testDrivers().find((e) => e.name === 'postgres');
 if (!postgres) console.log('skipping the CLI + worker process tests on a shared store: set DATABASE_URL to a PostgreSQL server to run them');
 
 /**

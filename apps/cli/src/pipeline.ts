@@ -163,7 +163,7 @@ export function showValue(v: number | string | null): string {
  * `cairn ui`, `cairn up`), so say how before queueing anything that would need it.
  */
 export function requireSharedStore(location: StoreLocation, what: string): void {
-  if (location.engine === 'pglite' && !liveHost(location.home)) {
+  if (location.driver === 'pglite' && !liveHost(location.home)) {
     throw new UsageError(`${what} needs a shared store: start 'cairn worker' (or 'cairn up') first, which shares the embedded store in ${location.home} with other cairn commands while it runs, or use PostgreSQL (--db or DATABASE_URL)`);
   }
 }

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { teams } from '@cairn/schema';
 import { openStore } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { cli, storeArgs } from './test-support.ts';
 
 /**
  * `cairn projects`: a project made before team mode has no team, so nobody sees it; the
  * operator gives it one (by slug or id) and can take it back. Checked in the store.
  */
-describe.each(testEngines())('cairn projects on $name', (engine) => {
+describe.each(testDrivers())('cairn projects on $name', (engine) => {
   let args: string[];
   let loc: { home?: string; url?: string };
   const run = (...rest: string[]) => cli([...args, ...rest]);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { cli, lines, seed, storeArgs, uniquePrefix, type Seeded } from './test-support.ts';
 
 /**
@@ -9,7 +9,7 @@ import { cli, lines, seed, storeArgs, uniquePrefix, type Seeded } from './test-s
  * once; the tests run in order and only `note` writes (to a run no other test
  * reads notes of).
  */
-describe.each(testEngines())('cairn on $name', (engine) => {
+describe.each(testDrivers())('cairn on $name', (engine) => {
   let args: string[];
   let seeded: Seeded;
   let allIds: string[];
@@ -215,7 +215,7 @@ describe.each(testEngines())('cairn on $name', (engine) => {
  * JSON: which worker took it, when, from which checkpoint, how each attempt ended. Its
  * own store, so the seeded one above keeps its counts.
  */
-describe.each(testEngines())('cairn runs show: attempts on $name', (engine) => {
+describe.each(testDrivers())('cairn runs show: attempts on $name', (engine) => {
   let args: string[];
   let id: string;
   let forged: string;

@@ -42,7 +42,7 @@ export async function openServices(g: GlobalOptions, ctx: PipelineContext, o: Se
     let store: Store;
     let storeUrl: string;
     let storeLabel: string;
-    if (loc.engine === 'pglite') {
+    if (loc.driver === 'pglite') {
       const host = await hostEmbeddedStore({ home: loc.home });
       cleanups.push(() => host.close());
       store = host.store;

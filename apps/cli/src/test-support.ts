@@ -80,7 +80,7 @@ export async function seed(store: Store): Promise<Seeded> {
   return { runs: { adam: adam.id, sgd: sgd.id, diverged: diverged.id, plateau: plateau.id, resnet: resnet.id, queued: queued.id } };
 }
 
-/** CLI arguments that point at a location from `testEngines()[i].fresh()`. */
+/** CLI arguments that point at a location from `testDrivers()[i].fresh()`. */
 export function storeArgs(loc: { home?: string; url?: string }): string[] {
   if (loc.url) return ['--db', loc.url];
   if (loc.home) return ['--home', loc.home];

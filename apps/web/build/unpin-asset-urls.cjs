@@ -2,7 +2,7 @@
  * Turbopack loader for server-side @cairn lib files that find things next to their
  * own source at run time:
  *
- * - `new URL('../../schema/migrations', import.meta.url)` (the store's migrations
+ * - `new URL('../migrations', import.meta.url)` (the schema's migrations
  *   folder): Turbopack would treat the pattern as an asset to bundle and fail on a
  *   folder. Wrapping the base in String() keeps the value (at run time import.meta.url
  *   is the source file's own path) and hides it from the asset analysis.

@@ -193,7 +193,7 @@ async function main() {
     await store.setModelAlias('iris-mlp', 'production', mv2.version);
     const deployment = await store.recordDeployment({ modelVersionId: mv2.id, environment: 'production', host: 'demo-host:8080' });
 
-    if (bulk > 0 && store.engine === 'postgres' && config.databaseUrl) {
+    if (bulk > 0 && store.driver === 'postgres' && config.databaseUrl) {
       const many = await store.ensureExperiment({ name: 'bulk', description: `${bulk} small runs for the runs table` });
       await bulkSql(config.databaseUrl, many.id, bulk);
     } else if (bulk > 0) {

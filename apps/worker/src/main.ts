@@ -125,12 +125,12 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
 
     const storeOptions = o.store ?? {};
     const location = resolveLocation(storeOptions);
-    if (location.engine === 'pglite' && !fs.existsSync(path.join(location.dataDir, 'PG_VERSION'))) {
+    if (location.driver === 'pglite' && !fs.existsSync(path.join(location.dataDir, 'PG_VERSION'))) {
       throw new CairnError('NOT_FOUND', `no Cairn store in ${location.home}: run 'cairn init' to create one, or point --home (CAIRN_HOME) or --db (DATABASE_URL) at your store`);
     }
     // The embedded store is hosted (or joined, when another Cairn process hosts it), not
     // held alone: cairn commands and the portal use it meanwhile through this process.
-    const hosted = location.engine === 'pglite' ? await hostEmbeddedStore({ home: location.home, migrate: storeOptions.migrate }) : null;
+    const hosted = location.driver === 'pglite' ? await hostEmbeddedStore({ home: location.home, migrate: storeOptions.migrate }) : null;
     const opened: Store = hosted?.store ?? (await openStore(storeOptions));
     cleanups.push(() => opened.close());
     // PostgreSQL going away for a while (a restart, a failover) stalls the jobs rather than
@@ -147,7 +147,7 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
         outage = false;
       },
     });
-    const home = location.engine === 'pglite' ? location.home : cairnHome(storeOptions.home);
+    const home = location.driver === 'pglite' ? location.home : cairnHome(storeOptions.home);
     const blobs = new LocalBlobStore(path.resolve(o.blobs ?? (process.env.CAIRN_BLOBS || path.join(home, 'blobs'))));
     const queues = new TierQueues(redis, prefix);
     cleanups.push(() => queues.close());
@@ -330,7 +330,7 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
     cleanups.push(() => heartbeat.stop());
 
     const storeShown =
-      location.engine === 'postgres'
+      location.driver === 'postgres'
         ? redactUrl(location.url)
         : `${location.home} (embedded, ${hosted?.hosting ? `shared by this worker on ${redactUrl(hosted.url)}` : 'through the Cairn process hosting it'})`;
     log(`${stamp()} cairn worker ${id} consuming ${tiers.map((t) => `${t} (${concurrency[t]} at once)`).join(', ')} from ${redactUrl(url)}, queue prefix '${prefix}'`);

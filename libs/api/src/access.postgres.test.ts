@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset, Deployment, Experiment, Project, Run, Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { canAccess, LOCAL_VIEWER } from './access.ts';
 import { callerFor, teamViewer, trpcError } from './test-support.ts';
 
@@ -20,7 +20,7 @@ describe('roles', () => {
  * Team mode: a user who may read project alpha, edit gamma and not see beta. Whatever
  * they ask about beta answers exactly as if it did not exist.
  */
-describe.each(testEngines())('team-mode access on $name', (engine) => {
+describe.each(testDrivers())('team-mode access on $name', (driver) => {
   let store: Store;
   let ana: ReturnType<typeof callerFor>;
   let alpha: Project;
@@ -36,7 +36,7 @@ describe.each(testEngines())('team-mode access on $name', (engine) => {
   let depB: Deployment;
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     [alpha, beta, gamma] = (await Promise.all(['alpha', 'beta', 'gamma'].map((p) => store.ensureProject(p)))) as [Project, Project, Project];
     expA = await store.ensureExperiment({ project: 'alpha', name: 'shared-name' });
     expB = await store.ensureExperiment({ project: 'beta', name: 'secret' });
@@ -58,7 +58,7 @@ describe.each(testEngines())('team-mode access on $name', (engine) => {
     await store.recordGateResult({ runId: runB.id, tier: 'ci', passed: true, expression: "status = 'running'", values: { status: 'running' }, missing: [] });
     ana = callerFor(store, { viewer: teamViewer('ana', { [alpha.id]: 'viewer', [gamma.id]: 'editor' }) });
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   /** The error for `call` on beta's object, and for the same call on one that does not exist, are the same but for the id. */
   async function sameAsMissing(denied: Promise<unknown>, missing: Promise<unknown>, id: string, absent: string): Promise<void> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBlobStore, profileSnapshot, snapshotDir } from '@cairn/snapshot';
 import type { Deployment, ModelVersion, Run, Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { nearestNodes } from './routers/lineage.ts';
 import { callerFor, trpcError } from './test-support.ts';
 
@@ -60,7 +60,7 @@ describe('a lineage graph too large to draw', () => {
 });
 
 /** Datasets, snapshot diffs and drift, lineage and the model registry through the router. */
-describe.each(testEngines())('datasets, lineage and models on $name', (engine) => {
+describe.each(testDrivers())('datasets, lineage and models on $name', (driver) => {
   let store: Store;
   let api: ReturnType<typeof callerFor>;
   let v1: Awaited<typeof versions>['v1'];
@@ -71,7 +71,7 @@ describe.each(testEngines())('datasets, lineage and models on $name', (engine) =
 
   beforeAll(async () => {
     ({ v1, v2 } = await versions);
-    store = await engine.open();
+    store = await driver.open();
     api = callerFor(store, { blobs });
     await store.recordSnapshot({ dataset: 'digits', id: v1.id, fileCount: v1.files, bytes: v1.bytes, message: 'first', profile: v1.profile });
     await store.recordSnapshot({ dataset: 'digits', id: v2.id, fileCount: v2.files, bytes: v2.bytes, message: 'more rows' });
@@ -86,7 +86,7 @@ describe.each(testEngines())('datasets, lineage and models on $name', (engine) =
     await store.setModelAlias('digits', 'production', 2);
     deployment = await store.recordDeployment({ modelVersionId: version.id, environment: 'prod', host: 'web-1' });
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('lists datasets with their latest snapshot, and their snapshots newest first', async () => {
     const list = await api.datasets.list();

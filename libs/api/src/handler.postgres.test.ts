@@ -5,7 +5,7 @@ import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '@cairn/schema';
 import type { Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { HttpTransport, removeProcessHooks, startRun } from '@cairn/tracking';
 import { createApiHandler, type ApiHandlerOptions } from './handler.ts';
 import type { AppRouter } from './router.ts';
@@ -62,7 +62,7 @@ async function clientError(p: Promise<unknown>): Promise<TRPCClientError<AppRout
   return e as TRPCClientError<AppRouter>;
 }
 
-describe.each(testEngines())('the fetch handler over real HTTP on $name', (engine) => {
+describe.each(testDrivers())('the fetch handler over real HTTP on $name', (driver) => {
   let store: Store;
   let server: Awaited<ReturnType<typeof serve>>;
   let api: ReturnType<typeof client>;
@@ -70,13 +70,13 @@ describe.each(testEngines())('the fetch handler over real HTTP on $name', (engin
   const start = async (options: Omit<ApiHandlerOptions, 'store'> = {}) => serve(createApiHandler({ store, ...options }));
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     server = await start();
     api = client(server.url);
   });
   afterAll(async () => {
     await server?.close();
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   it('takes a run from the tracking client through the ingest endpoint and shows it through tRPC', async () => {
@@ -93,7 +93,7 @@ describe.each(testEngines())('the fetch handler over real HTTP on $name', (engin
     }
 
     const [info, page] = await Promise.all([api.system.info.query(), api.runs.search.query({ filter: "tags.via = 'http'", withTotal: true })]);
-    expect(info).toMatchObject({ mode: 'local', storeEngine: engine.name, queues: false });
+    expect(info).toMatchObject({ mode: 'local', storeEngine: driver.name, queues: false });
     expect(page.total).toBe(1);
     const row = page.runs[0]!;
     expect(row).toMatchObject({ name: 'http-run', experimentName: 'over-http', status: 'finished', params: { lr: 0.01, opt: 'adam' }, tags: { via: 'http' } });

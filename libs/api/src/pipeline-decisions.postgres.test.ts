@@ -4,27 +4,27 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { candidateFilter, resolvePipelineConfig } from '@cairn/pipeline';
 import type { Experiment, Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { callerFor, teamViewer } from './test-support.ts';
 
 /**
  * What the pipeline decides (gate verdicts, sweeps) cannot be forged by an editor through
  * the API: tags and notes are theirs to write, and the pipeline reads neither.
  */
-describe.each(testEngines())('pipeline decisions against an editor on $name', (engine) => {
+describe.each(testDrivers())('pipeline decisions against an editor on $name', (driver) => {
   let store: Store;
   let exp: Experiment;
   let editor: ReturnType<typeof callerFor>;
   const config = resolvePipelineConfig({});
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     exp = await store.ensureExperiment({ name: 'forgery' });
     const project = (await store.listProjects()).find((p) => p.id === exp.projectId)!;
     editor = callerFor(store, { viewer: teamViewer('ed', { [project.id]: 'editor' }) });
   });
   afterAll(async () => {
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   it('an abandoned extended run tagged gate = passed, with a forged gate note, is no nightly candidate and shows no verdict', async () => {

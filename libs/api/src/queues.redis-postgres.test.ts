@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyGate, cancelChannel, connectRedis, deleteQueueKeys, redisUrl, TierQueues } from '@cairn/pipeline';
 import type { Experiment, Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import type { ApiQueues } from './queues.ts';
 import { callerFor, teamViewer, trpcError } from './test-support.ts';
 
@@ -37,21 +37,21 @@ const SPEC = {
   job: {},
 };
 
-describe.each(testEngines())('queues, sweeps and gates on $name', (engine) => {
+describe.each(testDrivers())('queues, sweeps and gates on $name', (driver) => {
   let store: Store;
   let t: Awaited<ReturnType<typeof testQueues>>;
   let api: ReturnType<typeof callerFor>;
   let exp: Experiment;
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     t = await testQueues();
     api = callerFor(store, { queues: t.queues });
     exp = await store.ensureExperiment({ name: 'queued' });
   });
   afterAll(async () => {
     await t?.close();
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   it('without queues: reports them unavailable and refuses queue actions with PRECONDITION_FAILED', async () => {

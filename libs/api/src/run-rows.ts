@@ -1,6 +1,6 @@
-import type { RunDetail, RunStatus, Store } from '@cairn/store';
+import { paramValue, type ParamValue, type RunDetail, type RunStatus, type Store } from '@cairn/store';
 
-export type ParamValue = string | number | boolean;
+export type { ParamValue };
 
 export interface MetricCell {
   last: number;
@@ -27,23 +27,6 @@ export interface RunRow {
   params: Record<string, ParamValue>;
   metrics: Record<string, MetricCell>;
   tags: Record<string, string>;
-}
-
-const PLAIN_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?$/;
-
-/**
- * Params are stored as text. A value whose text is exactly how JavaScript prints a
- * number (or true/false) goes out as that number (or boolean), so tables sort and
- * charts plot it; anything else ("0.10", "1e-3", "adam") stays the text it was.
- */
-export function paramValue(text: string): ParamValue {
-  if (text === 'true') return true;
-  if (text === 'false') return false;
-  if (PLAIN_NUMBER.test(text)) {
-    const n = Number(text);
-    if (Number.isFinite(n) && String(n) === text) return n;
-  }
-  return text;
 }
 
 export function toRunRow(run: RunDetail, experimentName: string): RunRow {

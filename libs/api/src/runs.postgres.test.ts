@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilterSyntaxError } from '@cairn/schema';
 import type { Experiment, Run, Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { callerFor, trpcError } from './test-support.ts';
 
 const hash = (c: string) => c.repeat(64);
 
-/** Experiments and runs through the router (createCaller), on each engine with one seeded store. */
-describe.each(testEngines())('experiments and runs on $name', (engine) => {
+/** Experiments and runs through the router (createCaller), on each driver with one seeded store. */
+describe.each(testDrivers())('experiments and runs on $name', (driver) => {
   let store: Store;
   let api: ReturnType<typeof callerFor>;
   let mnist: Experiment;
@@ -17,7 +17,7 @@ describe.each(testEngines())('experiments and runs on $name', (engine) => {
   let long: Run;
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     api = callerFor(store);
     mnist = await store.ensureExperiment({ name: 'mnist', description: 'digits' });
     iris = await store.ensureExperiment({ name: 'iris' });
@@ -51,10 +51,10 @@ describe.each(testEngines())('experiments and runs on $name', (engine) => {
     await store.logMetrics(long.id, Array.from({ length: 5000 }, (_, step) => ({ key: 'loss', value: Math.sin(step / 50) + (step === 2500 ? 10 : 0), step })));
     await store.logArtifact(long.id, { path: 'model/model.json', hash: hash('a'), size: 120, mediaType: 'application/json' });
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('answers system.info and lists projects', async () => {
-    expect(await api.system.info()).toEqual({ mode: 'local', userId: null, storeEngine: engine.name, queues: false, version: expect.any(String) });
+    expect(await api.system.info()).toEqual({ mode: 'local', userId: null, storeEngine: driver.name, queues: false, version: expect.any(String) });
     expect((await api.projects.list()).map((p) => p.name)).toEqual(['default']);
   });
 

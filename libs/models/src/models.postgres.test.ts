@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { exportModel, loadPackagedModel, type ModelCard } from '@cairn/engine';
 import { CairnError } from '@cairn/schema';
 import { LocalBlobStore } from '@cairn/snapshot';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { loadModelVersion, packageModel, parseModelRef, readModelFiles, registerRunModel, resolveRef } from './index.ts';
 
 const FEATURES = ['a', 'b', 'c'];
@@ -35,7 +35,7 @@ async function failure(p: Promise<unknown>): Promise<CairnError> {
   return e as CairnError;
 }
 
-describe.each(testEngines())('registry, packaging and loading on $name', (engine) => {
+describe.each(testDrivers())('registry, packaging and loading on $name', (engine) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-models-'));
   afterAll(async () => {
     await engine.cleanup();

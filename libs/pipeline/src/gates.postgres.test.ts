@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilterSyntaxError, ValidationError } from '@cairn/schema';
 import { parseFilter, type RunDetail, type Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { DEFAULT_PIPELINE_CONFIG } from './config.ts';
 import { GATE_NOTE_AUTHOR, applyGate, evaluateGate, gateFields, gateNote, recordGate, recordedGate } from './gates.ts';
 
-describe.each(testEngines())('gates on $name', (engine) => {
+describe.each(testDrivers())('gates on $name', (engine) => {
   let store: Store;
   let experimentId: string;
   /** A finished extended run: val_accuracy ends at 0.93, loss bottoms out at 0.41. */

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CairnError } from '@cairn/schema';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { RunHeadLoader } from './run-heads.ts';
 
-describe.each(testEngines())('RunHeadLoader on $name', (engine) => {
+describe.each(testDrivers())('RunHeadLoader on $name', (engine) => {
   afterAll(() => engine.cleanup());
 
   it('answers lookups made in the same tick with one query; a missing run is NOT_FOUND for its caller alone', async () => {

@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR } from './migrations-dir.ts';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const migrations = path.join(root, 'libs/schema/migrations');
+const migrations = MIGRATIONS_DIR;
 
 describe('committed migrations', () => {
   it('match the schema: drizzle-kit generates nothing new', () => {

@@ -5,7 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrationsFolder } from './engine.ts';
+import { MIGRATIONS_DIR } from '@cairn/schema/migrations';
 
 /**
  * The migration that moved attempts out of tags: a store written before it (attempts as
@@ -19,7 +19,7 @@ describe('migrating attempt tags to run_attempts', () => {
   it('turns the pipeline’s attempt tags into rows and removes them; other tags stay', async () => {
     // The migrations before this one.
     const before = path.join(tmp, 'before');
-    fs.cpSync(migrationsFolder, before, { recursive: true });
+    fs.cpSync(MIGRATIONS_DIR, before, { recursive: true });
     const journalFile = path.join(before, 'meta/_journal.json');
     const journal = JSON.parse(fs.readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
     const at = journal.entries.findIndex((e) => e.tag.endsWith('_run_attempts'));
@@ -48,7 +48,7 @@ describe('migrating attempt tags to run_attempts', () => {
           ('${other}', 'attempts', 'many'),
           ('${other}', 'attempt.1', 'my own note');
       `);
-      await migrate(db, { migrationsFolder });
+      await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
 
       const rows = await pg.query<Record<string, unknown>>(`SELECT attempt, worker_id, started_at, ended_at, resumed_from_step, outcome, detail FROM run_attempts WHERE run_id = '${run}' ORDER BY attempt`);
       expect(rows.rows.map((r) => [r.attempt, r.worker_id, r.resumed_from_step === null ? null : Number(r.resumed_from_step), r.outcome, r.detail])).toEqual([

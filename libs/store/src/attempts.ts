@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { ATTEMPT_OUTCOMES, InvalidStateError, NotFoundError, ValidationError, runAttempts, runs, type AttemptOutcome } from '@cairn/schema';
-import type { Db } from './engine.ts';
+import type { Db } from './db.ts';
 import { validate, validateId } from './validate.ts';
 import type { Run, RunAttempt } from './types.ts';
 

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 
 /**
  * Everything recorded that names a blob, for the blob store's gc: snapshot roots (whose

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ValidationError, formatZodError } from '@cairn/schema';
 
 /** Where a store lives: embedded PGlite in a directory, or PostgreSQL by URL. */
-export type StoreLocation = { engine: 'pglite'; dataDir: string; home: string } | { engine: 'postgres'; url: string };
+export type StoreLocation = { driver: 'pglite'; dataDir: string; home: string } | { driver: 'postgres'; url: string };
 
 export const openStoreOptionsSchema = z.object({
   /** `postgres://…` for PostgreSQL; omitted → DATABASE_URL, else PGlite under `home`. */
@@ -27,14 +27,14 @@ export function resolveLocation(options: OpenStoreOptions = {}, env: NodeJS.Proc
   const parsed = openStoreOptionsSchema.safeParse(options);
   if (!parsed.success) throw new ValidationError(`invalid store options: ${formatZodError(parsed.error)}`);
   const url = options.url ?? (options.home ? undefined : env.DATABASE_URL || undefined);
-  if (url && /^postgres(ql)?:\/\//.test(url)) return { engine: 'postgres', url };
+  if (url && /^postgres(ql)?:\/\//.test(url)) return { driver: 'postgres', url };
   if (url) {
     throw new ValidationError(
       `unsupported database URL '${redactUrl(url)}': use postgres://user@host:port/db, or unset DATABASE_URL for the embedded store`,
     );
   }
   const home = cairnHome(options.home);
-  return { engine: 'pglite', home, dataDir: path.join(home, 'db') };
+  return { driver: 'pglite', home, dataDir: path.join(home, 'db') };
 }
 
 /** The URL without its password, for messages and `location`. */

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CairnError } from '@cairn/schema';
 import { openStore, retryUnreachable, type Store } from './index.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 
-const postgres = testEngines().find((e) => e.name === 'postgres');
+const postgres = testDrivers().find((e) => e.name === 'postgres');
 
 /**
  * PostgreSQL dropping off the network mid-session, for real: the store talks to the

@@ -82,7 +82,7 @@ export const RETRIED_METHODS = [
   'resolveRunIdIn', 'getExperiments', 'listExperimentOwners', 'runColumns', 'countRuns', 'childRunCounts', 'bestRuns',
   'projectsOf', 'describeLineageNodes', 'getSnapshots', 'latestSnapshots', 'listDeploymentsOf',
   'listGateResults', 'getSweep', 'listSweeps', 'listSweepTrials', 'getSweepTrial', 'getPipelineDecisions',
-  'listAttempts', 'listQueuedRuns',
+  'listAttempts', 'listQueuedRuns', 'compareRuns',
   // Get-or-create by name: the second call finds what the first made.
   'ensureProject', 'ensureExperiment', 'ensureDataset',
   // Keyed writes that set a value: the second sets the same value.
@@ -96,8 +96,9 @@ export const RETRIED_METHODS = [
   'logParams', 'logMetrics', 'recordSnapshot', 'endRun', 'endDeployment',
 ] as const satisfies readonly (keyof Store)[];
 
-// Not listed, and why: createRun, createExperiment, addNote, registerModelVersion,
-// recordDeployment, setModelAlias (its history row), createSweep and createSweepTrial would act twice; startRun would
+// Not listed, and why: createProject, createRun, createExperiment, addNote, registerModelVersion,
+// recordDeployment, setModelAlias (its history row), createSweep and createSweepTrial would act twice
+// (a project made by the lost call would answer CONFLICT); startRun would
 // count an attempt twice; deleteRun and markLostRuns would answer NOT_FOUND or [] for
 // work they did; drizzle and close are not queries.
 const RETRIED: ReadonlySet<string> = new Set(RETRIED_METHODS);

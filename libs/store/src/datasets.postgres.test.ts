@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnError } from '@cairn/schema';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { Store } from './types.ts';
 
 const id = (c: string) => c.repeat(64).slice(0, 64);
@@ -14,12 +14,12 @@ async function code(p: Promise<unknown>): Promise<string> {
   throw new Error('expected a failure');
 }
 
-describe.each(testEngines())('datasets and snapshots on $name', (engine) => {
+describe.each(testDrivers())('datasets and snapshots on $name', (driver) => {
   let store: Store;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('records a history with parents, newest first, and lineage edges', async () => {
     const a = await store.recordSnapshot({ dataset: 'mnist', id: id('a'), fileCount: 10, bytes: 1000, message: 'first' });

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { ConflictError, NotFoundError, ValidationError, datasets, isUuid, nameSchema, newId, snapshots } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { ensureProject } from './experiments.ts';
 import { addLineageEdge } from './lineage.ts';
 import { validate } from './validate.ts';

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { Store } from './types.ts';
 
-describe.each(testEngines())('ensureExperiment on $name', (engine) => {
+describe.each(testDrivers())('ensureExperiment on $name', (driver) => {
   let store: Store;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   // A name is a name: one spelled like another project's experiment id must not resolve to that experiment.
   it("finds or makes the experiment of that name in that project, even when the name is another experiment's id", async () => {

@@ -1,6 +1,6 @@
 import { asc, inArray } from 'drizzle-orm';
 import { experimentTags, experiments, isUuid } from '@cairn/schema';
-import type { Db } from './engine.ts';
+import type { Db } from './db.ts';
 import type { Experiment } from './types.ts';
 
 /** Several experiments by id in two queries (rows, then tags); ids not found are left out. */

@@ -1,9 +1,10 @@
+import { z } from 'zod';
 import { and, asc, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import { NotFoundError, ConflictError, ValidationError, experiments, experimentTags, isUuid, nameSchema, newId, projects, tagsSchema, teams } from '@cairn/schema';
 import type { RunStatus } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { validate, validateId } from './validate.ts';
-import type { Experiment, ExperimentSummary, Project } from './types.ts';
+import type { CreateProjectInput, Experiment, ExperimentSummary, Project } from './types.ts';
 
 export const DEFAULT_PROJECT = 'default';
 
@@ -13,6 +14,33 @@ export async function ensureProject(db: Db, name: string, description = ''): Pro
   const [p] = await db.select().from(projects).where(eq(projects.name, name));
   if (!p) throw new NotFoundError('project', name);
   return p;
+}
+
+const createProjectSchema = z
+  .object({
+    name: nameSchema,
+    description: z.string().max(10_000).optional(),
+    teamId: z.string().min(1).max(100).nullable().optional(),
+  })
+  .strict();
+
+/**
+ * A new project, or CONFLICT when one has the name already (names are unique across
+ * the store). A team, when given, must exist: its admin is who may create one for it.
+ */
+export async function createProject(db: Db, input: CreateProjectInput): Promise<Project> {
+  const p = validate(createProjectSchema, input, 'project');
+  if (p.teamId) {
+    const [team] = await db.select({ id: teams.id }).from(teams).where(eq(teams.id, p.teamId));
+    if (!team) throw new NotFoundError('team', p.teamId);
+  }
+  const [row] = await db
+    .insert(projects)
+    .values({ id: newId(), name: p.name, description: p.description ?? '', teamId: p.teamId ?? null })
+    .onConflictDoNothing({ target: projects.name })
+    .returning();
+  if (!row) throw new ConflictError(`project '${p.name}' exists already`);
+  return row;
 }
 
 export async function listProjects(db: Db): Promise<Project[]> {

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { FencedError, NotFoundError, runs } from '@cairn/schema';
-import type { Db } from './engine.ts';
+import type { Db } from './db.ts';
 
 /** Which attempt at which run a store view writes for. */
 export interface Fence {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedError } from '@cairn/schema';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { Store } from './types.ts';
 
 /**
@@ -8,12 +8,12 @@ import type { Store } from './types.ts';
  * worker's writes carry, and once a newer attempt has taken the run the store refuses
  * the older one's writes, whatever they touch.
  */
-describe.each(testEngines())('attempts and fencing on $name', (engine) => {
+describe.each(testDrivers())('attempts and fencing on $name', (driver) => {
   let store: Store;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   async function queuedRun(name = 'fenced'): Promise<string> {
     const exp = await store.ensureExperiment({ name });

@@ -34,7 +34,7 @@ describe('the embedded store shared through a hosting process', () => {
       const writers = ['a', 'b'].map((name) => procs.runWriter(home, { name, runs, batches, size }));
       // A CLI command meanwhile: it opens through the host (no STORE_LOCKED, no 3 s PGlite start).
       const cli = await openStore({ home });
-      expect([cli.engine, cli.location]).toEqual(['pglite', dataDir]);
+      expect([cli.driver, cli.location]).toEqual(['pglite', dataDir]);
       expect((await cli.ensureExperiment({ name: 'from-cli' })).name).toBe('from-cli');
       // A second long-lived process joins the host rather than failing.
       const second = await hostEmbeddedStore({ home });
@@ -77,7 +77,7 @@ describe('the embedded store shared through a hosting process', () => {
 
   it('a process that holds the store without hosting it still gives STORE_LOCKED, saying how to share it', async () => {
     // The lock of a live process that published no host file, as a running CLI command
-    // leaves it (engine-faults.test.ts holds a real PGlite; the lock file is all that counts).
+    // leaves it (driver-faults.test.ts holds a real PGlite; the lock file is all that counts).
     const home = procs.tempHome();
     const holder = procs.spawn('sleep', ['60']);
     const lock = { pid: holder.pid, host: os.hostname(), command: 'cairn runs list', startedAt: new Date().toISOString() };

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { StoreLockedError } from '@cairn/schema';
 import { cairnHome, resolveLocation } from './config.ts';
-import { openPgliteClient, pgliteEngine } from './engine.ts';
+import { openPgliteClient, pgliteDriver } from './driver.ts';
 import { hostFilePath, liveHost, removeHostFile, writeHostFile, type HostInfo } from './host-file.ts';
 import { openStore } from './open-store.ts';
 import { servePglite } from './pglite-server.ts';
@@ -35,7 +35,7 @@ export interface HostedStore {
    * How other processes reach the store: `postgres://cairn:TOKEN@127.0.0.1:PORT/cairn`.
    * openStore({ home }) finds it by itself in CAIRN_HOME/host.json; pass it as
    * DATABASE_URL to a process that should not look there (then its store reports
-   * engine 'postgres'). It carries a password: do not log it (redactUrl).
+   * driver 'postgres'). It carries a password: do not log it (redactUrl).
    */
   url: string;
   /** This process's store: PGlite in process, never through the socket. */
@@ -82,7 +82,7 @@ export interface HostedStore {
 export async function hostEmbeddedStore(options: HostEmbeddedStoreOptions = {}): Promise<HostedStore> {
   const home = cairnHome(options.home);
   const location = resolveLocation({ home });
-  if (location.engine !== 'pglite') throw new Error('unreachable: a home always resolves to the embedded store');
+  if (location.driver !== 'pglite') throw new Error('unreachable: a home always resolves to the embedded store');
 
   const existing = liveHost(home);
   if (existing?.pid === process.pid) {
@@ -141,14 +141,14 @@ export async function hostEmbeddedStore(options: HostEmbeddedStoreOptions = {}):
   const onExit = () => removeHostFile(home, process.pid);
   process.on('exit', onExit);
 
-  const engine = pgliteEngine(local, async () => {
+  const driver = pgliteDriver(local, async () => {
     process.off('exit', onExit);
     // Unpublished first, so that no process connects to a host that is going away:
     // openers meanwhile see the lock (role 'host') and wait for it.
     removeHostFile(home, process.pid);
     await srv.close();
   });
-  const store = new SqlStore(engine);
+  const store = new SqlStore(driver);
   return {
     url: info.url,
     store,

@@ -5,8 +5,10 @@ export { resolveLocation, cairnHome, redactUrl, type OpenStoreOptions, type Stor
 export { DEFAULT_PROJECT } from './experiments.ts';
 export { DEFAULT_SERIES_POINTS, MAX_SERIES_PER_READ } from './series.ts';
 export { lttb } from './lttb.ts';
+export { paramValue } from './param-value.ts';
+export { diffParams, MAX_COMPARE_RUNS, MAX_COMPARE_SERIES } from './run-comparison.ts';
 export { isConnectionError, retryUnreachable, type RetryOptions } from './connection-errors.ts';
-export { migrationsFolder, type Db } from './engine.ts';
+export type { Db, StoreDriver } from './db.ts';
 export * from './types.ts';
 export {
   parseFilter,

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { isUuid, type LineageKind, type LineageNode, type RunStatus } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import type { LineageNodeFacts } from './types.ts';
 
 type Row = Record<string, unknown> & { id: string; projects: string[] | string | null };

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { ValidationError, lineageEdges, lineageNodeSchema, type LineageKind, type LineageNode } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { validate } from './validate.ts';
 import type { LineageEdge, LineageGraph } from './types.ts';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { MetricPoint, Store } from './types.ts';
 
 const value = fc.oneof(
@@ -16,14 +16,14 @@ const scenario = fc.record({
   resend: fc.array(fc.nat({ max: 5 }), { maxLength: 3 }),
 });
 
-describe.each(testEngines())('metric logging round trips on $name', (engine) => {
+describe.each(testDrivers())('metric logging round trips on $name', (driver) => {
   let store: Store;
   let experimentId: string;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     experimentId = (await store.ensureExperiment({ name: 'property' })).id;
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('stores exactly the first value logged for each (key, step), and summaries agree with the points', async () => {
     await fc.assert(

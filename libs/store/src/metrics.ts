@@ -1,7 +1,7 @@
 import { Param, eq, sql } from 'drizzle-orm';
 import { ValidationError, keySchema, metricSummaries, MAX_KEY_LENGTH } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
-import { getRunRow } from './runs.ts';
+import { rows, type Db } from './db.ts';
+import { getRunRow } from './run-row.ts';
 import { validateId } from './validate.ts';
 import { float8Array } from './float8-array.ts';
 import { computeRollups, recomputeRollups, upsertRollups, type Columns } from './rollups.ts';

@@ -1,6 +1,6 @@
 import { desc, inArray } from 'drizzle-orm';
 import { deployments, isUuid } from '@cairn/schema';
-import type { Db } from './engine.ts';
+import type { Db } from './db.ts';
 import type { Deployment } from './types.ts';
 
 /** The deployments of several model versions (a model's page), newest first, in one query. */

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { CairnError } from '@cairn/schema';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 
 const hash = (c: string) => c.repeat(64);
 
@@ -13,11 +13,11 @@ async function failure(p: Promise<unknown>): Promise<CairnError> {
   return e as CairnError;
 }
 
-describe.each(testEngines())('model registry on $name', (engine) => {
-  afterAll(() => engine.cleanup());
+describe.each(testDrivers())('model registry on $name', (driver) => {
+  afterAll(() => driver.cleanup());
 
   it('numbers versions per model, resolves numbers, latest and aliases, and links runs to versions', async () => {
-    const store = await engine.open();
+    const store = await driver.open();
     const exp = await store.ensureExperiment({ name: 'iris' });
     const run = await store.createRun({ experimentId: exp.id });
     const v1 = await store.registerModelVersion({ name: 'iris-mlp', runId: run.id, artifactHash: hash('a'), description: 'first', tags: { team: 'ml' } });
@@ -50,7 +50,7 @@ describe.each(testEngines())('model registry on $name', (engine) => {
   });
 
   it('moves aliases atomically with their history, removes them, and refuses bad names', async () => {
-    const store = await engine.open();
+    const store = await driver.open();
     for (const c of ['a', 'b', 'c']) await store.registerModelVersion({ name: 'm', artifactHash: hash(c) });
     expect(await store.setModelAlias('m', 'production', 1)).toMatchObject({ alias: 'production', version: 1, previous: null });
     expect(await store.setModelAlias('m', 'staging', 3)).toMatchObject({ version: 3, previous: null });
@@ -81,7 +81,7 @@ describe.each(testEngines())('model registry on $name', (engine) => {
   });
 
   it('updates a version’s description and tags, and records deployments with lineage', async () => {
-    const store = await engine.open();
+    const store = await driver.open();
     const v = await store.registerModelVersion({ name: 'served', artifactHash: hash('e'), tags: { a: '1' } });
     expect(await store.updateModelVersion('served', 1, { description: 'calibrated', tags: { b: '2' } })).toMatchObject({ description: 'calibrated', tags: { a: '1', b: '2' } });
 
@@ -101,7 +101,7 @@ describe.each(testEngines())('model registry on $name', (engine) => {
   });
 
   it('answers "which code and data made what is deployed" with one upstream lineage query', async () => {
-    const store = await engine.open();
+    const store = await driver.open();
     const snap = await store.recordSnapshot({ dataset: 'iris-data', id: hash('1'), fileCount: 1, bytes: 10 });
     const exp = await store.ensureExperiment({ name: 'served-lineage' });
     const run = await store.createRun({ experimentId: exp.id, status: 'queued', snapshotIds: [snap.id], code: { gitSha: 'f'.repeat(40), gitDirty: false, codeHash: hash('2') } });

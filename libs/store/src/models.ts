@@ -1,9 +1,9 @@
 import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import { ConflictError, NotFoundError, ValidationError, deployments, modelAliasHistory, modelAliases, modelVersions, models, newId } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { ensureProject } from './experiments.ts';
 import { addLineageEdge } from './lineage.ts';
-import { getRunRow } from './runs.ts';
+import { getRunRow } from './run-row.ts';
 import { validate, validateId } from './validate.ts';
 import type { AliasMove, Deployment, ModelDetail, ModelRecord, ModelSummary, ModelVersion, RegisterModelVersionInput } from './types.ts';
 

@@ -1,4 +1,4 @@
-import { openEngine } from './engine.ts';
+import { openDriver } from './driver.ts';
 import { resolveLocation, type OpenStoreOptions } from './config.ts';
 import { SqlStore } from './sql-store.ts';
 import { withUnreachableErrors } from './connection-errors.ts';
@@ -11,13 +11,13 @@ import type { Store } from './types.ts';
  *
  * The embedded store is reached through the process hosting it when there is one
  * (a long-lived Cairn process that called hostEmbeddedStore: see host.ts), over
- * `pg` like PostgreSQL, with `engine` 'pglite' and `location` its data directory.
+ * `pg` like PostgreSQL, with `driver` 'pglite' and `location` its data directory.
  * Otherwise this process opens PGlite itself and holds CAIRN_HOME's lock until
  * close(); a second process then gets STORE_LOCKED.
  */
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const location = resolveLocation(options);
-  const opened = await openEngine(location, {
+  const opened = await openDriver(location, {
     migrate: options.migrate ?? true,
     poolSize: options.poolSize ?? 8,
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,

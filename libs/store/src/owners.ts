@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { isUuid } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import type { OwnedKind } from './types.ts';
 
 /**

@@ -9,25 +9,25 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrationsFolder } from './engine.ts';
+import { MIGRATIONS_DIR } from '@cairn/schema/migrations';
 import { openStore } from './open-store.ts';
 import { resolveLocation } from './config.ts';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { Experiment, Store } from './types.ts';
 
 const SPEC = { version: 1, space: { lr: { type: 'loguniform', min: 1e-4, max: 0.1 } }, strategy: { kind: 'random' }, seed: 7, maxTrials: 3, parallel: 2, objective: { metric: 'val_acc', direction: 'maximize' }, policies: [], prefix: 'cairn', job: {} };
 const sweepInput = { strategy: 'random', spec: SPEC, objective: { metric: 'val_acc', direction: 'maximize' as const }, prefix: 'cairn', maxTrials: 3, parallel: 2 };
 
-describe.each(testEngines())('pipeline decisions on $name', (engine) => {
+describe.each(testDrivers())('pipeline decisions on $name', (driver) => {
   let store: Store;
   let exp: Experiment;
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     exp = await store.ensureExperiment({ name: 'decisions' });
   });
   afterAll(async () => {
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   it('records one gate verdict per run and tier (a re-evaluation replaces it) and filters on it, never on tags', async () => {
@@ -129,23 +129,23 @@ describe.each(testEngines())('pipeline decisions on $name', (engine) => {
  * Upgrading a store whose sweeps kept their state in tags (before migration 0005): sweeps
  * and their trials are copied into the tables; gate tags are not (anyone could write them).
  */
-describe.each(testEngines())('migration 0005 on $name', (engine) => {
+describe.each(testDrivers())('migration 0005 on $name', (driver) => {
   afterAll(async () => {
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   /** The migrations folder as it was before 0005. */
   function oldMigrations(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-mig-0004-'));
-    for (const f of fs.readdirSync(migrationsFolder)) if (/^000[0-4]_.*\.sql$/.test(f)) fs.copyFileSync(path.join(migrationsFolder, f), path.join(dir, f));
+    for (const f of fs.readdirSync(MIGRATIONS_DIR)) if (/^000[0-4]_.*\.sql$/.test(f)) fs.copyFileSync(path.join(MIGRATIONS_DIR, f), path.join(dir, f));
     fs.mkdirSync(path.join(dir, 'meta'));
-    const journal = JSON.parse(fs.readFileSync(path.join(migrationsFolder, 'meta/_journal.json'), 'utf8')) as { entries: { idx: number }[] };
+    const journal = JSON.parse(fs.readFileSync(path.join(MIGRATIONS_DIR, 'meta/_journal.json'), 'utf8')) as { entries: { idx: number }[] };
     fs.writeFileSync(path.join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries: journal.entries.filter((e) => e.idx <= 4) }));
     return dir;
   }
 
   it('copies tag-held sweeps (skipping unreadable ones and forged trials) and no gate verdict', async () => {
-    const location = await engine.fresh();
+    const location = await driver.fresh();
     const folder = oldMigrations();
     const ids = { project: randomUUID(), exp: randomUUID(), sweep: randomUUID(), t0: randomUUID(), t1: randomUUID(), stray: randomUUID(), dup: randomUUID(), bad: randomUUID(), gated: randomUUID(), nested: randomUUID() };
     const statements: [string, unknown[]][] = [
@@ -189,7 +189,7 @@ describe.each(testEngines())('migration 0005 on $name', (engine) => {
       }
     } else {
       const loc = resolveLocation(location);
-      if (loc.engine !== 'pglite') throw new Error('expected an embedded location');
+      if (loc.driver !== 'pglite') throw new Error('expected an embedded location');
       fs.mkdirSync(loc.home, { recursive: true });
       const client = await PGlite.create(loc.dataDir);
       try {

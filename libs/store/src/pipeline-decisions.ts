@@ -1,8 +1,9 @@
 import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError, CHAMPION_DECISIONS, SWEEP_STATUSES, championDecisions, gateResults, keySchema, runAttempts, runs, sweepTrials, sweeps } from '@cairn/schema';
-import type { Db } from './engine.ts';
-import { createRun, getRunRow } from './runs.ts';
+import type { Db } from './db.ts';
+import { createRun } from './runs.ts';
+import { getRunRow } from './run-row.ts';
 import { validate, validateId } from './validate.ts';
 import type { ChampionDecision, CreateRunInput, GateRecord, PipelineDecisions, RecordChampionInput, RecordGateInput, Run, SweepPatch, SweepRecord, SweepTrialRecord } from './types.ts';
 

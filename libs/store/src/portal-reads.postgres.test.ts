@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnError } from '@cairn/schema';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { Experiment, Run, Store } from './types.ts';
 
 const hash = (c: string) => c.repeat(64);
 
-/** The batched reads the portal's API makes: one store per engine, seeded once. */
-describe.each(testEngines())('portal reads on $name', (engine) => {
+/** The batched reads the portal's API makes: one store per driver, seeded once. */
+describe.each(testDrivers())('portal reads on $name', (driver) => {
   let store: Store;
   let vision: Experiment;
   let nlp: Experiment;
@@ -14,7 +14,7 @@ describe.each(testEngines())('portal reads on $name', (engine) => {
   let runs: Run[];
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     vision = await store.ensureExperiment({ name: 'vision' });
     nlp = await store.ensureExperiment({ name: 'nlp' });
     other = await store.ensureExperiment({ project: 'elsewhere', name: 'vision' });
@@ -37,7 +37,7 @@ describe.each(testEngines())('portal reads on $name', (engine) => {
     }
     await store.createRun({ experimentId: other.id, params: { secret: 1 } });
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('reads many runs with their details in the order asked, leaving out unknown ids', async () => {
     const ids = [runs[4]!.id, runs[0]!.id, '00000000-0000-7000-8000-000000000000', runs[4]!.id];

@@ -5,7 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migrationsFolder } from './engine.ts';
+import { MIGRATIONS_DIR } from '@cairn/schema/migrations';
 
 /**
  * The migration that moved a queued run's prefix out of the `queue` tag: runs still
@@ -18,7 +18,7 @@ describe('migrating the queue tag to runs.queue_prefix', () => {
 
   it('sets the prefix of queued runs from their tag and leaves the tags alone', async () => {
     const before = path.join(tmp, 'before');
-    fs.cpSync(migrationsFolder, before, { recursive: true });
+    fs.cpSync(MIGRATIONS_DIR, before, { recursive: true });
     const journalFile = path.join(before, 'meta/_journal.json');
     const journal = JSON.parse(fs.readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
     const at = journal.entries.findIndex((e) => e.tag.endsWith('_run_queue_prefix'));
@@ -45,7 +45,7 @@ describe('migrating the queue tag to runs.queue_prefix', () => {
           ('${id(2)}', 'queue', 'team-a'),
           ('${id(3)}', 'queue', 'team-a');
       `);
-      await migrate(db, { migrationsFolder });
+      await migrate(db, { migrationsFolder: MIGRATIONS_DIR });
 
       const rows = await pg.query<{ name: string; queue_prefix: string | null }>('SELECT name, queue_prefix FROM runs ORDER BY id');
       expect(rows.rows.map((r) => [r.name, r.queue_prefix])).toEqual([

@@ -1,19 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { Store } from './types.ts';
 
 /**
  * A queued run's prefix is the pipeline's record of where its job went: set when the run
  * is created queued, read by prefix and status alone (tags play no part), a page at a time.
  */
-describe.each(testEngines())('queued runs by prefix on $name', (engine) => {
+describe.each(testDrivers())('queued runs by prefix on $name', (driver) => {
   let store: Store;
   let experimentId: string;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     experimentId = (await store.ensureExperiment({ name: 'queued' })).id;
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   const queued = (queuePrefix: string | undefined, tags: Record<string, string> = {}) =>
     store.createRun({ experimentId, status: 'queued', tier: 'ci', tags, ...(queuePrefix !== undefined ? { queuePrefix } : {}) });

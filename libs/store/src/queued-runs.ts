@@ -1,7 +1,7 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { z } from 'zod';
 import { runs } from '@cairn/schema';
-import type { Db } from './engine.ts';
+import type { Db } from './db.ts';
 import { validate, validateId } from './validate.ts';
 import type { Run } from './types.ts';
 

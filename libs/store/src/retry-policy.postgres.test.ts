@@ -7,7 +7,7 @@ import { RETRIED_METHODS, retryUnreachable } from './connection-errors.ts';
 import { hostEmbeddedStore, openStore, type Store } from './index.ts';
 import { SqlStore } from './sql-store.ts';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 
 /** Where the store under test lives: the embedded store's host always, PostgreSQL when DATABASE_URL names one. */
 interface Target {
@@ -15,7 +15,7 @@ interface Target {
   open(): Promise<{ url: string; close(): Promise<void> }>;
 }
 
-const postgres = testEngines().find((e) => e.name === 'postgres');
+const postgres = testDrivers().find((e) => e.name === 'postgres');
 const targets: Target[] = [
   {
     name: 'the embedded store host',
@@ -115,7 +115,7 @@ describe('which Store methods are retried', () => {
     expect(calls).toEqual({ getRun: 2, somethingNew: 1 });
   });
 
-  it.each(['createRun', 'createExperiment', 'addNote', 'registerModelVersion', 'setModelAlias', 'recordDeployment', 'startRun', 'deleteRun', 'markLostRuns'])(
+  it.each(['createProject', 'createRun', 'createExperiment', 'addNote', 'registerModelVersion', 'setModelAlias', 'recordDeployment', 'startRun', 'deleteRun', 'markLostRuns'])(
     '%s is not retried: sent twice it would act twice, or answer as if it had not acted',
     (method) => {
       expect(RETRIED_METHODS).not.toContain(method);

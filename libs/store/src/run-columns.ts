@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { metricSummaries, params, runTags } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { getExperiment } from './experiments.ts';
 import type { RunColumns } from './types.ts';
 
@@ -33,7 +33,7 @@ async function keysOf(db: Db, table: KeyTable, experimentIds: string[] | null): 
         )
         SELECT key FROM k WHERE key IS NOT NULL`,
   );
-  // One order on both engines, whatever the database's collation.
+  // One order on both drivers, whatever the database's collation.
   const keys = all.map((r) => r.key).sort();
   if (!experimentIds || keys.length === 0) return keys;
   const ids = experimentIds;

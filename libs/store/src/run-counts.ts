@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { runs, type RunStatus } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { searchConditions } from './search.ts';
 import { validateId } from './validate.ts';
 import type { SearchRunsInput } from './types.ts';

@@ -12,9 +12,9 @@ import {
   keySchema,
   ValidationError,
 } from '@cairn/schema';
-import type { Db } from './engine.ts';
+import type { Db } from './db.ts';
 import { getExperiment } from './experiments.ts';
-import { getRunRow } from './runs.ts';
+import { getRunRow } from './run-row.ts';
 import { paramValueNum } from './filter/index.ts';
 import { validate, validateId } from './validate.ts';
 import type { Artifact, Note } from './types.ts';

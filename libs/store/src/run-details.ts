@@ -1,4 +1,4 @@
-import type { Db } from './engine.ts';
+import type { Db } from './db.ts';
 import { attachDetails, getRunHeads } from './runs.ts';
 import type { RunDetail } from './types.ts';
 

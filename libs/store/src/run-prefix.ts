@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { NotFoundError, ValidationError, isUuid } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 
 /**
  * resolveRunId limited to runs of some projects: a prefix that also matches a run the

@@ -16,13 +16,14 @@ import {
   TERMINAL_STATUSES,
   type RunStatus,
 } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { getExperiment } from './experiments.ts';
 import { claimRun, recordAttempt } from './attempts.ts';
 import { addLineageEdge } from './lineage.ts';
 import { randomRunName } from './names.ts';
 import { queuePrefixSchema } from './queued-runs.ts';
 import { insertParams, upsertTags } from './run-data.ts';
+import { getRunRow } from './run-row.ts';
 import { validate, validateId } from './validate.ts';
 import type { CodeRef, CreateRunInput, EndStatus, MetricSummary, Run, RunDetail, RunEnvironment } from './types.ts';
 
@@ -65,12 +66,6 @@ export async function createRun(db: Db, input: CreateRunInput): Promise<Run> {
     await linkInputs(tx as unknown as Db, run.id, run.snapshotIds, run.codeHash);
     return run;
   });
-}
-
-export async function getRunRow(db: Db, id: string): Promise<Run> {
-  const [run] = await db.select().from(runs).where(eq(runs.id, validateId(id)));
-  if (!run) throw new NotFoundError('run', id);
-  return run;
 }
 
 export async function getRun(db: Db, id: string): Promise<RunDetail> {

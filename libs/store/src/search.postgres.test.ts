@@ -1,19 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnError, FilterSyntaxError } from '@cairn/schema';
 import { evaluateFilter, filterRowFromRun, parseFilter } from './filter/index.ts';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { RunDetail, Store } from './types.ts';
 
 const OPTIMIZERS = ['adam', 'sgd', 'rmsprop'];
 const STATUSES = ['finished', 'failed', 'abandoned', 'cancelled'] as const;
 
-describe.each(testEngines())('searchRuns on $name', (engine) => {
+describe.each(testDrivers())('searchRuns on $name', (driver) => {
   let store: Store;
   let all: RunDetail[];
   let vision: string;
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     const a = await store.ensureExperiment({ name: 'search-a' });
     const b = await store.ensureExperiment({ name: 'search-b' });
     const archived = await store.ensureExperiment({ name: 'search-archived' });
@@ -49,7 +49,7 @@ describe.each(testEngines())('searchRuns on $name', (engine) => {
       cursor = page.nextCursor;
     } while (cursor);
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('lists every run of unarchived experiments, newest first by default', async () => {
     expect(all).toHaveLength(60);

@@ -1,6 +1,6 @@
 import { inArray, isNotNull, sql, type SQL } from 'drizzle-orm';
 import { ValidationError, experiments, isUuid, runs } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { getExperiment } from './experiments.ts';
 import {
   boundCondition,

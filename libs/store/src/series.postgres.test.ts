@@ -3,8 +3,9 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnError } from '@cairn/schema';
-import { migrationsFolder, rows } from './engine.ts';
-import { testEngines } from './testing.ts';
+import { MIGRATIONS_DIR } from '@cairn/schema/migrations';
+import { rows } from './db.ts';
+import { testDrivers } from './testing.ts';
 import type { MetricPoint, Run, Store } from './types.ts';
 
 const code = async (p: Promise<unknown>) => {
@@ -21,7 +22,7 @@ const code = async (p: Promise<unknown>) => {
  * series itself (every point a stored point, in step order, spikes and ends kept),
  * whatever mix of short, bucketed and rolled-up series, odd keys and repeats it gets.
  */
-describe.each(testEngines())('getMetricSeriesMany on $name', (engine) => {
+describe.each(testDrivers())('getMetricSeriesMany on $name', (driver) => {
   let store: Store;
   let a: Run;
   let b: Run;
@@ -35,7 +36,7 @@ describe.each(testEngines())('getMetricSeriesMany on $name', (engine) => {
   }
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     const exp = await store.ensureExperiment({ name: 'series-many' });
     a = await store.createRun({ experimentId: exp.id, name: 'a' });
     b = await store.createRun({ experimentId: exp.id, name: 'b' });
@@ -47,7 +48,7 @@ describe.each(testEngines())('getMetricSeriesMany on $name', (engine) => {
     await log(b, 'rolled', 80_000, (i) => (i === 77_777 ? 1e6 : Math.sin(i / 1000)));
     await log(b, 'nan-only', 5, () => Number.NaN);
   }, 120_000);
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('gives each series exactly as reading it alone, in the order asked, repeats included', async () => {
     const asked = [
@@ -118,7 +119,7 @@ describe.each(testEngines())('getMetricSeriesMany on $name', (engine) => {
     expect(written.length).toBeGreaterThan(5_000);
     await db.execute(sql`DELETE FROM metric_rollups WHERE level = 16`);
     expect(await level16()).toHaveLength(0);
-    await db.execute(sql.raw(fs.readFileSync(path.join(migrationsFolder, '0004_rollups_level_16.sql'), 'utf8')));
+    await db.execute(sql.raw(fs.readFileSync(path.join(MIGRATIONS_DIR, '0004_rollups_level_16.sql'), 'utf8')));
     expect(await level16()).toEqual(written);
   });
 });

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { NotFoundError, ROLLUP_LEVELS, ValidationError, keySchema } from '@cairn/schema';
-import { rows, type Db } from './engine.ts';
+import { rows, type Db } from './db.ts';
 import { lttb } from './lttb.ts';
 import { validate, validateId } from './validate.ts';
 import type { MetricSeries, SeriesOptions, SeriesRequest, SeriesPoint } from './types.ts';

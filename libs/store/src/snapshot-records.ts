@@ -1,6 +1,6 @@
 import { desc, eq, getTableColumns, inArray } from 'drizzle-orm';
 import { datasets, isUuid, snapshots } from '@cairn/schema';
-import type { Db } from './engine.ts';
+import type { Db } from './db.ts';
 import type { SnapshotRecord } from './types.ts';
 
 const SNAPSHOT_ID_RE = /^[0-9a-f]{64}$/;

@@ -1,7 +1,8 @@
 import { FencedError, ValidationError, type AttemptOutcome, type LineageNode, type RunEnvironment } from '@cairn/schema';
 import * as attempts from './attempts.ts';
 import { blobRoots } from './blob-roots.ts';
-import type { Db, OpenedEngine } from './engine.ts';
+import type { Db } from './db.ts';
+import type { OpenedDriver } from './driver.ts';
 import { checkFence } from './fence.ts';
 import { validate, validateId } from './validate.ts';
 import { z } from 'zod';
@@ -22,6 +23,7 @@ import { projectsOf } from './owners.ts';
 import { runColumns } from './run-columns.ts';
 import { childRunCounts, countRuns } from './run-counts.ts';
 import { getRunDetails } from './run-details.ts';
+import { compareRuns } from './run-comparison.ts';
 import { resolveRunIdIn } from './run-prefix.ts';
 import { getSnapshots, latestSnapshots } from './snapshot-records.ts';
 import * as decisions from './pipeline-decisions.ts';
@@ -33,6 +35,8 @@ import type {
   SweepPatch,
   SweepStatus,
   CodeRef,
+  CompareRunsOptions,
+  CreateProjectInput,
   CreateRunInput,
   EndStatus,
   Fence,
@@ -50,28 +54,28 @@ import type {
 const fenceSchema = z.object({ runId: z.string(), attempt: z.number().int().min(1).max(2 ** 31 - 1) }).strict();
 
 /**
- * The Store over either engine: the SQL is the same, only the driver differs. A fenced
+ * The Store over either driver: the SQL is the same, only the driver differs. A fenced
  * view (see `fenced`) runs each write in a transaction that first checks its fence.
  */
 export class SqlStore implements Store {
-  readonly engine;
+  readonly driver;
   readonly location;
-  readonly #opened: OpenedEngine;
+  readonly #opened: OpenedDriver;
   readonly #db;
   readonly #fence: Fence | null;
   readonly #onFenced: ((e: FencedError) => void) | undefined;
 
-  constructor(opened: OpenedEngine, fence: Fence | null = null, onFenced?: (e: FencedError) => void) {
+  constructor(opened: OpenedDriver, fence: Fence | null = null, onFenced?: (e: FencedError) => void) {
     this.#opened = opened;
     this.#db = opened.db;
-    this.engine = opened.engine;
+    this.driver = opened.driver;
     this.location = opened.location;
     this.#fence = fence;
     this.#onFenced = onFenced;
   }
 
   close() {
-    // A fenced view shares its store's engine: closing is the store's business.
+    // A fenced view shares its store's driver: closing is the store's business.
     return this.#fence ? Promise.resolve() : this.#opened.close();
   }
   drizzle() {
@@ -99,6 +103,9 @@ export class SqlStore implements Store {
 
   ensureProject(name: string, description?: string) {
     return this.#write((db) => experiments.ensureProject(db, name, description));
+  }
+  createProject(input: CreateProjectInput) {
+    return this.#write((db) => experiments.createProject(db, input));
   }
   listProjects() {
     return experiments.listProjects(this.#db);
@@ -208,6 +215,9 @@ export class SqlStore implements Store {
   }
   getMetricSeriesMany(requests: readonly SeriesRequest[], options?: SeriesOptions) {
     return getMetricSeriesMany(this.#db, requests, options);
+  }
+  compareRuns(runIds: readonly string[], options?: CompareRunsOptions) {
+    return compareRuns(this.#db, runIds, options);
   }
 
   searchRuns(input?: SearchRunsInput) {

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnError } from '@cairn/schema';
-import { testEngines } from './testing.ts';
+import { testDrivers } from './testing.ts';
 import type { Store } from './types.ts';
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -14,12 +14,12 @@ async function code(p: Promise<unknown>): Promise<string> {
   throw new Error('expected a CairnError, but the call succeeded');
 }
 
-describe.each(testEngines())('store on $name', (engine) => {
+describe.each(testDrivers())('store on $name', (driver) => {
   let store: Store;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('creates projects and experiments, unique by name per project', async () => {
     const e = await store.createExperiment({ name: 'mnist', description: 'digits' });

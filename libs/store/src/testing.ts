@@ -7,11 +7,11 @@ import { openStore } from './open-store.ts';
 import type { Store } from './types.ts';
 
 /**
- * Engines for tests: PGlite always, PostgreSQL too when DATABASE_URL is set (CI sets
+ * Drivers for tests: PGlite always, PostgreSQL too when DATABASE_URL is set (CI sets
  * it). Each `open()` gets a fresh, empty store: a temp CAIRN_HOME, or a new database
  * created next to DATABASE_URL's, dropped again by `cleanup()`.
  */
-export interface TestEngine {
+export interface TestDriver {
   name: 'pglite' | 'postgres';
   open(): Promise<Store>;
   /** A fresh location (home dir or URL) without opening it. */
@@ -19,13 +19,13 @@ export interface TestEngine {
   cleanup(): Promise<void>;
 }
 
-export function testEngines(): TestEngine[] {
-  const list: TestEngine[] = [pgliteEngine()];
-  if (process.env.DATABASE_URL) list.push(postgresEngine(process.env.DATABASE_URL));
+export function testDrivers(): TestDriver[] {
+  const list: TestDriver[] = [pgliteDriver()];
+  if (process.env.DATABASE_URL) list.push(postgresDriver(process.env.DATABASE_URL));
   return list;
 }
 
-function pgliteEngine(): TestEngine {
+function pgliteDriver(): TestDriver {
   const dirs: string[] = [];
   const stores: Store[] = [];
   const fresh = async () => {
@@ -49,7 +49,7 @@ function pgliteEngine(): TestEngine {
   };
 }
 
-function postgresEngine(baseUrl: string): TestEngine {
+function postgresDriver(baseUrl: string): TestDriver {
   const created: string[] = [];
   const stores: Store[] = [];
   const admin = async <T>(fn: (c: pg.Client) => Promise<T>) => {
@@ -104,7 +104,7 @@ export async function testPostgres(): Promise<{ url: string; drop(): Promise<voi
   } finally {
     await probe.end().catch(() => {});
   }
-  const engine = postgresEngine(base);
-  const { url } = await engine.fresh();
-  return { url: url!, drop: () => engine.cleanup() };
+  const driver = postgresDriver(base);
+  const { url } = await driver.fresh();
+  return { url: url!, drop: () => driver.cleanup() };
 }

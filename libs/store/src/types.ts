@@ -1,7 +1,5 @@
 import type { AttemptOutcome, ChampionDecisionKind, FencedError, GateValue, LineageKind, LineageNode, RunEnvironment, RunStatus, SweepStatus } from '@cairn/schema';
-import type { Db } from './engine.ts';
-
-export type Engine = 'pglite' | 'postgres';
+import type { Db, StoreDriver } from './db.ts';
 
 export interface Project {
   id: string;
@@ -90,6 +88,55 @@ export interface RunDetail extends Run {
   params: Record<string, string>;
   tags: Record<string, string>;
   metrics: Record<string, MetricSummary>;
+}
+
+/** A param as a comparison gives it: stored text, or the number or boolean it spells exactly (see param-value.ts). */
+export type ParamValue = string | number | boolean;
+
+/** One param across compared runs. */
+export interface ParamDiff {
+  key: string;
+  /** runId → value; null where the run has no such param. */
+  values: Record<string, ParamValue | null>;
+  differs: boolean;
+}
+
+export interface CompareRunsOptions {
+  /**
+   * The metrics whose series to read: a list, or 'all' for every metric the runs have,
+   * in `order`, as many as fit (runs × keys ≤ `maxSeries`, at most `maxKeys` keys); the
+   * rest are named in `moreKeys`. Absent: none.
+   */
+  keys?: readonly string[] | 'all';
+  /** Points per series at most (default 500). */
+  maxPoints?: number;
+  /** Series read at most, runs × keys (default 1,000). */
+  maxSeries?: number;
+  /** Keys read at most with 'all' (default 50). */
+  maxKeys?: number;
+  /** The order 'all' lists metric keys in, best first (default: alphabetical). */
+  order?: (keys: readonly string[]) => string[];
+}
+
+/** Runs side by side: their details, the series asked for, and which params differ. */
+export interface ComparedRuns {
+  /** In the order asked, each run once. */
+  runs: RunDetail[];
+  /** runId → key → points; a run without a metric has no entry for it. */
+  series: Record<string, Record<string, { steps: number[]; values: number[] }>>;
+  keys: string[];
+  /** Metrics the runs have that did not fit ('all' only). */
+  moreKeys: string[];
+  /** Every param any of the runs has, by key. */
+  paramDiff: ParamDiff[];
+}
+
+/** A new project: names are unique across the store; the team, when given, must exist. */
+export interface CreateProjectInput {
+  name: string;
+  description?: string;
+  /** The owning team's id (team mode); null or absent: no team. */
+  teamId?: string | null;
 }
 
 export interface MetricPoint {
@@ -243,11 +290,11 @@ export interface RecordSnapshotInput {
 
 /**
  * One interface over embedded PGlite and PostgreSQL. Callers never know which
- * engine is behind it; every method validates its input and throws CairnError
+ * driver is behind it; every method validates its input and throws CairnError
  * subclasses with stable codes.
  */
 export interface Store {
-  readonly engine: Engine;
+  readonly driver: StoreDriver;
   /** Where it is: a PGlite directory or a PostgreSQL URL with the password removed. */
   readonly location: string;
   close(): Promise<void>;
@@ -260,6 +307,8 @@ export interface Store {
 
   // projects and experiments
   ensureProject(name: string, description?: string): Promise<Project>;
+  /** A new project, or CONFLICT when one has the name already (see experiments.ts). */
+  createProject(input: CreateProjectInput): Promise<Project>;
   listProjects(): Promise<Project[]>;
   /** Gives a project to a team (id or slug), or null to take it from its team (see experiments.ts). */
   setProjectTeam(project: string, team: string | null): Promise<Project & { team: { id: string; slug: string; name: string } | null }>;
@@ -340,6 +389,8 @@ export interface Store {
    * the first run id that is no run.
    */
   getMetricSeriesMany(requests: readonly SeriesRequest[], options?: SeriesOptions): Promise<MetricSeries[]>;
+  /** Runs side by side (at most 100): details, the series asked for, and the param diff. NOT_FOUND names the first id that is no run. */
+  compareRuns(runIds: readonly string[], options?: CompareRunsOptions): Promise<ComparedRuns>;
 
   // search
   searchRuns(input?: SearchRunsInput): Promise<SearchRunsResult>;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnError, InvalidStateError, NotFoundError, ParamConflictError, StoreUnreachableError, ValidationError } from '@cairn/schema';
 import type { Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import {
   DirectTransport,
   HttpTransport,
@@ -45,16 +45,16 @@ async function post(url: string, path: string, body: unknown, raw = false): Prom
   return { status: res.status, body: await res.json() };
 }
 
-describe.each(testEngines())('HTTP transport and ingest endpoint on $name', (engine) => {
+describe.each(testDrivers())('HTTP transport and ingest endpoint on $name', (driver) => {
   let store: Store;
   let server: Awaited<ReturnType<typeof listen>>;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     server = await listen(createIngestListener(store));
   });
   afterAll(async () => {
     await server?.close();
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   it('round-trips a whole run through a real server', async () => {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { INGEST_BASE_PATH, createIngestListener, matchIngestRoute, parseIngestCall } from './index.ts';
 
 const ID = '0190aaaa-0000-7000-8000-0000000000aa';
@@ -65,12 +65,12 @@ function raw(url: string, method: string, path: string, body?: string): Promise<
   });
 }
 
-describe.each(testEngines())('the ingest listener on raw paths on $name', (engine) => {
+describe.each(testDrivers())('the ingest listener on raw paths on $name', (driver) => {
   let store: Store;
   let server: http.Server;
   let url: string;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     server = http.createServer(createIngestListener(store));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -78,7 +78,7 @@ describe.each(testEngines())('the ingest listener on raw paths on $name', (engin
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   it('writes only through an exact route, whatever else the path spells', async () => {

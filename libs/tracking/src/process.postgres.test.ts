@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, it } from 'vitest';
 import { openStore } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 
 const child = fileURLToPath(new URL('./fixtures/child-run.ts', import.meta.url));
 const cwd = fileURLToPath(new URL('..', import.meta.url));
@@ -41,8 +41,8 @@ function runChild(mode: string, loc: { home?: string; url?: string }, onRun?: (p
   });
 }
 
-describe.each(testEngines())('process hooks in a real child process on $name', (engine) => {
-  afterAll(() => engine.cleanup());
+describe.each(testDrivers())('process hooks in a real child process on $name', (driver) => {
+  afterAll(() => driver.cleanup());
 
   async function inspect(loc: { home?: string; url?: string }, runId: string) {
     const store = await openStore(loc);
@@ -55,7 +55,7 @@ describe.each(testEngines())('process hooks in a real child process on $name', (
   }
 
   it('an uncaught exception ends the run failed with its message, flushed, and the process still crashes', async ({ expect }) => {
-    const loc = await engine.fresh();
+    const loc = await driver.fresh();
     const out = await runChild('throw', loc);
     expect(out.runId, out.stderr).not.toBe('');
     expect(out.code).toBe(1);
@@ -64,7 +64,7 @@ describe.each(testEngines())('process hooks in a real child process on $name', (
   });
 
   it('an unhandled rejection ends the run failed with its message', async ({ expect }) => {
-    const loc = await engine.fresh();
+    const loc = await driver.fresh();
     const out = await runChild('reject', loc);
     expect(out.code).toBe(1);
     expect(out.stderr).toContain('async exploded');
@@ -72,7 +72,7 @@ describe.each(testEngines())('process hooks in a real child process on $name', (
   });
 
   it('SIGTERM ends the run cancelled, then the process dies of the signal', async ({ expect }) => {
-    const loc = await engine.fresh();
+    const loc = await driver.fresh();
     const out = await runChild('signal', loc, (p) => setTimeout(() => p.kill('SIGTERM'), 100));
     expect(out.signal).toBe('SIGTERM');
     const r = await inspect(loc, out.runId);
@@ -82,21 +82,21 @@ describe.each(testEngines())('process hooks in a real child process on $name', (
   });
 
   it('a script that forgets finish() ends its run finished when the event loop runs dry', async ({ expect }) => {
-    const loc = await engine.fresh();
+    const loc = await driver.fresh();
     const out = await runChild('forget', loc);
     expect(out.code, out.stderr).toBe(0);
     expect(await inspect(loc, out.runId)).toEqual({ status: 'finished', reason: null, points: 2 });
   });
 
   it('a non-zero process.exitCode ends the run failed', async ({ expect }) => {
-    const loc = await engine.fresh();
+    const loc = await driver.fresh();
     const out = await runChild('exitcode', loc);
     expect(out.code).toBe(3);
     expect(await inspect(loc, out.runId)).toEqual({ status: 'failed', reason: 'process exited with code 3', points: 2 });
   });
 
   it("leaves the run alone when the program handles its own errors", async ({ expect }) => {
-    const loc = await engine.fresh();
+    const loc = await driver.fresh();
     const out = await runChild('handled', loc);
     expect(out.stdout).toContain('HANDLED mine');
     expect(out.code, out.stderr).toBe(0);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidStateError, NotFoundError, ParamConflictError, ValidationError } from '@cairn/schema';
 import { openStore, type Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import {
   DEFAULT_LOST_RUN_TIMEOUT_MS,
   DirectTransport,
@@ -20,12 +20,12 @@ import { FaultyTransport, rejection, sleep, thrown, waitFor } from './test-suppo
 // Quiet, fast defaults for tests; each test overrides what it exercises.
 const quiet: Partial<StartRunOptions> = { heartbeatIntervalMs: 0, processHooks: false, retryBaseMs: 5, onWarning: () => {} };
 
-describe.each(testEngines())('tracking client on $name', (engine) => {
+describe.each(testDrivers())('tracking client on $name', (driver) => {
   let store: Store;
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   const count = async (runId: string, key: string) => (await store.getMetricSummaries(runId))[key]?.count ?? 0;
 
@@ -415,7 +415,7 @@ describe.each(testEngines())('tracking client on $name', (engine) => {
   });
 
   it('opens the store itself from url/home, shares it between runs and closes it after the last', async () => {
-    const loc = await engine.fresh();
+    const loc = await driver.fresh();
     const [a, b] = await Promise.all([
       startRun({ ...quiet, ...loc, experiment: 'own-store' }),
       startRun({ ...quiet, ...loc, experiment: 'own-store' }),

@@ -5,7 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { openStore, type Store } from '@cairn/store';
-import { testEngines, type TestEngine } from '@cairn/store/testing';
+import { testDrivers, type TestDriver } from '@cairn/store/testing';
 import type { EngineName } from './report.ts';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -112,7 +112,7 @@ function installSignalCleanup(): void {
 export function benchEngine(name: EngineName, version: string, url: string): BenchEngine {
   installSignalCleanup();
   if (name === 'postgres') process.env.DATABASE_URL = url;
-  const te: TestEngine | undefined = testEngines().find((e) => e.name === name);
+  const te: TestDriver | undefined = testDrivers().find((e) => e.name === name);
   if (!te) throw new Error(`no test engine '${name}'`);
   const stores = new Set<Store>();
   const raws = new Set<Raw>();

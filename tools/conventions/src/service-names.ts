@@ -2,14 +2,14 @@
  * Integration tests say in their file name which real services they need, so a reader
  * (or a CI job without one of them) knows before opening the file: `*.postgres.test.ts`,
  * `*.redis.test.ts`, `*.redis-postgres.test.ts`. What a test file needs is read from the
- * helpers it calls: testEngines()/testPostgres() open a PostgreSQL database when
+ * helpers it calls: testDrivers()/testPostgres() open a PostgreSQL database when
  * DATABASE_URL is set (CI sets it), testRedis()/connectRedis() and the portal's
  * createWorld() use Redis (createWorld a PostgreSQL database too).
  */
 export type Service = 'postgres' | 'redis';
 
 const USES: { service: Service; pattern: RegExp }[] = [
-  { service: 'postgres', pattern: /\b(testEngines|testPostgres|createWorld)\(/ },
+  { service: 'postgres', pattern: /\b(testDrivers|testPostgres|createWorld)\(/ },
   { service: 'redis', pattern: /\b(testRedis|connectRedis|createWorld)\(/ },
 ];
 

@@ -16,8 +16,8 @@ function testFiles(): string[] {
 
 describe('service-names', () => {
   it('reads what a source calls for and what a name says', () => {
-    expect(servicesUsed("describe.each(testEngines())('x', () => {})")).toEqual(['postgres']);
-    expect(servicesUsed('const r = await testRedis(); const s = testEngines();')).toEqual(['postgres', 'redis']);
+    expect(servicesUsed("describe.each(testDrivers())('x', () => {})")).toEqual(['postgres']);
+    expect(servicesUsed('const r = await testRedis(); const s = testDrivers();')).toEqual(['postgres', 'redis']);
     expect(servicesUsed('world = await createWorld();')).toEqual(['postgres', 'redis']);
     expect(servicesUsed("// mentions DATABASE_URL and REDIS_URL in words only")).toEqual([]);
     expect(servicesNamed('libs/store/src/store.postgres.test.ts')).toEqual(['postgres']);

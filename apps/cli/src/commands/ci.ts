@@ -73,7 +73,7 @@ Examples:
       let queues: TierQueues | null = null;
       let why = '';
       if (opts.inline) why = '--inline';
-      else if (location.engine === 'pglite' && !liveHost(location.home)) why = 'no worker shares the embedded store (start one with cairn worker)';
+      else if (location.driver === 'pglite' && !liveHost(location.home)) why = 'no worker shares the embedded store (start one with cairn worker)';
       else {
         try {
           redis = await connectRedis(ctx.redisUrl, { timeoutMs: 1_000 });

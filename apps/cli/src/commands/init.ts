@@ -15,9 +15,9 @@ export function registerInit(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
       const loc = resolveLocation(storeOptions(g));
-      const existed = loc.engine === 'pglite' ? fs.existsSync(path.join(loc.dataDir, 'PG_VERSION')) : null;
-      const { engine, location } = await withStore(g, async (store) => ({ engine: store.engine, location: store.location }), { create: true });
-      const home = loc.engine === 'pglite' ? loc.home : null;
+      const existed = loc.driver === 'pglite' ? fs.existsSync(path.join(loc.dataDir, 'PG_VERSION')) : null;
+      const { engine, location } = await withStore(g, async (store) => ({ engine: store.driver, location: store.location }), { create: true });
+      const home = loc.driver === 'pglite' ? loc.home : null;
       if (opts.json) {
         outJson({ engine, location, home, created: existed === null ? null : !existed });
         return;
@@ -37,9 +37,9 @@ export function registerInit(program: Command): void {
       );
       // Say how to reach it when the other commands would not find it by default.
       const byDefault = resolveLocation({});
-      if (loc.engine === 'pglite' && (byDefault.engine !== 'pglite' || byDefault.home !== loc.home)) {
+      if (loc.driver === 'pglite' && (byDefault.driver !== 'pglite' || byDefault.home !== loc.home)) {
         out(colors.dim(`\nOther commands find it with --home ${loc.home}, or: export CAIRN_HOME=${loc.home}`));
-      } else if (loc.engine === 'postgres' && (byDefault.engine !== 'postgres' || byDefault.url !== loc.url)) {
+      } else if (loc.driver === 'postgres' && (byDefault.driver !== 'postgres' || byDefault.url !== loc.url)) {
         out(colors.dim(`\nOther commands find it with --db <url>, or: export DATABASE_URL=<url>`));
       }
     });

@@ -71,7 +71,7 @@ Examples:
       // Long-lived: on the embedded store it hosts (or joins the host), so cairn models
       // alias and the portal keep working on the same CAIRN_HOME while it serves.
       const where = resolveLocation(so);
-      const hosted = where.engine === 'pglite' ? await hostEmbeddedStore({ home: where.home }) : null;
+      const hosted = where.driver === 'pglite' ? await hostEmbeddedStore({ home: where.home }) : null;
       const store = hosted ? hosted.store : await openStore(so);
       try {
         const server = await startModelServer({

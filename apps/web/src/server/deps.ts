@@ -55,7 +55,7 @@ async function openDeps(): Promise<ServerDeps> {
   const { cairnHome, hostEmbeddedStore, openStore, resolveLocation } = await import('@cairn/store');
   const location = resolveLocation({ url: config.databaseUrl, home: config.home });
   // hostEmbeddedStore's store.close() also stops serving and releases CAIRN_HOME.
-  const store = location.engine === 'pglite' ? (await hostEmbeddedStore({ home: location.home })).store : await openStore({ url: location.url });
+  const store = location.driver === 'pglite' ? (await hostEmbeddedStore({ home: location.home })).store : await openStore({ url: location.url });
   let access: ApiAccess;
   try {
     // CAIRN_AUTH=team needs CAIRN_AUTH_SECRET: a bad setting fails every request with its message.

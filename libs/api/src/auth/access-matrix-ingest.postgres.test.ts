@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { count, eq } from 'drizzle-orm';
 import { artifacts, experiments, metrics, notes, params, runTags, runs } from '@cairn/schema';
 import type { Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { createContext } from '../context.ts';
 import { createApiHandler } from '../handler.ts';
 import { createCaller } from '../router.ts';
@@ -128,7 +128,7 @@ async function digest(store: Store): Promise<unknown> {
   };
 }
 
-describe.each(testEngines())('team-mode ingest access matrix on $name', (engine) => {
+describe.each(testDrivers())('team-mode ingest access matrix on $name', (driver) => {
   let store: Store;
   let auth: CairnAuth;
   let server: Awaited<ReturnType<typeof serve>>;
@@ -150,7 +150,7 @@ describe.each(testEngines())('team-mode ingest access matrix on $name', (engine)
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     server = await serve();
     auth = createAuth({ store, secret: SECRET, baseURL: server.url });
     server.use(createApiHandler({ store, auth }));
@@ -184,7 +184,7 @@ describe.each(testEngines())('team-mode ingest access matrix on $name', (engine)
   });
   afterAll(async () => {
     await server?.close();
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   /** The answer a normally spelled request must get. */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
 import type { Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import type { Viewer } from '../access.ts';
 import { createContext } from '../context.ts';
 import { appRouter, createCaller } from '../router.ts';
@@ -149,7 +149,7 @@ describe('the access matrix covers the whole router', () => {
   });
 });
 
-describe.each(testEngines())('team-mode access matrix on $name', (engine) => {
+describe.each(testDrivers())('team-mode access matrix on $name', (driver) => {
   let store: Store;
   let auth: CairnAuth;
   let A: Objs;
@@ -207,7 +207,7 @@ describe.each(testEngines())('team-mode access matrix on $name', (engine) => {
   }
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     auth = createAuth({ store, secret: SECRET, baseURL: 'http://cairn.test' });
     const users = {
       admin: await signUp('admin-a@example.com'),
@@ -228,7 +228,7 @@ describe.each(testEngines())('team-mode access matrix on $name', (engine) => {
     callers.set('non-member', await callerFor(users.outsider.cookie));
     callers.set('anonymous', await callerFor(''));
   });
-  afterAll(() => engine.cleanup());
+  afterAll(() => driver.cleanup());
 
   it('maps better-auth roles to Cairn roles on the team\'s projects', async () => {
     const roleOf = async (name: RoleName) => {

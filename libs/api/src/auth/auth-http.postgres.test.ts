@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import type { Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { HttpTransport } from '@cairn/tracking';
 import { createApiHandler } from '../handler.ts';
 import type { AppRouter } from '../router.ts';
@@ -16,19 +16,19 @@ function trpc(base: string, headers: () => Record<string, string>) {
   return createTRPCClient<AppRouter>({ links: [httpLink({ url: `${base}/api/trpc`, transformer: superjson, headers })] });
 }
 
-describe.each(testEngines())('team mode over HTTP on $name', (engine) => {
+describe.each(testDrivers())('team mode over HTTP on $name', (driver) => {
   let store: Store;
   let server: Awaited<ReturnType<typeof serve>>;
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     server = await serve();
     const auth = createAuth({ store, secret: SECRET, baseURL: server.url });
     server.use(createApiHandler({ store, auth }));
   });
   afterAll(async () => {
     await server?.close();
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   it('signs up, signs out and in again with a session cookie; the password is stored hashed by better-auth', async () => {

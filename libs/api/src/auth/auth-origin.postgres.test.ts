@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { createApiHandler } from '../handler.ts';
 import { createAuth } from './create-auth.ts';
 
@@ -42,14 +42,14 @@ async function nextLike(handler: () => (req: Request) => Promise<Response>): Pro
   return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-describe.each(testEngines())('team-mode sign-in at the request’s own origin on $name', (engine) => {
+describe.each(testDrivers())('team-mode sign-in at the request’s own origin on $name', (driver) => {
   let store: Store;
   let server: Awaited<ReturnType<typeof nextLike>>;
   let configured: Awaited<ReturnType<typeof nextLike>>;
   let n = 0;
 
   beforeAll(async () => {
-    store = await engine.open();
+    store = await driver.open();
     const own = createApiHandler({ store, auth: createAuth({ store, secret: SECRET }) });
     server = await nextLike(() => own);
     const fixed = createApiHandler({ store, auth: createAuth({ store, secret: SECRET, baseURL: 'http://portal.example:8080' }) });
@@ -58,7 +58,7 @@ describe.each(testEngines())('team-mode sign-in at the request’s own origin on
   afterAll(async () => {
     await server?.close();
     await configured?.close();
-    await engine.cleanup();
+    await driver.cleanup();
   });
 
   const signUp = (port: number, origin: string, headers: Record<string, string> = {}) =>

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '@cairn/schema';
-import type { Artifact, MetricSummary, Note, RunEnvironment } from '@cairn/store';
+import { ValidationError } from '@cairn/schema';
+import { MAX_COMPARE_RUNS, MAX_COMPARE_SERIES, type Artifact, type MetricSummary, type Note, type ParamDiff, type RunEnvironment } from '@cairn/store';
 import { authorOf, authorizeRun, authorizeRunRefs, experimentScope } from '../access.ts';
 import { gateView, pipelineView, type GateView, type PipelineView } from '../pipeline-view.ts';
 import { key, markdown, ref, runRef } from '../inputs.ts';
-import { experimentNames, toRunRow, toRunRows, type ParamValue, type RunRow } from '../run-rows.ts';
+import { experimentNames, toRunRow, toRunRows, type RunRow } from '../run-rows.ts';
 import { chartOrder } from '../metric-keys.ts';
 import { procedure, router } from '../trpc.ts';
 
@@ -12,9 +12,7 @@ export const MAX_PAGE = 500;
 export const DEFAULT_PAGE = 200;
 export const MAX_SERIES_KEYS = 50;
 export const MAX_SERIES_POINTS = 20_000;
-export const MAX_COMPARE_RUNS = 100;
-/** Series a comparison reads at most (runs × keys): each is one downsampled read. */
-export const MAX_COMPARE_SERIES = 1_000;
+export { MAX_COMPARE_RUNS, MAX_COMPARE_SERIES };
 
 export interface RunPage {
   runs: RunRow[];
@@ -48,12 +46,7 @@ export interface RunView extends RunRow {
   pipeline: PipelineView;
 }
 
-export interface ParamDiff {
-  key: string;
-  /** runId → value; null where the run has no such param. */
-  values: Record<string, ParamValue | null>;
-  differs: boolean;
-}
+export type { ParamDiff };
 
 export interface RunComparison {
   runs: RunRow[];
@@ -179,29 +172,12 @@ export const runsRouter = router({
         throw new ValidationError(`${refs.length} runs × ${asked.length} metrics is more than ${MAX_COMPARE_SERIES} series; compare fewer`);
       }
       const resolved = await authorizeRunRefs(ctx, refs, 'read');
-      const ids = [...new Set(resolved.map((r) => r.id))];
-      const details = await ctx.store.getRuns(ids);
-      const missing = resolved.find((r) => !details.some((d) => d.id === r.id));
-      if (missing) throw new NotFoundError('run', missing.ref);
-      const names = await experimentNames(ctx.store, details.map((d) => d.experimentId));
-      const runs = details.map((d) => toRunRow(d, names.get(d.experimentId) ?? ''));
-
-      const all = chartOrder(details.flatMap((d) => Object.keys(d.metrics)));
-      const keys = asked ?? all.slice(0, Math.min(MAX_SERIES_KEYS, Math.floor(MAX_COMPARE_SERIES / ids.length)));
-      // Only the series that exist: a run without a metric has nothing to read.
-      const pairs = details.flatMap((d) => keys.filter((k) => d.metrics[k]).map((k) => ({ runId: d.id, key: k })));
-      const read = await ctx.store.getMetricSeriesMany(pairs, { maxPoints: input.maxPoints });
-      const series: RunComparison['series'] = Object.fromEntries(ids.map((id) => [id, {}]));
-      for (const s of read) if (s.total > 0) series[s.runId]![s.key] = { steps: s.points.map((p) => p.step), values: s.points.map((p) => p.value) };
-      const moreKeys = asked ? [] : all.filter((k) => !keys.includes(k));
-
-      const paramKeys = [...new Set(runs.flatMap((r) => Object.keys(r.params)))].sort();
-      const paramDiff = paramKeys.map((k): ParamDiff => {
-        const values = Object.fromEntries(runs.map((r) => [r.id, r.params[k] ?? null]));
-        const distinct = new Set(Object.values(values).map((v) => (v === null ? '\u0000missing' : `${typeof v}:${String(v)}`)));
-        return { key: k, values, differs: distinct.size > 1 };
-      });
-      return { runs, series, keys, moreKeys, paramDiff };
+      const compared = await ctx.store.compareRuns(
+        resolved.map((r) => r.id),
+        { keys: input.keys, maxPoints: input.maxPoints, maxSeries: MAX_COMPARE_SERIES, maxKeys: MAX_SERIES_KEYS, order: chartOrder },
+      );
+      const names = await experimentNames(ctx.store, compared.runs.map((d) => d.experimentId));
+      return { ...compared, runs: compared.runs.map((d) => toRunRow(d, names.get(d.experimentId) ?? '')) };
     }),
 
   addNote: procedure.input(z.object({ runId: runRef, body: markdown })).mutation(async ({ ctx, input }): Promise<Note> => {

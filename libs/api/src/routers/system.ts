@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TRPCError } from '@trpc/server';
-import { ConflictError, nameSchema, newId, projects } from '@cairn/schema';
+import { nameSchema } from '@cairn/schema';
 import type { Project } from '@cairn/store';
 import { isLocal, visible } from '../access.ts';
 import { procedure, router } from '../trpc.ts';
@@ -14,7 +14,7 @@ export const systemRouter = router({
     mode: ctx.viewer.mode,
     // '' is the anonymous team-mode viewer: nobody signed in.
     userId: isLocal(ctx.viewer) ? null : ctx.viewer.userId || null,
-    storeEngine: ctx.store.engine,
+    storeEngine: ctx.store.driver,
     queues: ctx.queues !== null,
     version: API_VERSION,
   })),
@@ -35,13 +35,6 @@ export const projectsRouter = router({
         if (!input.teamId) throw new TRPCError({ code: 'BAD_REQUEST', message: 'invalid input: teamId: a project in team mode belongs to a team' });
         await requireTeamAdmin(ctx, input.teamId);
       }
-      const [row] = await ctx.store
-        .drizzle()
-        .insert(projects)
-        .values({ id: newId(), name: input.name, description: input.description ?? '', teamId: input.teamId ?? null })
-        .onConflictDoNothing({ target: projects.name })
-        .returning();
-      if (!row) throw new ConflictError(`project '${input.name}' exists already`);
-      return row;
+      return ctx.store.createProject({ name: input.name, description: input.description, teamId: input.teamId ?? null });
     }),
 });

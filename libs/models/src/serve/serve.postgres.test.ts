@@ -11,7 +11,7 @@ import { exportModel, type ModelCard, type PackagedModel, type Prediction } from
 import { CairnError } from '@cairn/schema';
 import { LocalBlobStore } from '@cairn/snapshot';
 import type { ModelVersion, Store } from '@cairn/store';
-import { testEngines } from '@cairn/store/testing';
+import { testDrivers } from '@cairn/store/testing';
 import { loadModelVersion, registerRunModel, startModelServer, type ModelServer, type ModelServerOptions } from '../index.ts';
 
 const FEATURES = ['a', 'b', 'c'] as const;
@@ -237,7 +237,7 @@ function takenAfterRefusal(port: number): Promise<{ status: number; after: numbe
 
 // ---------------------------------------------------------------- the tests
 
-describe.each(testEngines())('model server on $name', (engine) => {
+describe.each(testDrivers())('model server on $name', (engine) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-serve-'));
   let store: Store;
   let blobs: LocalBlobStore;

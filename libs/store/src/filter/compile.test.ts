@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { RUN_STATUSES, ValidationError } from '@cairn/schema';
+import { MIGRATIONS_DIR } from '@cairn/schema/migrations';
 import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
@@ -218,9 +220,8 @@ describe('compiled SQL on PGlite agrees with evaluateFilter', () => {
 
   beforeAll(async () => {
     pg = new PGlite();
-    const folder = new URL('../../../schema/migrations/', import.meta.url);
-    for (const file of readdirSync(folder).filter((f) => f.endsWith('.sql')).sort()) {
-      const migration = readFileSync(new URL(file, folder), 'utf8');
+    for (const file of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort()) {
+      const migration = readFileSync(path.join(MIGRATIONS_DIR, file), 'utf8');
       for (const statement of migration.split('--> statement-breakpoint')) if (statement.trim()) await pg.exec(statement);
     }
     const projectId = randomUUID();

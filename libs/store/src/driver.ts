@@ -1,25 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { sql, type SQL } from 'drizzle-orm';
 import { StoreDamagedError, StoreLockedError, StoreUnreachableError, tables } from '@cairn/schema';
+import { MIGRATIONS_DIR } from '@cairn/schema/migrations';
 import { redactUrl, type StoreLocation } from './config.ts';
 import { liveHost, removeHostFile, type HostInfo } from './host-file.ts';
 import { acquireDirLock, isAlive, readLock } from './lock.ts';
 import { PrivateNodeFS, makePrivate } from './private-files.ts';
-import type { Engine } from './types.ts';
+import type { Db, StoreDriver } from './db.ts';
 
-export type Db = PgDatabase<PgQueryResultHKT, typeof tables>;
-
-export interface OpenedEngine {
-  engine: Engine;
+export interface OpenedDriver {
+  driver: StoreDriver;
   location: string;
   db: Db;
   /**
@@ -30,18 +26,10 @@ export interface OpenedEngine {
   close(): Promise<void>;
 }
 
-type EngineOptions = { migrate: boolean; poolSize: number; connectTimeoutMs: number };
+type DriverOptions = { migrate: boolean; poolSize: number; connectTimeoutMs: number };
 
-export const migrationsFolder = fileURLToPath(new URL('../../schema/migrations', import.meta.url));
-
-/** Runs a raw drizzle SQL chunk and returns its rows (both drivers put them in `.rows`). */
-export async function rows<T>(db: Db, query: SQL): Promise<T[]> {
-  const result = (await db.execute(query)) as unknown as { rows: T[] };
-  return result.rows;
-}
-
-export async function openEngine(loc: StoreLocation, opts: EngineOptions): Promise<OpenedEngine> {
-  return loc.engine === 'pglite' ? openEmbedded(loc.home, loc.dataDir, opts) : openPostgres(loc.url, opts);
+export async function openDriver(loc: StoreLocation, opts: DriverOptions): Promise<OpenedDriver> {
+  return loc.driver === 'pglite' ? openEmbedded(loc.home, loc.dataDir, opts) : openPostgres(loc.url, opts);
 }
 
 // How long an opener waits for a hosting process that holds the lock but has not
@@ -53,7 +41,7 @@ const HOST_WAIT_MS = 30_000;
  * otherwise PGlite in this process, which takes the directory lock. A host file whose
  * process is gone is ignored; its lock is taken over like any stale lock.
  */
-async function openEmbedded(home: string, dataDir: string, opts: EngineOptions): Promise<OpenedEngine> {
+async function openEmbedded(home: string, dataDir: string, opts: DriverOptions): Promise<OpenedDriver> {
   const deadline = Date.now() + HOST_WAIT_MS;
   for (;;) {
     const host = liveHost(home);
@@ -68,7 +56,7 @@ async function openEmbedded(home: string, dataDir: string, opts: EngineOptions):
     }
     try {
       const local = await openPgliteClient(home, dataDir, opts.migrate);
-      return pgliteEngine(local);
+      return pgliteDriver(local);
     } catch (e) {
       if (!(e instanceof StoreLockedError)) throw e;
       const owner = readLock(path.join(home, 'db.lock'));
@@ -79,10 +67,10 @@ async function openEmbedded(home: string, dataDir: string, opts: EngineOptions):
 }
 
 /** A store served by another process (host.ts): `pg`, exactly as PostgreSQL; messages name the directory and the host. */
-async function openHosted(host: HostInfo, dataDir: string, opts: EngineOptions): Promise<OpenedEngine> {
+async function openHosted(host: HostInfo, dataDir: string, opts: DriverOptions): Promise<OpenedDriver> {
   const label = `the embedded store at ${dataDir} hosted by process ${host.pid} (${host.command || 'node'}) on ${host.host}:${host.port}`;
   const opened = await openPostgres(host.url, opts, label);
-  return { ...opened, engine: 'pglite', location: dataDir, remote: label };
+  return { ...opened, driver: 'pglite', location: dataDir, remote: label };
 }
 
 /** PGlite open in this process, with its directory lock. */
@@ -119,7 +107,7 @@ export async function openPgliteClient(home: string, dataDir: string, migrate: b
   }
   const db = drizzlePglite(client, { schema: tables }) as unknown as Db;
   try {
-    if (migrate) await migratePglite(db as never, { migrationsFolder });
+    if (migrate) await migratePglite(db as never, { migrationsFolder: MIGRATIONS_DIR });
   } catch (e) {
     await client.close().catch(() => {});
     release();
@@ -129,12 +117,12 @@ export async function openPgliteClient(home: string, dataDir: string, migrate: b
   return { client, db, dataDir, release };
 }
 
-/** The engine over a local PGlite; `beforeClose` runs first (the host stops serving). */
-export function pgliteEngine(local: LocalPglite, beforeClose?: () => Promise<void>): OpenedEngine {
+/** The driver over a local PGlite; `beforeClose` runs first (the host stops serving). */
+export function pgliteDriver(local: LocalPglite, beforeClose?: () => Promise<void>): OpenedDriver {
   const { client, db, dataDir, release } = local;
   let closing: Promise<void> | null = null;
   return {
-    engine: 'pglite',
+    driver: 'pglite',
     location: dataDir,
     db,
     close() {
@@ -189,7 +177,7 @@ function assertLooksLikePgliteDir(dataDir: string, fresh: boolean): void {
   }
 }
 
-async function openPostgres(url: string, opts: EngineOptions, label?: string): Promise<OpenedEngine> {
+async function openPostgres(url: string, opts: DriverOptions, label?: string): Promise<OpenedDriver> {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.poolSize,
@@ -225,7 +213,7 @@ async function openPostgres(url: string, opts: EngineOptions, label?: string): P
     const lockClient = await pool.connect();
     try {
       await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-      await migratePg(db as never, { migrationsFolder });
+      await migratePg(db as never, { migrationsFolder: MIGRATIONS_DIR });
     } catch (e) {
       await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
       lockClient.release();
@@ -237,7 +225,7 @@ async function openPostgres(url: string, opts: EngineOptions, label?: string): P
   }
   let closed = false;
   return {
-    engine: 'postgres',
+    driver: 'postgres',
     location: where,
     remote: what,
     db,
@@ -258,4 +246,3 @@ function errorText(e: unknown): string {
   return err?.code && !msg.includes(err.code) ? `${err.code}: ${msg}` : msg;
 }
 
-export { sql };
