@@ -105,6 +105,6 @@ describe('who writes pipeline decisions', () => {
     const SETS_PREFIX = /\bqueuePrefix\s*:/;
     const surfaces = ['libs/api/src', 'libs/tracking/src', 'apps/web/src'].flatMap((d) => sources(path.join(root, d)));
     expect(surfaces.filter((f) => SETS_PREFIX.test(fs.readFileSync(f, 'utf8'))).map((f) => path.relative(root, f))).toEqual([]);
-    expect(SETS_PREFIX.test(fs.readFileSync(path.join(root, 'libs/pipeline/src/submit.ts'), 'utf8'))).toBe(true);
+    expect(SETS_PREFIX.test(fs.readFileSync(path.join(root, 'libs/pipeline/src/queued-run.ts'), 'utf8'))).toBe(true);
   });
 });

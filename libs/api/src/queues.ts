@@ -1,5 +1,4 @@
-import type { PipelineConfig, TierQueues } from '@cairn/pipeline';
-import { pipeline } from './pipeline.ts';
+import { DEFAULT_QUEUE_PREFIX, TierQueues, connectRedis, redisUrl, type PipelineConfig } from '@cairn/pipeline/queues';
 
 /**
  * The training queues, for the queue views and cancelling. Built from a TierQueues
@@ -19,9 +18,8 @@ export interface ApiQueues {
 
 /** Connects to Redis (REDIS_URL or the local default) and opens the tier queues under `prefix` (CAIRN_QUEUE_PREFIX, else `cairn`). */
 export async function connectApiQueues(options: { url?: string; prefix?: string; timeoutMs?: number } = {}): Promise<ApiQueues & { close(): Promise<void> }> {
-  const p = await pipeline();
-  const connection = await p.connectRedis(options.url ?? p.redisUrl(), { timeoutMs: options.timeoutMs ?? 2_000 });
-  const tierQueues = new p.TierQueues(connection, options.prefix ?? process.env.CAIRN_QUEUE_PREFIX ?? p.DEFAULT_QUEUE_PREFIX);
+  const connection = await connectRedis(options.url ?? redisUrl(), { timeoutMs: options.timeoutMs ?? 2_000 });
+  const tierQueues = new TierQueues(connection, options.prefix ?? process.env.CAIRN_QUEUE_PREFIX ?? DEFAULT_QUEUE_PREFIX);
   return {
     tierQueues,
     timeoutMs: options.timeoutMs,

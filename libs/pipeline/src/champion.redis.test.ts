@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolvePipelineConfig, type PipelineConfigInput } from './config.ts';
+import { resolvePipelineConfig, type PipelineConfigInput } from './config/index.ts';
 import { TierQueues } from './queues.ts';
 import { submitRun } from './submit.ts';
 import { testRedis, type TestRedis } from './testing/redis.ts';

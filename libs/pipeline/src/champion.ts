@@ -3,7 +3,7 @@ import { registerRunModel } from '@cairn/models';
 import type { Tier } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
 import type { RunDetail, Store } from '@cairn/store';
-import type { ChampionConfig } from './config.ts';
+import type { ChampionConfig } from './config/index.ts';
 
 export interface ChampionResult {
   /** first: there was no champion; promoted: the run beat it; kept: it did not; error: the comparison could not be made. */

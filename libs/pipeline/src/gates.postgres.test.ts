@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FilterSyntaxError, ValidationError } from '@cairn/schema';
 import { parseFilter, type RunDetail, type Store } from '@cairn/store';
 import { testDrivers } from '@cairn/store/testing';
-import { DEFAULT_PIPELINE_CONFIG } from './config.ts';
+import { DEFAULT_PIPELINE_CONFIG } from './config/index.ts';
 import { GATE_NOTE_AUTHOR, applyGate, evaluateGate, gateFields, gateNote, recordGate, recordedGate } from './gates.ts';
 
 describe.each(testDrivers())('gates on $name', (engine) => {

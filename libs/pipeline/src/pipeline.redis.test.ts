@@ -9,8 +9,9 @@ import { TierQueues } from './queues.ts';
 import { RedisUnavailableError, connectRedis } from './redis.ts';
 import { submitRun } from './submit.ts';
 import { testRedis, type TestRedis } from './testing/redis.ts';
-import { resolvePipelineConfig } from './config.ts';
-import { cancelRun, startWorkers, type ProcessResult, type WorkerPool } from './worker.ts';
+import { resolvePipelineConfig } from './config/index.ts';
+import { cancelRun } from './cancel.ts';
+import { startWorkers, type ProcessResult, type WorkerPool } from './worker.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const IRIS = path.join(ROOT, 'examples/iris-mlp');

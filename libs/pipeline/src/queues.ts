@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { TIERS, type Tier } from '@cairn/engine';
+import type { Tier } from '@cairn/engine';
+import { PIPELINE_TIERS } from './tiers.ts';
 
 /**
  * What a job carries: the run id and nothing else that could disagree with the store
@@ -37,7 +38,7 @@ export class TierQueues {
   }
 
   all(): Queue<JobData>[] {
-    return TIERS.map((t) => this.get(t));
+    return PIPELINE_TIERS.map((t) => this.get(t));
   }
 
   /** The job id is the run id, so a run is never queued twice. */

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { openStore, type Store } from '@cairn/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolvePipelineConfig } from './config.ts';
+import { resolvePipelineConfig } from './config/index.ts';
 import { TierQueues } from './queues.ts';
-import { createQueuedRun } from './submit.ts';
+import { createQueuedRun } from './queued-run.ts';
 import { testRedis, type TestRedis } from './testing/redis.ts';
 import { requeueLostJobs } from './worker.ts';
 

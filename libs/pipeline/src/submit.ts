@@ -2,10 +2,11 @@ import path from 'node:path';
 import { NotFoundError, ValidationError } from '@cairn/schema';
 import { loadDefinition, resolveParams, type Tier } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
-import type { Run, Store } from '@cairn/store';
+import type { Store } from '@cairn/store';
 import { gitState } from '@cairn/tracking';
 import { bundleTraining } from './bundle.ts';
 import type { TierQueues } from './queues.ts';
+import { createQueuedRun, storedParams, type JobSettings } from './queued-run.ts';
 import { recordObjective } from './objective-tag.ts';
 
 export interface SubmitOptions {
@@ -23,7 +24,7 @@ export interface SubmitOptions {
   parentRunId?: string;
   tags?: Record<string, string>;
   /** BullMQ job options from the tier's config. */
-  job?: { priority?: number; attempts?: number; backoffMs?: number; strategy?: 'fixed' | 'exponential' };
+  job?: JobSettings;
 }
 
 export interface Submitted {
@@ -31,24 +32,6 @@ export interface Submitted {
   codeHash: string;
   snapshotId: string;
   params: Record<string, unknown>;
-}
-
-/** Params as the store records them (numbers and booleans typed, the rest as JSON text). */
-export function storedParams(params: Record<string, unknown>): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(params)) out[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : JSON.stringify(v);
-  return out;
-}
-
-/** BullMQ job options from the tier's job settings (as SubmitOptions names them). */
-export type JobSettings = NonNullable<SubmitOptions['job']>;
-
-export function bullJobOptions(job: JobSettings = {}): { priority?: number; attempts?: number; backoff?: { type: 'fixed' | 'exponential'; delay: number } } {
-  return {
-    ...(job.priority !== undefined ? { priority: job.priority } : {}),
-    ...(job.attempts !== undefined ? { attempts: job.attempts } : {}),
-    ...(job.backoffMs !== undefined ? { backoff: { type: job.strategy ?? 'exponential', delay: job.backoffMs } } : {}),
-  };
 }
 
 /** The snapshot a queued run trains on: the one named, else the dataset's newest, pinned now. */
@@ -67,40 +50,6 @@ export async function storeCodeBundle(blobs: LocalBlobStore, file: string, dir =
   // git's answer takes as long as the bundle: ask both at once.
   const [codeHash, git] = await Promise.all([bundleTraining(file).then((bundle) => blobs.put(bundle)), gitState(dir)]);
   return { codeHash, gitSha: git.sha, gitDirty: git.dirty };
-}
-
-export interface QueuedRunInput {
-  store: Store;
-  queues: TierQueues;
-  experimentId: string;
-  tier: Tier;
-  code: { gitSha: string | null; gitDirty: boolean | null; codeHash: string };
-  snapshotIds: string[];
-  /** Params as the store records them (see storedParams). */
-  params: Record<string, string | number | boolean>;
-  tags: Record<string, string>;
-  name?: string;
-  parentRunId?: string;
-  job?: JobSettings;
-}
-
-/** Creates a run `queued` with its code bundle, snapshot and params, then enqueues its id (the job id). */
-export async function createQueuedRun(i: QueuedRunInput): Promise<Run> {
-  const run = await i.store.createRun({
-    experimentId: i.experimentId,
-    status: 'queued',
-    tier: i.tier,
-    ...(i.name ? { name: i.name } : {}),
-    ...(i.parentRunId ? { parentRunId: i.parentRunId } : {}),
-    code: i.code,
-    snapshotIds: i.snapshotIds,
-    params: i.params,
-    tags: i.tags,
-    // The queue prefix it goes to: a worker of that prefix queues it again if Redis loses the job.
-    queuePrefix: i.queues.prefix,
-  });
-  await i.queues.enqueue(i.tier, run.id, bullJobOptions(i.job));
-  return run;
 }
 
 /**

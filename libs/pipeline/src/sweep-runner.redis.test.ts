@@ -6,11 +6,12 @@ import type { PolicyContext } from '@cairn/engine';
 import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolvePipelineConfig } from './config.ts';
+import { resolvePipelineConfig } from './config/index.ts';
 import { TierQueues } from './queues.ts';
-import { LEADERBOARD_MARKER, advanceSweep, cancelSweep, listTrialRuns, parseSweepPolicies, startSweep, sweepState, truncationPolicy, type StartSweepOptions } from './sweep-runner.ts';
+import { LEADERBOARD_MARKER, advanceSweep, listTrialRuns, parseSweepPolicies, startSweep, sweepState, truncationPolicy, type StartSweepOptions } from './sweep-runner/index.ts';
 import { testRedis, type TestRedis } from './testing/redis.ts';
-import { cancelRun, startWorkers, type ProcessResult, type WorkerPool } from './worker.ts';
+import { cancelRun, cancelSweep } from './cancel.ts';
+import { startWorkers, type ProcessResult, type WorkerPool } from './worker.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const IRIS = path.join(ROOT, 'examples/iris-mlp');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedError } from '@cairn/schema';
 import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
-import { resolvePipelineConfig } from './config.ts';
+import { resolvePipelineConfig } from './config/index.ts';
 import { TierQueues } from './queues.ts';
 import { submitRun } from './submit.ts';
 import { testRedis, type TestRedis } from './testing/redis.ts';

@@ -1,6 +1,6 @@
 import { createPolicies, loadDefinition, loadTrainerModules, runTraining, type ArtifactStore, type BackendName, type CheckpointRef, type Objective, type PeerCurve, type Policy, type PolicySpec, type Reporter, type RunOutcome, type Tier, type TruncationSpec } from '@cairn/engine';
-import { definitionForTier, type PipelineConfig } from './config.ts';
-import { truncationPolicy } from './sweep-runner.ts';
+import { definitionForTier, type PipelineConfig } from './config/index.ts';
+import { truncationPolicy } from './sweep-runner/truncation-policy.ts';
 
 /**
  * The modules whose trainers a run may use, best first by their own rank: Cairn's native

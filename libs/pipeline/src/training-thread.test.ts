@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MetricPoint, Reporter } from '@cairn/engine';
 import { LocalBlobStore } from '@cairn/snapshot';
-import { resolvePipelineConfig } from './config.ts';
+import { resolvePipelineConfig } from './config/index.ts';
 import { runTrainingJob, type TrainingJob } from './training-job.ts';
 import { TrainingThread } from './training-thread.ts';
 

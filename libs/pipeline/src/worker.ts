@@ -9,11 +9,13 @@ import { cachedCode, materialiseCode } from './bundle.ts';
 import { RunHeadLoader } from './run-heads.ts';
 import { materialiseSnapshot } from './materialise.ts';
 import { DEFAULT_QUEUE_PREFIX, queueName, type JobData, type TierQueues } from './queues.ts';
-import { type PipelineConfig, type TierConfig } from './config.ts';
+import { type PipelineConfig, type TierConfig } from './config/index.ts';
 import { applyGate, type GateResult } from './gates.ts';
 import { challengeChampion, type ChampionResult } from './champion.ts';
 import { lastCheckpoint, trackingReporter } from './reporter.ts';
-import { advanceRunningSweeps, advanceSweepOf, cancelSweep, sweepTrialSettings, type TrialSettings } from './sweep-runner.ts';
+import { advanceRunningSweeps, advanceSweepOf } from './sweep-runner/advance.ts';
+import { sweepTrialSettings, type TrialSettings } from './sweep-runner/trial-settings.ts';
+import { cancelChannel } from './cancel.ts';
 import { LOCK_CHECK_STEPS, LockGuard, checkLockMs, type LockTooShortError } from './lock-guard.ts';
 import { runTrainingJob, type TrainingJob, type TrainingJobResult } from './training-job.ts';
 import { TrainingThread } from './training-thread.ts';
@@ -405,11 +407,6 @@ export interface WorkerPool {
   close(): Promise<void>;
 }
 
-/** Channel on which `cancelRun` tells every worker to stop a run it is training. */
-export function cancelChannel(prefix = DEFAULT_QUEUE_PREFIX): string {
-  return `${prefix}:cancel`;
-}
-
 /**
  * One BullMQ Worker per tier in this process. Cancellation requests arrive on a Redis
  * channel and abort the run's job through its AbortSignal.
@@ -618,29 +615,3 @@ export async function requeueLostJobs(deps: { store: Store; queues: TierQueues; 
 }
 
 const REQUEUE_PAGE = 500;
-
-/**
- * Cancels a run: a waiting job is removed and the run ends `cancelled`; a running one is
- * stopped through its AbortSignal by whichever worker holds it (it checkpoints and ends
- * `cancelled`). A sweep's parent cancels the sweep (cancelSweep): it ends `cancelled`
- * at once ('removed'), its queued trials are removed and its running ones signalled.
- */
-export async function cancelRun(runId: string, deps: { store: Store; queues: TierQueues; connection: Redis; prefix?: string }): Promise<'removed' | 'signalled' | 'already-ended'> {
-  const run = await deps.store.getRun(runId);
-  if (run.status !== 'queued' && run.status !== 'running') return 'already-ended';
-  // A sweep: its parent ends cancelled and its trials are cancelled (queued removed, running signalled).
-  if (await deps.store.getSweep(run.id)) {
-    await cancelSweep(run.id, { store: deps.store, queues: deps.queues });
-    return 'removed';
-  }
-  if (run.status === 'queued') {
-    for (const q of deps.queues.all()) {
-      const job = await q.getJob(runId);
-      if (job && ['waiting', 'delayed', 'prioritized', 'waiting-children'].includes(await job.getState())) await job.remove();
-    }
-    await deps.store.endRun(runId, 'cancelled', 'cancelled before it started');
-    return 'removed';
-  }
-  await deps.connection.publish(cancelChannel(deps.prefix), runId);
-  return 'signalled';
-}

@@ -1,10 +1,10 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { CairnError, StoreUnreachableError, ValidationError, isUuid } from '@cairn/schema';
+import { DEFAULT_PIPELINE_CONFIG, JOB_STATES, cancelRun, createQueuedRun, listQueueJobs, storedParams, tierOfQueue, type QueueJob } from '@cairn/pipeline/queues';
+import { CairnError, StoreUnreachableError, ValidationError } from '@cairn/schema';
 import { authorizeRun, readableRunIds } from '../access.ts';
 import type { Context } from '../context.ts';
 import { key, runRef } from '../inputs.ts';
-import { pipeline } from '../pipeline.ts';
 import type { ApiQueues } from '../queues.ts';
 import { toRunRows, type RunRow } from '../run-rows.ts';
 import { procedure, router } from '../trpc.ts';
@@ -12,8 +12,7 @@ import { procedure, router } from '../trpc.ts';
 export const QUEUES_UNAVAILABLE = 'the training queues are not available: start Redis or set REDIS_URL';
 const DEFAULT_TIMEOUT_MS = 3_000;
 
-export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
-export type JobState = (typeof JOB_STATES)[number];
+export { JOB_STATES, type JobState, type QueueJob } from '@cairn/pipeline/queues';
 
 export interface TierCounts {
   tier: string;
@@ -34,21 +33,6 @@ export interface QueueCounts {
   tiers: TierCounts[];
   /** Why not available. */
   reason?: string;
-}
-
-export interface QueueJob {
-  runId: string;
-  /** Null when the job names a run the store does not have. */
-  runName: string | null;
-  tier: string;
-  state: JobState;
-  progress?: number | object;
-  /** Attempts made so far. */
-  attempts: number;
-  enqueuedAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  failedReason: string | null;
 }
 
 export interface CancelResult {
@@ -79,11 +63,6 @@ function requireQueues(ctx: Context): ApiQueues {
   return ctx.queues;
 }
 
-function tierOf(q: ApiQueues, queueName: string): string {
-  const prefix = `${q.tierQueues.prefix}-`;
-  return queueName.startsWith(prefix) ? queueName.slice(prefix.length) : queueName;
-}
-
 export async function queueCounts(ctx: Context): Promise<QueueCounts> {
   const q = ctx.queues;
   if (!q) return { available: false, tiers: [], reason: QUEUES_UNAVAILABLE };
@@ -95,7 +74,7 @@ export async function queueCounts(ctx: Context): Promise<QueueCounts> {
           const [c, paused] = await Promise.all([queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'), queue.isPaused()]);
           const n = (k: string) => c[k] ?? 0;
           const waiting = n('waiting') + n('prioritized');
-          return { tier: tierOf(q, queue.name), waiting, active: n('active'), delayed: n('delayed'), completed: n('completed'), failed: n('failed'), paused: paused ? waiting : 0 };
+          return { tier: tierOfQueue(q.tierQueues, queue.name), waiting, active: n('active'), delayed: n('delayed'), completed: n('completed'), failed: n('failed'), paused: paused ? waiting : 0 };
         }),
       ),
     );
@@ -125,39 +104,12 @@ export const queuesRouter = router({
     .input(z.object({ tier: z.string().min(1).max(50), state: z.enum(JOB_STATES), limit: z.number().int().min(1).max(500).default(50) }))
     .query(async ({ ctx, input }): Promise<QueueJob[]> => {
       const q = requireQueues(ctx);
-      const queue = q.tierQueues.all().find((x) => tierOf(q, x.name) === input.tier);
-      if (!queue) throw new ValidationError(`unknown tier '${input.tier}' (${q.tierQueues.all().map((x) => tierOf(q, x.name)).join(', ')})`);
-      const types = input.state === 'waiting' ? (['waiting', 'prioritized'] as const) : ([input.state] as const);
-      // Waiting work oldest first (the order it will run in); finished work newest first.
-      const asc = input.state === 'waiting' || input.state === 'delayed' || input.state === 'active';
-      const jobs = (await withDeadline(q, queue.getJobs([...types], 0, input.limit - 1, asc))).filter(Boolean);
-      const runIds = jobs.map((j) => String(j.data?.runId ?? j.id)).filter(isUuid).map((id) => id.toLowerCase());
-      const readable = await readableRunIds(ctx, runIds);
-      const heads = new Map((await ctx.store.getRunHeads([...readable])).map((r) => [r.id, r]));
-      return jobs.flatMap((j): QueueJob[] => {
-        const runId = String(j.data?.runId ?? j.id).toLowerCase();
-        if (!readable.has(runId)) return [];
-        return [
-          {
-            runId,
-            runName: heads.get(runId)?.name ?? null,
-            tier: input.tier,
-            state: input.state,
-            ...(typeof j.progress === 'number' || (typeof j.progress === 'object' && j.progress !== null) ? { progress: j.progress as number | object } : {}),
-            attempts: j.attemptsMade,
-            enqueuedAt: new Date(j.timestamp),
-            startedAt: j.processedOn ? new Date(j.processedOn) : null,
-            finishedAt: j.finishedOn ? new Date(j.finishedOn) : null,
-            failedReason: j.failedReason || null,
-          },
-        ];
-      });
+      return listQueueJobs({ queues: q.tierQueues, store: ctx.store }, input, { visible: (ids) => readableRunIds(ctx, ids), redis: (read) => withDeadline(q, read) });
     }),
 
   cancel: procedure.input(z.object({ runId: runRef })).mutation(async ({ ctx, input }): Promise<CancelResult> => {
     const q = requireQueues(ctx);
     const id = await authorizeRun(ctx, input.runId, 'write');
-    const { cancelRun } = await pipeline();
     const tq = q.tierQueues;
     const outcome = await withDeadline(q, cancelRun(id, { store: ctx.store, queues: tq, connection: tq.connection, prefix: tq.prefix }));
     const [run] = await toRunRows(ctx.store, [await ctx.store.getRun(id)]);
@@ -181,8 +133,7 @@ export const queuesRouter = router({
     .mutation(async ({ ctx, input }): Promise<RunRow> => {
       const q = requireQueues(ctx);
       const id = await authorizeRun(ctx, input.runId, 'write');
-      const p = await pipeline();
-      const config = q.config ?? p.DEFAULT_PIPELINE_CONFIG;
+      const config = q.config ?? DEFAULT_PIPELINE_CONFIG;
       const tiers = Object.keys(config.tiers);
       if (!tiers.includes(input.tier)) throw new ValidationError(`unknown tier '${input.tier}' (${tiers.join(', ')})`);
       const tier = input.tier as keyof typeof config.tiers;
@@ -196,14 +147,14 @@ export const queuesRouter = router({
       const t = config.tiers[tier];
       const run = await withDeadline(
         q,
-        p.createQueuedRun({
+        createQueuedRun({
           store: ctx.store,
           queues: q.tierQueues,
           experimentId: source.experimentId,
           tier,
           code: { gitSha: source.gitSha, gitDirty: source.gitDirty, codeHash: source.codeHash },
           snapshotIds: source.snapshotIds,
-          params: p.storedParams({ ...source.params, ...(input.params ?? {}) }),
+          params: storedParams({ ...source.params, ...(input.params ?? {}) }),
           tags: { ...pick(source.tags, ['definition', 'module']), resubmitted_from: source.id },
           job: { priority: t.priority, attempts: t.retry.attempts, backoffMs: t.retry.backoffMs, strategy: t.retry.strategy },
         }),

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { TERMINAL_STATUSES, type RunStatus } from '@cairn/schema';
+import { sweepState } from '@cairn/pipeline/queues';
 import type { RunDetail, Store, SweepRecord } from '@cairn/store';
 import { authorizeRun, experimentScope } from '../access.ts';
 import { ref, runRef } from '../inputs.ts';
-import { pipeline } from '../pipeline.ts';
 import { experimentNames } from '../run-rows.ts';
 import { procedure, router } from '../trpc.ts';
 
@@ -100,7 +100,6 @@ export const sweepsRouter = router({
 
   leaderboard: procedure.input(z.object({ sweepId: runRef })).query(async ({ ctx, input }): Promise<SweepLeaderboard> => {
     const id = await authorizeRun(ctx, input.sweepId, 'read');
-    const { sweepState } = await pipeline();
     const state = await sweepState(ctx.store, id);
     const [sweep] = await summaries(ctx.store, [state.record]);
     const trials = new Map(state.trials.map((t) => [t.runId, t]));

@@ -19,7 +19,7 @@ import {
   resolvePipelineConfig,
   tierSettingsFor,
   type PipelineConfig,
-} from './config.ts';
+} from './index.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dirs: string[] = [];
@@ -212,7 +212,7 @@ describe('loadPipelineConfig', () => {
   });
 
   it('loads a config written with defineConfig that imports the pipeline', async () => {
-    const dir = join(here, 'fixtures/config/typed');
+    const dir = join(here, '../fixtures/config/typed');
     expect(findPipelineConfigFile(dir)).toBe(join(dir, 'cairn.config.ts'));
     const c = await loadPipelineConfig(dir);
     expect(c.queuePrefix).toBe('digits');
@@ -301,23 +301,40 @@ describe('promotion', () => {
 });
 
 describe('cronError', () => {
-  it.each(['0 2 * * *', '0 3 * * 0', '*/15 * * * *', '0 0 1,15 * MON-FRI', '30 0 6 ? JAN-MAR sun', '0 0 2 * * 7', '5-10/2 * * * *'])('accepts %s', (p) => {
+  it.each(['0 2 * * *', '0 3 * * 0', '*/15 * * * *', '0 0 1,15 * MON-FRI', '30 0 6 ? JAN-MAR sun', '0 0 2 * * 7', '5-10/2 * * * *', '0 0 * * THU'])('accepts %s', (p) => {
+    expect(cronError(p)).toBeNull();
+  });
+
+  // What BullMQ runs and the old hand-written validator refused: aliases, last day (L),
+  // nth weekday (#), a leap day.
+  it.each(['@daily', '@weekly', '0 0 * * MON#2', '0 0 L * *', '0 0 * * 5L', '0 0 29 2 *'])('accepts %s, as BullMQ runs it', (p) => {
     expect(cronError(p)).toBeNull();
   });
 
   it.each([
     ['0 2 * *', /5 fields/],
+    ['', /5 fields.*got 0/],
+    ['* * * * * * *', /5 fields.*got 7/],
     ['60 * * * *', /minute "60"/],
     ['0 24 * * *', /hour "24"/],
     ['0 0 0 * *', /day of month "0"/],
     ['0 0 * 13 *', /month "13"/],
     ['0 0 * * 8', /day of week "8"/],
-    ['0 0 * * MON#2', /day of week/],
-    ['0 0 10-5 * *', /runs backwards/],
-    ['*/0 * * * *', /step/],
-    ['? * * * *', /minute/],
-    ['@daily', /5 fields/],
+    ['0 0 10-5 * *', /day of month "10-5": invalid range/],
+    ['*/0 * * * *', /minute "\*\/0": .*repeat at every 0/],
+    ['? * * * *', /minute "\?": \? stands for a day/],
+    ['1.5 * * * *', /minute "1\.5"/],
+    ['0 0 15W * *', /day of month "15W"/],
+    ['0 0 30 2 *', /day of month definition in cron pattern "0 0 30 2 \*"/],
+    ['H 2 * * *', /minute "H": H \(a hashed value\) is not supported/],
+    ['@reboot', /unknown alias "@reboot": the aliases are @yearly/],
   ])('refuses %s', (p, why) => {
     expect(cronError(p)).toMatch(why);
+  });
+
+  it('refuses a bad schedule in a config, naming the tier and the field', () => {
+    expect(problems(() => resolvePipelineConfig({ tiers: { nightly: { schedule: '0 0 31 4 *' } } }))).toEqual([
+      { path: 'tiers.nightly.schedule', message: expect.stringMatching(/in cron pattern "0 0 31 4 \*"/) },
+    ]);
   });
 });
