@@ -8,7 +8,7 @@ import type { RunDetail, Store } from '@cairn/store';
 import { dataLocation } from './commands/data.ts';
 import { snapshotFolder, trainInline } from './commands/run.ts';
 import { formatNumber } from './output/format.ts';
-import { pipelineLib, workerLib, type PipelineContext } from './pipeline.ts';
+import { pipelineLib, type PipelineContext } from './pipeline.ts';
 import type { Services } from './services.ts';
 
 /** The checkout's root: the examples, and the node_modules a worker's code bundles import from. */
@@ -78,7 +78,7 @@ export async function recordDemo(cmd: Command, services: Services, ctx: Pipeline
   const quickstart = runQuickstart(services.storeUrl);
 
   if (services.redis) {
-    const { startWorker } = await workerLib();
+    const { startWorker } = await pipelineLib();
     const lib = await pipelineLib();
     // The in-process worker takes the ci tier only: runs whose ci gate passes are promoted
     // and wait on the extended queue, where the portal shows them (and can cancel them).

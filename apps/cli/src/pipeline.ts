@@ -12,7 +12,6 @@ import { colors, info, out } from './output/io.ts';
  * every CLI start.
  */
 export const pipelineLib = () => import('@cairn/pipeline');
-export const workerLib = () => import('@cairn/worker');
 
 export interface PipelineCmdOptions {
   config?: string;
@@ -35,7 +34,7 @@ export interface PipelineContext {
 }
 
 export async function pipelineContext(opts: PipelineCmdOptions): Promise<PipelineContext> {
-  const { loadConfig, queuePrefixFor, redisUrlFor } = await workerLib();
+  const { loadConfig, queuePrefixFor, redisUrlFor } = await pipelineLib();
   const config = await loadConfig(opts.config);
   return { config, prefix: queuePrefixFor(config, opts.queuePrefix), redisUrl: redisUrlFor(config) };
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CairnError, bindHostEntry, parseAllowedHosts } from '@cairn/schema';
-import { WEB_DIR, ensurePortalBuild, nextBin } from '@cairn/web/build';
+import { WEB_DIR, ensurePortalBuild, nextBin } from '@cairn/portal';
 
 export { WEB_DIR };
 

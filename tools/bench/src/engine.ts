@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  BACKENDS,
   LayersTrainer,
   missingKernels,
   probeBackends,
@@ -248,8 +249,7 @@ export async function engineBench(ctx: BenchContext): Promise<BenchResult> {
   else notes.push(`PyTorch reference unavailable: ${torch.reason}. For scale only (another run, not this one): STACK.md records 60–63k ex/s on the MLP and 19.5–20k on the CNN`);
 
   const measured = new Map<string, number>();
-  const order: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
-  const backends = order.filter((b) => usable.some((p) => p.name === b));
+  const backends = BACKENDS.filter((b) => usable.some((p) => p.name === b));
   try {
     for (const backend of [...backends]) {
       let detail: string;

@@ -9,7 +9,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { redisUrl } from '@cairn/pipeline';
 import type { Store } from '@cairn/store';
 import { CHROMIUM, CHROMIUM_ARGS, assertChromium } from '../../../apps/web/e2e/support/browser.ts';
-import { ensurePortalBuild } from '../../../apps/web/e2e/support/build.ts';
+import { ensurePortalBuild } from '@cairn/portal';
 import { startPortal, type RunningPortal } from '../../../apps/web/e2e/support/portal.ts';
 import { progress, type BenchContext, type BenchResult } from './context.ts';
 import type { BenchEngine } from './engines.ts';

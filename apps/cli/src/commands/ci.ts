@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { KNOWN_TRAINERS, type BackendName } from '@cairn/engine';
+import { BACKENDS, KNOWN_TRAINERS, type BackendName } from '@cairn/engine';
 import type { GateResult, TierQueues } from '@cairn/pipeline';
 import { liveHost, openStore, redactUrl, resolveLocation, type RunDetail } from '@cairn/store';
 import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
@@ -36,7 +36,7 @@ export function registerCi(program: Command): void {
     .option('--junit <file>', 'where to write the JUnit XML report', 'cairn-junit.xml')
     .option('--timeout <seconds>', "how long to wait for a queued run to end (default: the ci tier's time budget + 30 minutes; 0: no limit)", parseSeconds('--timeout'))
     .option('--inline', 'train in this process even when a worker is up')
-    .addOption(new Option('--backend <name>', 'inline: force a tfjs backend, and with it the tfjs trainer (default: $CAIRN_BACKEND, else the best usable)').choices(['tensorflow', 'webgpu', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <name>', 'inline: force a tfjs backend, and with it the tfjs trainer (default: $CAIRN_BACKEND, else the best usable)').choices(BACKENDS))
     .addOption(new Option('--trainer <name>', "inline: force a trainer (default: $CAIRN_TRAINER, else the best one that supports the model); queued runs use the worker's").choices([...KNOWN_TRAINERS]))
     .option('--json', 'print {runId, mode, status, reason, passed, gate, junit} as JSON');
   pipelineOptions(cmd)

@@ -4,7 +4,7 @@ import { recordDemo, REPO_ROOT } from '../demo.ts';
 import { UsageError } from '../errors.ts';
 import { oneLine } from '../output/format.ts';
 import { colors, info, out, outJson } from '../output/io.ts';
-import { pipelineContext, pipelineOptions, workerLib, type PipelineCmdOptions } from '../pipeline.ts';
+import { pipelineContext, pipelineLib, pipelineOptions, type PipelineCmdOptions } from '../pipeline.ts';
 import { startPortal, type StartedPortal } from '../portal.ts';
 import { openServices, type Services } from '../services.ts';
 import { dataLocation } from './data.ts';
@@ -130,7 +130,7 @@ Examples:
       if (!services.redis) throw new UsageError(`cairn up needs Redis for its worker: ${services.noRedis}; install redis-server or set REDIS_URL (or use 'cairn ui' for the portal alone)`);
       // The worker reads REDIS_URL itself; a private Redis is handed to it through the environment.
       if (services.redis.private) process.env.REDIS_URL = services.redis.url;
-      const { startWorker } = await workerLib();
+      const { startWorker } = await pipelineLib();
       const worker = await startWorker({
         cwd: REPO_ROOT,
         store: { url: services.storeUrl },

@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { InvalidStateError } from '@cairn/schema';
 import { TIERS, type Tier } from '@cairn/engine';
-import type { TierQueues } from '@cairn/pipeline';
-import type { RegisteredSchedule, WorkerBeat } from '@cairn/worker';
+import type { RegisteredSchedule, TierQueues, WorkerBeat } from '@cairn/pipeline';
 import { globalOptions, withStore } from '../context.ts';
 import { formatDateTime, formatRelative, oneLine } from '../output/format.ts';
 import { colors, info, out, outJson, outputWidth, toJson } from '../output/io.ts';
 import { renderTable, type Cell, type Column } from '../output/table.ts';
-import { pipelineContext, pipelineLib, pipelineOptions, withQueues, workerLib, type PipelineCmdOptions, type PipelineContext, type RedisConnection } from '../pipeline.ts';
+import { pipelineContext, pipelineLib, pipelineOptions, withQueues, type PipelineCmdOptions, type PipelineContext, type RedisConnection } from '../pipeline.ts';
 
 /** The states `cairn queue` counts (as the worker's metrics do). */
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
@@ -21,8 +20,7 @@ interface QueueSnapshot {
 }
 
 async function snapshot(ctx: PipelineContext, redis: RedisConnection, queues: TierQueues): Promise<QueueSnapshot> {
-  const { queueName } = await pipelineLib();
-  const { listWorkerBeats } = await workerLib();
+  const { listWorkerBeats, queueName } = await pipelineLib();
   const tiers = {} as QueueSnapshot['tiers'];
   for (const tier of TIERS) {
     const q = queues.get(tier);
@@ -167,8 +165,7 @@ config is shown.`,
       let registered: RegisteredSchedule[] | null = null;
       let redisError: string | null = null;
       try {
-        const { connectRedis } = await pipelineLib();
-        const { listSchedules, scheduleQueue } = await workerLib();
+        const { connectRedis, listSchedules, scheduleQueue } = await pipelineLib();
         const redis = await connectRedis(ctx.redisUrl, { timeoutMs: 1_000 });
         const q = scheduleQueue(redis, ctx.prefix);
         try {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { NotFoundError, nameSchema } from '@cairn/schema';
-import { KNOWN_TRAINERS, TIERS, loadDefinition, loadTrainerModules, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type PeerCurve, type PolicySpec, type Reporter, type RunOutcome, type Tier } from '@cairn/engine';
+import { BACKENDS, KNOWN_TRAINERS, TIERS, loadDefinition, loadTrainerModules, parsePolicySpecs, quietTfjs, resolveParams, runTraining, type BackendName, type CheckpointRef, type PeerCurve, type PolicySpec, type Reporter, type RunOutcome, type Tier } from '@cairn/engine';
 import type { PipelineConfig } from '@cairn/pipeline';
 import { LocalBlobStore, checkout, snapshotDir } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
@@ -12,10 +12,8 @@ import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { formatDuration, formatNumber, oneLine } from '../output/format.ts';
 import { colors, info, out, outJson } from '../output/io.ts';
-import { pipelineLib, workerLib } from '../pipeline.ts';
+import { pipelineLib } from '../pipeline.ts';
 import { dataLocation } from './data.ts';
-
-const BACKENDS: BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 interface RunCmdOptions extends InlineOptions {
   config?: string;
@@ -76,7 +74,7 @@ export function registerRun(program: Command): void {
     .option('--json', 'print the outcome as JSON')
     .action(async (file: string, opts: RunCmdOptions, cmd: Command) => {
       // With a tier, the operator's settings for it (cairn.config.ts) apply, as on a worker.
-      const config = opts.tier ? await (await workerLib()).loadConfig(opts.config) : undefined;
+      const config = opts.tier ? await (await pipelineLib()).loadConfig(opts.config) : undefined;
       await trainInline(cmd, file, opts, { ...(config ? { config } : {}) }, async (_store, r) => {
         printOutcome(r, Boolean(opts.json));
         if (r.outcome.result.status === 'failed') process.exitCode = 1;

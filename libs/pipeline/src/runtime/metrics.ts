@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Tier } from '@cairn/engine';
-import type { TierQueues } from '@cairn/pipeline';
+import type { TierQueues } from '../queues.ts';
 
 /** How a job left this worker, as the jobs counter labels it. */
 export type JobOutcome = 'finished' | 'abandoned' | 'cancelled' | 'skipped' | 'failed' | 'retrying' | 'handed_back' | 'taken_over' | 'lock_lost';

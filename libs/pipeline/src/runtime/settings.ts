@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ValidationError } from '@cairn/schema';
-import { DEFAULT_REDIS_URL, PipelineConfigError, loadPipelineConfig, resolvePipelineConfig, type PipelineConfig } from '@cairn/pipeline';
+import { PipelineConfigError, loadPipelineConfig, resolvePipelineConfig, type PipelineConfig } from '../config/index.ts';
+import { DEFAULT_REDIS_URL } from '../redis.ts';
 
 /**
  * The pipeline config: `file` when given (any path; TypeScript needs tsx, as the CLI and

@@ -2,7 +2,11 @@
  * One production build of the portal (`next build` into apps/web/.next), made only
  * when the sources changed since the last one, and never two at once: what `cairn ui`,
  * `cairn up`, `cairn demo`, the browser tests and the portal benchmark all use
- * (`@cairn/web/build`).
+ * (`@cairn/portal`).
+ *
+ * A lib, so that the CLI and the tools need no import of the web app: the web app is
+ * found on disk (apps/web beside libs/ in this checkout) and built by running its own
+ * `next`, never imported.
  *
  * A build older than any of its sources is rebuilt. The portal compiles every @cairn
  * lib it imports (next.config.mjs `transpilePackages`), so a change to any lib source,
@@ -20,8 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** apps/web, wherever this checkout is. */
-export const WEB_DIR = fileURLToPath(new URL('../', import.meta.url));
+/** apps/web, wherever this checkout is (with a trailing slash, as the build lock's key has it). */
+export const WEB_DIR = fileURLToPath(new URL('../../../apps/web/', import.meta.url));
 export const REPO_ROOT = path.resolve(WEB_DIR, '../..');
 
 /** What a build is made from: folders walked for files, and single files. */

@@ -1,7 +1,9 @@
 import { Queue, Worker, type Job, type JobSchedulerJson } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { TIERS, type Tier } from '@cairn/engine';
-import { candidateFilter, jobOptions, type PipelineConfig, type TierQueues } from '@cairn/pipeline';
+import { candidateFilter, type PipelineConfig } from '../config/index.ts';
+import type { TierQueues } from '../queues.ts';
+import { jobOptions } from '../worker.ts';
 import type { RunDetail, Store } from '@cairn/store';
 
 /**
