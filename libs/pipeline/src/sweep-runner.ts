@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { CairnError, InvalidStateError, ValidationError } from '@cairn/schema';
+import { CairnError, InvalidStateError, ValidationError, type Objective } from '@cairn/schema';
 import { TIERS, loadDefinition, parsePolicySpecs, resolveParams, type PeerCurve, type Policy, type PolicyContext, type PolicySpec, type Tier, type TruncationSpec, type Verdict } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
 import type { RunDetail, RunStatus, Store, SweepRecord, SweepStatus } from '@cairn/store';
@@ -16,7 +16,6 @@ import {
   parseStrategySpec,
   planSweep,
   truncationVerdict,
-  type Direction,
   type LeaderboardRow,
   type LeaderboardStatus,
   type Params,
@@ -66,11 +65,6 @@ const IN_FLIGHT: readonly RunStatus[] = ['queued', 'running'];
 
 export type SweepPolicySpec = PolicySpec | TruncationSpec;
 
-export interface SweepObjective {
-  metric: string;
-  direction: Direction;
-}
-
 /** A sweep's spec, as its sweep record stores it. */
 export interface SweepSpec {
   version: typeof SWEEP_SPEC_VERSION;
@@ -81,7 +75,7 @@ export interface SweepSpec {
   maxTrials: number;
   /** Trials in flight (queued or running) at most. */
   parallel: number;
-  objective: SweepObjective;
+  objective: Objective;
   /** Early termination for every trial, on top of the tier's policies. */
   policies: SweepPolicySpec[];
   /** The queue prefix the trials are enqueued under. */
@@ -140,7 +134,7 @@ export function parseSweepSpec(stored: unknown): SweepSpec {
   } else raw = stored as Record<string, unknown>;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError("the sweep's spec is not an object");
   if (raw.version !== SWEEP_SPEC_VERSION) throw new ValidationError(`the sweep's spec has version ${String(raw.version)}; this Cairn reads version ${SWEEP_SPEC_VERSION}`);
-  const objective = raw.objective as SweepObjective | undefined;
+  const objective = raw.objective as Objective | undefined;
   if (!objective || typeof objective.metric !== 'string' || (objective.direction !== 'minimize' && objective.direction !== 'maximize')) throw new ValidationError("the sweep's spec has no valid objective");
   const int = (v: unknown, what: string, max: number): number => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > max) throw new ValidationError(`the sweep's spec has an invalid ${what}: ${String(v)}`);
@@ -195,7 +189,7 @@ export interface StartSweepOptions {
   snapshot?: string;
   experiment?: string;
   /** Default: the definition's objective. */
-  objective?: Partial<SweepObjective>;
+  objective?: Partial<Objective>;
   /** Early termination for every trial (see parseSweepPolicies). */
   policies?: unknown[];
   tags?: Record<string, string>;
@@ -236,7 +230,7 @@ export async function startSweep(o: StartSweepOptions): Promise<StartedSweep> {
 
   const loaded = await loadDefinition(o.file);
   const def = loaded.definition;
-  const objective: SweepObjective = { metric: o.objective?.metric ?? def.objective.metric, direction: o.objective?.direction ?? def.objective.direction };
+  const objective: Objective = { metric: o.objective?.metric ?? def.objective.metric, direction: o.objective?.direction ?? def.objective.direction };
   if (objective.direction !== 'minimize' && objective.direction !== 'maximize') throw new ValidationError(`the objective's direction must be minimize or maximize, got ${String(objective.direction)}`);
   const plan = planSweep({ space, strategy, maxTrials: o.maxTrials ?? MAX_TRIALS, seed, direction: objective.direction });
 
@@ -350,7 +344,7 @@ export async function listTrialRuns(store: Store, parentId: string): Promise<Tri
 }
 
 /** A trial's objective as SweepTrial.value describes it. */
-export function objectiveValue(run: Pick<RunDetail, 'status' | 'metrics'>, objective: SweepObjective): number {
+export function objectiveValue(run: Pick<RunDetail, 'status' | 'metrics'>, objective: Objective): number {
   const m = run.metrics[objective.metric];
   if (!m) return Number.NaN;
   if (run.status === 'running') {
@@ -690,7 +684,7 @@ export async function advanceRunningSweeps(deps: SweepDeps): Promise<{ parentId:
 
 export interface TrialSettings {
   /** The sweep's objective (the trial trains against it: policies read it). */
-  objective: SweepObjective;
+  objective: Objective;
   /** The sweep's engine policies, on top of the tier's. */
   policies: PolicySpec[];
   /** Truncation selection, built here. */
