@@ -1,14 +1,10 @@
-/**
+/*
  * Cairn's one seeded generator (sfc32, seeded through splitmix32), for training runs and
  * sweeps alike. This file imports nothing, so `@cairn/engine/random` loads no tfjs: the
- * API and the sweep strategies use it without pulling the training engine in.
- *
- * Seeded randomness for reproducible runs. tfjs draws initialiser and dropout noise from
- * `Math.random` whenever a layer is given no seed (its random ops seed an alea generator
- * from `Math.random()`), so a run swaps `Math.random` for this generator while it builds
- * and trains its model: the same seed then gives the same weights, dropout masks and
- * metrics on the same backend. The state is four 32-bit words, so it fits a checkpoint.
+ * pipeline's sweep strategies (which the API's side of the pipeline may load) use it
+ * without pulling the training engine in.
  */
+
 /** A uniform draw in [0, 1), as the sweep strategies take it. */
 export type Rand = () => number;
 
@@ -21,6 +17,13 @@ function splitmix32(state: { s: number }): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/**
+ * Seeded randomness for reproducible runs. tfjs draws initialiser and dropout noise from
+ * `Math.random` whenever a layer is given no seed (its random ops seed an alea generator
+ * from `Math.random()`), so a run swaps `Math.random` for this generator while it builds
+ * and trains its model: the same seed then gives the same weights, dropout masks and
+ * metrics on the same backend. The state is four 32-bit words, so it fits a checkpoint.
+ */
 export class Rng {
   private a: number;
   private b: number;
