@@ -25,6 +25,7 @@ const nextConfig = {
     '@cairn/models',
     '@cairn/tracking',
     '@cairn/config',
+    '@cairn/http',
   ],
   // The `typecheck` target (tsc -p tsconfig.json) checks the same types; set
   // CAIRN_WEB_SKIP_TYPECHECK=1 to skip the duplicate pass in `next build` (CI images).

@@ -1,3 +1,4 @@
+import { readRequestBody, withRequestBody } from '@cairn/http';
 import { ValidationError } from '@cairn/schema';
 
 /**
@@ -27,44 +28,12 @@ export class BodyTooLargeError extends ValidationError {
   }
 }
 
-/**
- * The body's bytes (null without one), read until `limit` and no further. The rest of
- * an oversized body is left unread (not cancelled: cancelling a node-backed stream
- * destroys the socket before the 413 can be sent); answer with `connection: close`.
- */
-export async function readBodyWithin(req: Request, limit: number, hint: string): Promise<Uint8Array<ArrayBuffer> | null> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null && Number(declared) > limit) throw new BodyTooLargeError(limit, hint);
-  if (!req.body) return null;
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) throw new BodyTooLargeError(limit, hint);
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bytes;
+/** The body's bytes (null without one), read within `limit`; past it, a BodyTooLargeError. */
+export function readBodyWithin(req: Request, limit: number, hint: string): Promise<Uint8Array<ArrayBuffer> | null> {
+  return readRequestBody(req, limit, () => new BodyTooLargeError(limit, hint));
 }
 
 /** The same request with its body read within `limit` (GET and HEAD have none). */
-export async function withBodyWithin(req: Request, limit: number, hint: string, url: string = req.url): Promise<Request> {
-  if (req.method === 'GET' || req.method === 'HEAD') return url === req.url ? req : new Request(url, { method: req.method, headers: req.headers, signal: req.signal });
-  const body = await readBodyWithin(req, limit, hint);
-  const headers = new Headers(req.headers);
-  headers.delete('transfer-encoding');
-  if (body) headers.set('content-length', String(body.byteLength));
-  return new Request(url, { method: req.method, headers, body, signal: req.signal });
+export function withBodyWithin(req: Request, limit: number, hint: string, url: string = req.url): Promise<Request> {
+  return withRequestBody(req, limit, () => new BodyTooLargeError(limit, hint), url);
 }

@@ -1,3 +1,4 @@
+import { parseOptionalJsonBody } from '@cairn/http';
 import { ValidationError } from '@cairn/schema';
 import type { Store } from '@cairn/store';
 import { executeIngestCall, ingestErrorAnswer, isJsonContentType, matchIngestRoute, parseIngestCall, type IngestIdentity } from '@cairn/tracking';
@@ -16,6 +17,8 @@ export interface IngestServing {
   maxBytes: number;
   onError?: (error: unknown, where: { path: string }) => void;
 }
+
+const notJson = (detail: string) => new ValidationError(`request body is not valid JSON (${detail})`);
 
 const NOT_JSON = { error: { code: 'INVALID_INPUT', message: 'a tracking request must be sent as application/json' } };
 
@@ -55,7 +58,7 @@ export async function serveIngest(s: IngestServing, req: Request, path: string):
     if (who instanceof Response) return who;
     // No cross-site form can send JSON, so no page can write with its visitor's cookies.
     if (!isJsonContentType(req.headers.get('content-type'))) return json(415, NOT_JSON);
-    const call = parseIngestCall(route, parseJson(await readBodyWithin(req, s.maxBytes, 'send smaller metric batches')));
+    const call = parseIngestCall(route, parseOptionalJsonBody(await readBodyWithin(req, s.maxBytes, 'send smaller metric batches'), notJson));
     if (who.viewer) await checkIngest(s.store, who.viewer, call);
     const answer = await executeIngestCall(s.store, call, who.identity);
     return json(answer.status, answer.body);
@@ -63,14 +66,5 @@ export async function serveIngest(s: IngestServing, req: Request, path: string):
     if (e instanceof BodyTooLargeError) return tooLarge(e);
     const answer = ingestErrorAnswer(e, where, log);
     return json(answer.status, answer.body);
-  }
-}
-
-function parseJson(bytes: Uint8Array | null): unknown {
-  if (!bytes || bytes.byteLength === 0) return undefined;
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new ValidationError(`request body is not valid JSON (${(e as Error).message})`);
   }
 }

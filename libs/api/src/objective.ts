@@ -1,13 +1,13 @@
+import type { Objective } from '@cairn/schema';
+
+export type { Objective };
+
 /**
  * An experiment's objective, from its tags: `objective` names the metric and may end in
  * its direction (`val_loss min`, `val_acc max`); tag `objective.direction` (minimize or
  * maximize) says it too. Without either, names that read as losses or errors are
  * minimized and everything else maximized.
  */
-export interface Objective {
-  metric: string;
-  direction: 'minimize' | 'maximize';
-}
 
 const MINIMIZED = /loss|err|mse|mae|rmse|perplexity|latency|time/i;
 const SUFFIX = /^(.*\S)\s+(min|max|minimize|maximize|asc|desc)$/i;

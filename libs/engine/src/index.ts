@@ -6,7 +6,7 @@ export { runTraining, resolveParams, quietTfjs, TIER_DEFAULTS, type RunTrainingO
 export { loadDefinition, type LoadedDefinition } from './load-definition.ts';
 export { saveCheckpoint, loadCheckpoint, type FitState } from './checkpoint.ts';
 export { exportModel, type ExportedFile, type ModelCard } from './export.ts';
-export { Rng, epochOrder } from './random.ts';
+export { Rng, createRng, epochOrder, normal, type Rand } from './random.ts';
 export { KNOWN_TRAINERS, TFJS_TRAINER, TrainerUnavailableError, loadTrainerModules, parseTrainerName, probeTrainers, registerTrainer, selectTrainer, tfjsTrainer, trainerProviders, type SkippedTrainer, type TrainerCandidate, type TrainerModuleLoad, type TrainerChoice, type TrainerProbe, type TrainerProvider, type TrainerSettings } from './trainers.ts';
 export { BACKENDS, BackendUnavailableError, missingKernels, parseBackendName, probeBackends, releaseBackend, requiredKernels, selectBackend, type BackendChoice, type BackendProbe, type SkippedBackend } from './backends.ts';
 export * from './data/index.ts';

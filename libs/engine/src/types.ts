@@ -2,6 +2,7 @@ import type { Optimizer, Tensor } from '@tensorflow/tfjs-core';
 import type { Dataset } from '@tensorflow/tfjs-data';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { z } from 'zod';
+import type { Objective } from '@cairn/schema';
 
 /** The continuous-training tiers, cheapest first. */
 export type Tier = 'ci' | 'extended' | 'nightly' | 'weekly';
@@ -67,11 +68,7 @@ export interface DataContext<P> {
   params: P;
 }
 
-export interface Objective {
-  /** A metric the fit reports, e.g. 'val_acc' or 'val_loss'. */
-  metric: string;
-  direction: 'minimize' | 'maximize';
-}
+export type { Objective };
 
 export interface CompileSpec {
   optimizer: Optimizer | string;

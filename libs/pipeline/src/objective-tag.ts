@@ -1,3 +1,4 @@
+import type { Objective } from '@cairn/schema';
 import type { Experiment, Store } from '@cairn/store';
 
 /**
@@ -5,7 +6,7 @@ import type { Experiment, Store } from '@cairn/store';
  * `val_acc max`), so the portal and the API can rank the experiment's runs without being
  * told. A tag already there, set by a person or an earlier definition, is kept.
  */
-export async function recordObjective(store: Store, experiment: Experiment, objective: { metric: string; direction: 'minimize' | 'maximize' }): Promise<void> {
+export async function recordObjective(store: Store, experiment: Experiment, objective: Objective): Promise<void> {
   if (experiment.tags.objective) return;
   await store.setExperimentTags(experiment.id, { objective: `${objective.metric} ${objective.direction === 'minimize' ? 'min' : 'max'}` });
 }

@@ -13,7 +13,7 @@ export { listQueueJobs, tierOfQueue, JOB_STATES, type JobState, type QueueJob, t
 export { createQueuedRun, storedParams, bullJobOptions, type QueuedRunInput, type JobSettings } from './queued-run.ts';
 export { cancelRun, cancelSweep, cancelChannel, type CancelledSweep } from './cancel.ts';
 export { sweepState, listTrialRuns, objectiveValue, type SweepState, type SweepTrial, type SweepLeaderboardRow, type TrialRun } from './sweep-runner/state.ts';
-export { readSweepSpec, type SweepSpec, type SweepObjective, type SweepPolicySpec } from './sweep-runner/spec.ts';
+export { readSweepSpec, type SweepSpec, type SweepPolicySpec } from './sweep-runner/spec.ts';
 export { DEFAULT_PIPELINE_CONFIG, MAX_PRIORITY, type PipelineConfig, type TierConfig, type ChampionConfig, type SnapshotChoice } from './config/defaults.ts';
 export { candidateFilter, promotionsFor, type Promotion } from './config/promotion.ts';
 export { PIPELINE_TIERS } from './tiers.ts';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Store } from '@cairn/store';
+import { parseOptionalJsonBody, readNodeBody } from '@cairn/http';
 import { ValidationError } from '@cairn/schema';
 import { executeIngestCall, ingestErrorAnswer, type IngestHandlerOptions } from './ingest-handler.ts';
 import { INGEST_BASE_PATH, errorToWire } from './ingest-protocol.ts';
@@ -79,31 +80,7 @@ function tooLarge(maxBytes: number): BodyTooLarge {
 }
 
 /** The JSON body, read chunk by chunk and refused as soon as it passes `maxBytes` (declared or not). */
-function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    if (Number(req.headers['content-length'] ?? 0) > maxBytes) return reject(tooLarge(maxBytes));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        chunks.length = 0;
-        return reject(tooLarge(maxBytes));
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      if (size === 0) return resolve(undefined);
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch (e) {
-        reject(new ValidationError(`request body is not valid JSON (${(e as Error).message})`));
-      }
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', reject);
-  });
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const bytes = await readNodeBody(req, maxBytes, () => tooLarge(maxBytes));
+  return parseOptionalJsonBody(bytes, (detail) => new ValidationError(`request body is not valid JSON (${detail})`));
 }

@@ -73,9 +73,7 @@ export function matchIngestRoute(method: string, path: string, basePath: string 
  * grants), so a page in a browser cannot write with its user's cookies, nor to a local
  * server that has no accounts at all.
  */
-export function isJsonContentType(header: string | null | undefined): boolean {
-  return (header ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
-}
+export { isJsonContentType } from '@cairn/http';
 
 type Out<S extends z.ZodType> = z.output<S>;
 

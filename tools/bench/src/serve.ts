@@ -6,8 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import Fastify from 'fastify';
 import { loadDefinition, loadPackagedModel, quietTfjs, runTraining, type TableInputSchema } from '@cairn/engine';
-import { packageModel, registerRunModel, startModelServer } from '@cairn/models';
+import { packageModel, registerRunModel, startModelServer, type ModelServerOptions } from '@cairn/models';
 import { LocalBlobStore } from '@cairn/snapshot';
 import { openStore } from '@cairn/store';
 import { progress, type BenchContext, type BenchResult } from './context.ts';
@@ -19,7 +20,9 @@ import { formatInt, formatMs } from './stats.ts';
  * model.predict directly, in the same process and the same run, on the Iris MLP example
  * (trained briefly here, registered and packaged as a user would). The load comes from
  * autocannon in a separate process on loopback: the same connections, duration and body
- * for every server, one at a time.
+ * for every server, one at a time. Each Cairn configuration runs twice: on its hand-routed
+ * `node:http` listener and with fastify routing to the same handler, so the README can say
+ * which routing layer is faster.
  */
 export const SERVE_TARGETS = { overheadRatio: 1.2 } as const;
 
@@ -57,6 +60,31 @@ function autocannon(url: string, body: string, connections: number, seconds: num
     });
   });
 }
+
+/**
+ * The model server's own handler behind fastify's router instead of its hand-routed
+ * `node:http` listener: fastify matches the route and runs its hooks, then hands the raw
+ * request over (its body unread: no content-type parser consumes it), so the validation,
+ * limits and answers are the same code and only the routing layer differs.
+ */
+const fastifyFactory: NonNullable<ModelServerOptions['serverFactory']> = async (handle) => {
+  let server: http.Server | undefined;
+  const app = Fastify({
+    serverFactory: (handler) => (server = http.createServer({ keepAlive: true }, handler)),
+    bodyLimit: 1024 * 1024,
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  const toCairn = (request: { raw: http.IncomingMessage }, reply: { hijack(): void; raw: http.ServerResponse }) => {
+    reply.hijack();
+    handle(request.raw, reply.raw);
+  };
+  app.post('/predict', toCairn);
+  for (const url of ['/health', '/metadata', '/metrics']) app.get(url, toCairn);
+  app.setNotFoundHandler(toCairn);
+  await app.ready();
+  return server!;
+};
 
 /** The baseline: parse the JSON, normalise as training did, model.predict, answer. No validation, no metrics. */
 function minimalServer(model: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] }, schema: TableInputSchema): Promise<{ url: string; close(): Promise<void> }> {
@@ -137,12 +165,19 @@ export async function serveBench(ctx: BenchContext): Promise<BenchResult> {
     };
     const before = await minimal();
     const results: [string, Load][] = [];
-    for (const batching of [false, true]) {
-      const server = await startModelServer({ store, blobs, ref: 'iris-mlp@production', cacheDir: path.join(home, 'models'), port: 0, reloadIntervalMs: 0, batching: batching ? {} : false });
-      try {
-        results.push([batching ? 'cairn serve (micro-batching)' : 'cairn serve --no-batching', await measure(batching ? 'cairn serve, micro-batching' : 'cairn serve, no batching', `${server.url}/predict`)]);
-      } finally {
-        await server.close();
+    // Each configuration on the hand-routed node:http listener, then the same on fastify.
+    for (const routing of ['node:http', 'fastify'] as const) {
+      for (const batching of [false, true]) {
+        const server = await startModelServer({
+          store, blobs, ref: 'iris-mlp@production', cacheDir: path.join(home, 'models'), port: 0, reloadIntervalMs: 0, batching: batching ? {} : false,
+          ...(routing === 'fastify' ? { serverFactory: fastifyFactory } : {}),
+        });
+        const on = routing === 'fastify' ? ' on fastify' : '';
+        try {
+          results.push([`${batching ? 'cairn serve (micro-batching)' : 'cairn serve --no-batching'}${on}`, await measure(`cairn serve${on}, ${batching ? 'micro-batching' : 'no batching'}`, `${server.url}/predict`)]);
+        } finally {
+          await server.close();
+        }
       }
     }
     const after = await minimal();

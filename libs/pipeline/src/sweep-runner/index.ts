@@ -24,7 +24,7 @@
  * was listening, a trial cancelled by hand).
  */
 
-export { SWEEP_SPEC_VERSION, MAX_PARALLEL, parseSweepStrategy, readSweepSpec, type SweepPolicySpec, type SweepObjective, type SweepSpec } from './spec.ts';
+export { SWEEP_SPEC_VERSION, MAX_PARALLEL, parseSweepStrategy, readSweepSpec, type SweepPolicySpec, type SweepSpec } from './spec.ts';
 export { parseSweepPolicies, parseSweepSpec } from './policies.ts';
 export { startSweep, type StartSweepOptions, type StartedSweep } from './start.ts';
 export { listTrialRuns, objectiveValue, sweepState, type SweepTrial, type SweepLeaderboardRow, type SweepState, type TrialRun } from './state.ts';

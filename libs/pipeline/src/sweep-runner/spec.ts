@@ -1,8 +1,8 @@
-import { ValidationError } from '@cairn/schema';
+import { ValidationError, type Objective } from '@cairn/schema';
 import type { PolicySpec, TruncationSpec } from '@cairn/engine';
 import type { Store, SweepRecord } from '@cairn/store';
 import type { JobSettings } from '../queued-run.ts';
-import { MAX_TRIALS, parseSearchSpace, parseStrategySpec, type Direction, type SearchSpace, type StrategySpec } from '../sweep/index.ts';
+import { MAX_TRIALS, parseSearchSpace, parseStrategySpec, type SearchSpace, type StrategySpec } from '../sweep/index.ts';
 
 /*
  * A sweep's spec: what its sweep record stores, and reading it back. Nothing here loads
@@ -15,11 +15,6 @@ export const MAX_PARALLEL = 10_000;
 
 export type SweepPolicySpec = PolicySpec | TruncationSpec;
 
-export interface SweepObjective {
-  metric: string;
-  direction: Direction;
-}
-
 /** A sweep's spec, as its sweep record stores it. */
 export interface SweepSpec {
   version: typeof SWEEP_SPEC_VERSION;
@@ -30,7 +25,7 @@ export interface SweepSpec {
   maxTrials: number;
   /** Trials in flight (queued or running) at most. */
   parallel: number;
-  objective: SweepObjective;
+  objective: Objective;
   /** Early termination for every trial, on top of the tier's policies. */
   policies: SweepPolicySpec[];
   /** The queue prefix the trials are enqueued under. */
@@ -80,7 +75,7 @@ export function readSweepSpec(stored: unknown, parsePolicies: (input: unknown) =
   } else raw = stored as Record<string, unknown>;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError("the sweep's spec is not an object");
   if (raw.version !== SWEEP_SPEC_VERSION) throw new ValidationError(`the sweep's spec has version ${String(raw.version)}; this Cairn reads version ${SWEEP_SPEC_VERSION}`);
-  const objective = raw.objective as SweepObjective | undefined;
+  const objective = raw.objective as Objective | undefined;
   if (!objective || typeof objective.metric !== 'string' || (objective.direction !== 'minimize' && objective.direction !== 'maximize')) throw new ValidationError("the sweep's spec has no valid objective");
   const int = (v: unknown, what: string, max: number): number => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > max) throw new ValidationError(`the sweep's spec has an invalid ${what}: ${String(v)}`);

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import path from 'node:path';
-import { ValidationError } from '@cairn/schema';
+import { ValidationError, type Objective } from '@cairn/schema';
 import { TIERS, loadDefinition, resolveParams, type Tier } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
 import type { Store } from '@cairn/store';
@@ -11,7 +11,7 @@ import { pinSnapshot, storeCodeBundle } from '../submit.ts';
 import { MAX_TRIALS, parseSearchSpace, planSweep } from '../sweep/index.ts';
 import { advanceSweep } from './advance.ts';
 import { parseSweepPolicies } from './policies.ts';
-import { MAX_PARALLEL, SWEEP_SPEC_VERSION, parseSweepStrategy, type SweepObjective, type SweepSpec } from './spec.ts';
+import { MAX_PARALLEL, SWEEP_SPEC_VERSION, parseSweepStrategy, type SweepSpec } from './spec.ts';
 
 export interface StartSweepOptions {
   store: Store;
@@ -36,7 +36,7 @@ export interface StartSweepOptions {
   snapshot?: string;
   experiment?: string;
   /** Default: the definition's objective. */
-  objective?: Partial<SweepObjective>;
+  objective?: Partial<Objective>;
   /** Early termination for every trial (see parseSweepPolicies). */
   policies?: unknown[];
   tags?: Record<string, string>;
@@ -77,7 +77,7 @@ export async function startSweep(o: StartSweepOptions): Promise<StartedSweep> {
 
   const loaded = await loadDefinition(o.file);
   const def = loaded.definition;
-  const objective: SweepObjective = { metric: o.objective?.metric ?? def.objective.metric, direction: o.objective?.direction ?? def.objective.direction };
+  const objective: Objective = { metric: o.objective?.metric ?? def.objective.metric, direction: o.objective?.direction ?? def.objective.direction };
   if (objective.direction !== 'minimize' && objective.direction !== 'maximize') throw new ValidationError(`the objective's direction must be minimize or maximize, got ${String(objective.direction)}`);
   const plan = planSweep({ space, strategy, maxTrials: o.maxTrials ?? MAX_TRIALS, seed, direction: objective.direction });
 

@@ -1,6 +1,7 @@
+import type { Objective } from '@cairn/schema';
 import type { RunDetail, RunStatus, Store, SweepRecord, SweepStatus } from '@cairn/store';
 import { leaderboard, type LeaderboardRow, type LeaderboardStatus, type Params } from '../sweep/index.ts';
-import { sweepRecord, type SweepObjective, type SweepSpec } from './spec.ts';
+import { sweepRecord, type SweepSpec } from './spec.ts';
 
 /*
  * A sweep read back from the store: its trials by index, their objectives, the counts and
@@ -66,7 +67,7 @@ export async function listTrialRuns(store: Store, parentId: string): Promise<Tri
 }
 
 /** A trial's objective as SweepTrial.value describes it. */
-export function objectiveValue(run: Pick<RunDetail, 'status' | 'metrics'>, objective: SweepObjective): number {
+export function objectiveValue(run: Pick<RunDetail, 'status' | 'metrics'>, objective: Objective): number {
   const m = run.metrics[objective.metric];
   if (!m) return Number.NaN;
   if (run.status === 'running') {

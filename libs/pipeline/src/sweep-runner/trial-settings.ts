@@ -1,7 +1,8 @@
+import type { Objective } from '@cairn/schema';
 import type { PeerCurve, Policy, PolicySpec, TruncationSpec } from '@cairn/engine';
 import type { RunStatus, Store } from '@cairn/store';
 import { parseSweepSpec } from './policies.ts';
-import { sweepRecord, type SweepObjective } from './spec.ts';
+import { sweepRecord } from './spec.ts';
 import { listTrialRuns } from './state.ts';
 import { truncationPolicy } from './truncation-policy.ts';
 
@@ -10,7 +11,7 @@ export const MAX_SWEEP_PEERS = 200;
 
 export interface TrialSettings {
   /** The sweep's objective (the trial trains against it: policies read it). */
-  objective: SweepObjective;
+  objective: Objective;
   /** The sweep's engine policies, on top of the tier's. */
   policies: PolicySpec[];
   /** Truncation selection, built here. */

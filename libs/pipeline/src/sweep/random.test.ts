@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { createRng, normal } from './rng.ts';
 import { randomStrategy, sampleParam } from './random.ts';
 import { parseSearchSpace } from './space.ts';
 
@@ -95,36 +94,5 @@ describe('sampleParam', () => {
     expect(sampleParam({ type: 'int', min: 0, max: 10, step: 5 }, u(0.999))).toBe(10);
     expect(sampleParam({ type: 'int', min: 0, max: 10, step: 5 }, u(0))).toBe(0);
     expect(sampleParam({ type: 'choice', values: ['a', 'b'] }, u(0.5))).toBe('b');
-  });
-});
-
-describe('createRng', () => {
-  it('is deterministic and separates seeds and streams', () => {
-    const a = createRng(7, 3);
-    const b = createRng(7, 3);
-    const xs = Array.from({ length: 5 }, () => a());
-    expect(Array.from({ length: 5 }, () => b())).toEqual(xs);
-    expect(createRng(7, 4)()).not.toBe(xs[0]);
-    expect(createRng(8, 3)()).not.toBe(xs[0]);
-    expect(createRng(7 + 2 ** 32, 3)()).not.toBe(xs[0]); // the high half of the seed counts
-    expect(createRng(7)()).not.toBe(createRng(7, 0)());
-  });
-
-  it('gives uniforms in [0, 1) and standard normals', () => {
-    const r = createRng(123);
-    let sum = 0;
-    let sq = 0;
-    const n = 20_000;
-    let outside = 0;
-    for (let i = 0; i < n; i++) {
-      const u = r();
-      if (!(u >= 0 && u < 1)) outside++;
-      const z = normal(r);
-      sum += z;
-      sq += z * z;
-    }
-    expect(outside).toBe(0);
-    expect(Math.abs(sum / n)).toBeLessThan(0.03);
-    expect(Math.abs(sq / n - 1)).toBeLessThan(0.05);
   });
 });

@@ -1,4 +1,4 @@
-import { type Rand, createRng } from './rng.ts';
+import { type Rand, createRng } from '@cairn/engine/random';
 import { type ParamSpec, type ParamValue, type Params, type SearchSpace, intCount, paramNames } from './space.ts';
 import { type Strategy, checkIndex } from './common.ts';
 

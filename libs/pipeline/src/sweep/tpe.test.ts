@@ -4,7 +4,7 @@ import { randomStrategy } from './random.ts';
 import { type Params, type SearchSpace, parseSearchSpace } from './space.ts';
 import { type Direction, type TrialResult, createStrategy } from './strategies.ts';
 import { fitMixture, logDensity, logMass, rankResults, sampleMixture, splitResults, tpeStrategy, normalTail } from './tpe.ts';
-import { createRng } from './rng.ts';
+import { createRng } from '@cairn/engine/random';
 
 const quad = parseSearchSpace({ x: { type: 'uniform', min: -5, max: 5 }, y: { type: 'uniform', min: -5, max: 5 } });
 /** Minimum 0 at (1, -2); the corners reach 85. */

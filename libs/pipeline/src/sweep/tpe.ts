@@ -1,6 +1,6 @@
 import { type Direction, type Strategy, type TpeSpec, type TrialResult, TPE_DEFAULTS, checkIndex, isBetter } from './common.ts';
 import { sampleSpace } from './random.ts';
-import { type Rand, createRng, normal } from './rng.ts';
+import { type Rand, createRng, normal } from '@cairn/engine/random';
 import { type ChoiceValue, type ParamSpec, type ParamValue, type Params, type SearchSpace, byCodeUnits, intCount, paramNames, paramsKey } from './space.ts';
 
 /*
