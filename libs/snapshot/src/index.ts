@@ -13,12 +13,11 @@ export { snapshotDir, FileChangedError, type SnapshotOptions, type SnapshotResul
 export { checkout, CheckoutBlobCorruptError, type CheckoutOptions, type CheckoutResult } from './checkout.ts';
 export { verify, type VerifyResult, type BadBlob } from './verify.ts';
 export { gc, GcAbortedError, GcBusyError, DEFAULT_GC_GRACE_MS, type GcRoot, type GcStore, type GcBlobInfo, type GcOptions, type GcResult } from './gc.ts';
+export { CsvParser, parseCsv } from './csv.ts';
 export {
   profileSnapshot,
   diffProfiles,
   diffTables,
-  parseCsv,
-  CsvParser,
   extensionOf,
   DEFAULT_MAX_TABLE_BYTES,
   type ColumnType,

@@ -1,12 +1,11 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBlobStore } from './blob-store.ts';
 import { BlobNotFoundError } from './errors.ts';
 import { readTree } from './manifest.ts';
-import { CsvParser, diffProfiles, extensionOf, parseCsv, profileSnapshot, type ProfileOptions } from './profile.ts';
+import { diffProfiles, extensionOf, profileSnapshot, type ProfileOptions } from './profile.ts';
 import { snapshotDir } from './snapshot.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'cairn-profile-'));
@@ -30,59 +29,6 @@ async function profileOf(files: Record<string, string | Buffer>, options: Omit<P
   const snap = await snapshotDir(dir, { store });
   return { profile: await profileSnapshot(snap.id, { store, ...options }), store, id: snap.id };
 }
-
-describe('parseCsv', () => {
-  it('handles quotes, escaped quotes, separators and line breaks inside quotes, CRLF', () => {
-    const text = 'a,b,c\r\n1,"x, y","say ""hi"""\r\n2,"line1\r\nline2",\r\n\r\n3,,"" \n4';
-    expect(parseCsv(text)).toEqual([
-      ['a', 'b', 'c'],
-      ['1', 'x, y', 'say "hi"'],
-      ['2', 'line1\r\nline2', ''],
-      ['3', '', ' '],
-      ['4'],
-    ]);
-  });
-
-  it('treats LF, CRLF and lone CR alike and skips blank lines', () => {
-    expect(parseCsv('a\nb\r\nc\rd\n\n\r\n')).toEqual([['a'], ['b'], ['c'], ['d']]);
-    expect(parseCsv('')).toEqual([]);
-    expect(parseCsv(',')).toEqual([['', '']]);
-    expect(parseCsv('""')).toEqual([['']]);
-  });
-
-  it('is lenient about stray quotes and notes it', () => {
-    const notes: string[] = [];
-    const out: string[][] = [];
-    const p = new CsvParser((r) => out.push(r), (x) => notes.push(x));
-    p.push('a"b,"c"d,e\n"open');
-    p.finish();
-    expect(out).toEqual([['a"b', 'cd', 'e'], ['open']]);
-    expect(notes).toHaveLength(3);
-    expect(notes.join('\n')).toMatch(/literally[\s\S]*appended[\s\S]*not closed/);
-  });
-
-  it('gives the same records however the text is split (property)', () => {
-    const field = fc.string({ unit: fc.constantFrom('a', 'b', ',', '"', '\r', '\n', ' ', 'é', '😀'), maxLength: 6 });
-    const records = fc.array(fc.array(field, { minLength: 1, maxLength: 4 }), { maxLength: 6 });
-    fc.assert(
-      fc.property(records, fc.boolean(), fc.array(fc.nat(), { maxLength: 5 }), (recs, crlf, cuts) => {
-        const eol = crlf ? '\r\n' : '\n';
-        const text = recs.map((r) => r.map((f) => `"${f.replaceAll('"', '""')}"`).join(',')).join(eol);
-        const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((x, y) => x - y);
-        const out: string[][] = [];
-        const p = new CsvParser((r) => out.push(r));
-        let prev = 0;
-        for (const c of points) {
-          p.push(text.slice(prev, c));
-          prev = c;
-        }
-        p.push(text.slice(prev));
-        p.finish();
-        expect(out).toEqual(recs);
-      }),
-    );
-  });
-});
 
 describe('extensionOf', () => {
   it('lower-cases, keeps the dot, and gives dotfiles none', () => {

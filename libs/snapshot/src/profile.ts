@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import { CsvParser } from './csv.ts';
 import { hashBytes } from './hash.ts';
 import { readTree } from './manifest.ts';
 import type { BlobId, BlobStore, FileEntry } from './types.ts';
@@ -9,7 +10,7 @@ import type { BlobId, BlobStore, FileEntry } from './types.ts';
  * so memory stays at one chunk plus the per-column distinct sets, whatever the file size.
  *
  * Value rules:
- * - CSV (RFC 4180: comma separator, '"' quoting, '""' escapes, CRLF or LF line ends; the
+ * - CSV (read by csv-parse, see csv.ts: RFC 4180, a BOM dropped, any line ends; the
  *   first record is the header; blank lines are skipped): an empty field is missing; other
  *   fields are 'boolean' (true/false, any case), 'integer', 'number' (decimal or exponent
  *   form) or 'string' by their text.
@@ -190,153 +191,6 @@ class Notes {
   }
 }
 
-const QUOTE = 0x22;
-const COMMA = 0x2c;
-const CR = 0x0d;
-const LF = 0x0a;
-
-const CsvState = {
-  FieldStart: 0,
-  Unquoted: 1,
-  Quoted: 2,
-  /** Saw '"' inside a quoted field: an escaped quote if another follows, else the field's end. */
-  QuoteInQuoted: 3,
-} as const;
-type CsvState = (typeof CsvState)[keyof typeof CsvState];
-
-/**
- * A push-based RFC 4180 parser: text goes in in pieces of any size (split anywhere, even
- * inside a quoted field or between CR and LF), records come out through `onRecord`.
- * Lenient where the RFC is silent: a quote inside an unquoted field is literal, text after
- * a closing quote is appended, a lone CR ends a record. Each leniency is noted once.
- */
-export class CsvParser {
-  private state: CsvState = CsvState.FieldStart;
-  private field = '';
-  private fields: string[] = [];
-  private lineHasContent = false;
-  private pendingCR = false;
-  private noted = new Set<string>();
-  records = 0;
-
-  constructor(
-    private readonly onRecord: (fields: string[]) => void,
-    private readonly onNote: (note: string) => void = () => undefined,
-  ) {}
-
-  private note(kind: string, text: string): void {
-    if (this.noted.has(kind)) return;
-    this.noted.add(kind);
-    this.onNote(text);
-  }
-
-  private endRecord(): void {
-    if (this.lineHasContent) {
-      this.fields.push(this.field);
-      this.records++;
-      const fields = this.fields;
-      this.fields = [];
-      this.onRecord(fields);
-    }
-    this.field = '';
-    this.lineHasContent = false;
-    this.state = CsvState.FieldStart;
-  }
-
-  push(text: string): void {
-    const len = text.length;
-    let i = 0;
-    while (i < len) {
-      const c = text.charCodeAt(i);
-      if (this.pendingCR) {
-        this.pendingCR = false;
-        if (c === LF) {
-          i++;
-          continue;
-        }
-      }
-      switch (this.state) {
-        case CsvState.FieldStart:
-        case CsvState.Unquoted: {
-          if (c === QUOTE && this.state === CsvState.FieldStart) {
-            this.state = CsvState.Quoted;
-            this.lineHasContent = true;
-            i++;
-          } else if (c === COMMA) {
-            this.fields.push(this.field);
-            this.field = '';
-            this.lineHasContent = true;
-            this.state = CsvState.FieldStart;
-            i++;
-          } else if (c === CR || c === LF) {
-            this.endRecord();
-            this.pendingCR = c === CR;
-            i++;
-          } else {
-            let j = i;
-            for (; j < len; j++) {
-              const d = text.charCodeAt(j);
-              if (d === COMMA || d === CR || d === LF) break;
-              if (d === QUOTE) this.note('bare-quote', `record ${this.records + 1}: a quote inside an unquoted field was read literally`);
-            }
-            this.field += text.slice(i, j);
-            this.lineHasContent = true;
-            this.state = CsvState.Unquoted;
-            i = j;
-          }
-          break;
-        }
-        case CsvState.Quoted: {
-          const j = text.indexOf('"', i);
-          if (j < 0) {
-            this.field += text.slice(i);
-            i = len;
-          } else {
-            this.field += text.slice(i, j);
-            this.state = CsvState.QuoteInQuoted;
-            i = j + 1;
-          }
-          break;
-        }
-        case CsvState.QuoteInQuoted: {
-          if (c === QUOTE) {
-            this.field += '"';
-            this.state = CsvState.Quoted;
-            i++;
-          } else if (c === COMMA) {
-            this.fields.push(this.field);
-            this.field = '';
-            this.state = CsvState.FieldStart;
-            i++;
-          } else if (c === CR || c === LF) {
-            this.endRecord();
-            this.pendingCR = c === CR;
-            i++;
-          } else {
-            this.note('after-quote', `record ${this.records + 1}: text after a closing quote was appended to the field`);
-            this.state = CsvState.Unquoted;
-          }
-          break;
-        }
-      }
-    }
-  }
-
-  finish(): void {
-    if (this.state === CsvState.Quoted) this.note('unterminated', `record ${this.records + 1}: quoted field not closed at end of file`);
-    this.endRecord();
-  }
-}
-
-/** Parses a whole CSV text into records (for small inputs and tests). */
-export function parseCsv(text: string): string[][] {
-  const out: string[][] = [];
-  const p = new CsvParser((r) => out.push(r));
-  p.push(text);
-  p.finish();
-  return out;
-}
-
 interface TableSink {
   push(text: string): void;
   finish(): TableProfile;
@@ -356,7 +210,6 @@ function csvSink(o: SinkOptions): TableSink {
   let label: LabelAcc | null = null;
   let rows = 0;
   let ragged = 0;
-  let first = true;
 
   const parser = new CsvParser(
     (rec) => {
@@ -401,10 +254,6 @@ function csvSink(o: SinkOptions): TableSink {
 
   return {
     push(text) {
-      if (first) {
-        first = false;
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      }
       parser.push(text);
     },
     finish() {
