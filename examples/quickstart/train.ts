@@ -6,6 +6,7 @@
  *
  *   npm run quickstart        # this sweep, then `cairn runs list`
  */
+import { readConfig } from '@cairn/config';
 import { openStore } from '@cairn/store';
 import { startRun } from '@cairn/tracking';
 import { loadIris } from './data.ts';
@@ -23,7 +24,9 @@ const configs = [
   { lr: 50, standardize: false },
 ];
 
-const store = await openStore();
+// This script is its own app: it reads DATABASE_URL / CAIRN_HOME once and tells the store.
+const env = readConfig(process.env);
+const store = await openStore({ url: env.databaseUrl, home: env.home });
 try {
   // The metric that ranks these runs, for `cairn runs` and the portal's "best run".
   const experiment = await store.ensureExperiment({ name: 'iris-quickstart' });

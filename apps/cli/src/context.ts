@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { CairnError } from '@cairn/schema';
 import { openStore, resolveLocation, type OpenStoreOptions, type Store } from '@cairn/store';
+import { cliConfig } from './config.ts';
 
 /** Options every command takes (declared on the program). */
 export interface GlobalOptions {
@@ -16,14 +17,14 @@ export function globalOptions(cmd: Command): GlobalOptions {
 }
 
 /**
- * --db wins, then --home; without either, openStore reads DATABASE_URL and then
- * CAIRN_HOME (default ./.cairn). --home picks the embedded store even when
- * DATABASE_URL is set.
+ * --db wins, then --home; without either, DATABASE_URL and then CAIRN_HOME (default
+ * ./.cairn). --home picks the embedded store even when DATABASE_URL is set.
  */
 export function storeOptions(g: GlobalOptions): OpenStoreOptions {
   if (g.db) return { url: g.db };
   if (g.home) return { home: g.home };
-  return {};
+  const c = cliConfig();
+  return { ...(c.databaseUrl ? { url: c.databaseUrl } : {}), ...(c.home ? { home: c.home } : {}) };
 }
 
 /**

@@ -10,6 +10,7 @@ import { snapshotFolder, trainInline } from './commands/run.ts';
 import { formatNumber } from './output/format.ts';
 import { pipelineLib, type PipelineContext } from './pipeline.ts';
 import type { Services } from './services.ts';
+import { cliConfig } from './config.ts';
 
 /** The checkout's root: the examples, and the node_modules a worker's code bundles import from. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -83,6 +84,8 @@ export async function recordDemo(cmd: Command, services: Services, ctx: Pipeline
     // The in-process worker takes the ci tier only: runs whose ci gate passes are promoted
     // and wait on the extended queue, where the portal shows them (and can cancel them).
     const worker = await startWorker({
+      // The Redis the services found or started (a private one included).
+      environment: { ...cliConfig(), redisUrl: services.redis.url },
       tiers: ['ci'],
       concurrency: 2,
       cwd: REPO_ROOT,

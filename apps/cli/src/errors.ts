@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import stringWidth from 'string-width';
 import { FilterSyntaxError, NotFoundError, isCairnError } from '@cairn/schema';
+import { readSettings } from '@cairn/config';
 
 /**
  * Exit codes:
@@ -39,7 +40,7 @@ const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
 /** Prints the error to stderr (one line, plus the filter and a caret for a filter syntax error) and returns the exit code. */
 export function reportError(e: unknown, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
-  const debug = process.env.CAIRN_DEBUG === '1';
+  const debug = debugWanted();
   if (e instanceof CommanderUsageError) {
     const ce = e.commanderError;
     if (ce.exitCode === 0) return EXIT_OK;
@@ -74,4 +75,13 @@ export function reportError(e: unknown, write: (line: string) => void = (l) => p
   write(`cairn: unexpected error: ${oneLine(msg) || 'unknown'}${debug ? '' : ' (set CAIRN_DEBUG=1 for the stack trace)'}`);
   if (debug && e instanceof Error && e.stack) write(e.stack);
   return EXIT_FAILURE;
+}
+
+/** CAIRN_DEBUG, read on its own: a bad value elsewhere in the environment (maybe the error being reported) must not hide this one. */
+function debugWanted(): boolean {
+  try {
+    return readSettings(process.env, ['debug']).debug;
+  } catch {
+    return false;
+  }
 }

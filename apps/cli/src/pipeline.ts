@@ -5,6 +5,7 @@ import { liveHost, type RunDetail, type Store, type StoreLocation } from '@cairn
 import { UsageError } from './errors.ts';
 import { formatNumber, oneLine } from './output/format.ts';
 import { colors, info, out } from './output/io.ts';
+import { cliConfig } from './config.ts';
 
 /** Options the queue commands share: the config file, and the BullMQ prefix (hidden: tests and several projects on one Redis). */
 /**
@@ -36,7 +37,8 @@ export interface PipelineContext {
 export async function pipelineContext(opts: PipelineCmdOptions): Promise<PipelineContext> {
   const { loadConfig, queuePrefixFor, redisUrlFor } = await pipelineLib();
   const config = await loadConfig(opts.config);
-  return { config, prefix: queuePrefixFor(config, opts.queuePrefix), redisUrl: redisUrlFor(config) };
+  const env = cliConfig();
+  return { config, prefix: queuePrefixFor(config, opts.queuePrefix, env.queuePrefix), redisUrl: redisUrlFor(config, env.redisUrl) };
 }
 
 /**

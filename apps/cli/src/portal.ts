@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CairnError, bindHostEntry, parseAllowedHosts } from '@cairn/schema';
+import { CairnError, bindHostEntry } from '@cairn/schema';
 import { WEB_DIR, ensurePortalBuild, nextBin } from '@cairn/portal';
+import { cliConfig } from './config.ts';
 
 export { WEB_DIR };
 
@@ -29,7 +30,7 @@ export async function startPortal(o: PortalOptions): Promise<StartedPortal> {
   // In local mode the portal answers only requests addressed to this machine or to these
   // names (DNS rebinding): the host it listens on counts when it is a name. Checked first,
   // so a bad entry stops the command rather than failing every request of the portal.
-  const allowed = [...parseAllowedHosts(process.env.CAIRN_ALLOWED_HOSTS), ...bindHostEntry(o.host)];
+  const allowed = [...(cliConfig().allowedHosts ?? []), ...bindHostEntry(o.host)];
   try {
     // Built once per change to its sources (about 20–60 s on two cores), under a lock
     // shared with every other command and test that builds it.

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { readConfig } from '@cairn/config';
 import { isCairnError } from '@cairn/schema';
 import { WORKER_DESCRIPTION, addWorkerOptions, runWorker, workerHelpText, workerOptionsFrom, type WorkerFlags } from '@cairn/pipeline';
 import type { OpenStoreOptions } from '@cairn/store';
@@ -37,8 +38,14 @@ export async function workerMain(argv: string[] = process.argv.slice(2)): Promis
     return report(e);
   }
   try {
-    const store: OpenStoreOptions = flags.db ? { url: flags.db } : flags.home ? { home: flags.home } : {};
-    return await runWorker({ ...workerOptionsFrom(flags), store });
+    // The worker's one read of its environment (@cairn/config); the libs take options.
+    const env = readConfig(process.env);
+    const store: OpenStoreOptions = flags.db
+      ? { url: flags.db }
+      : flags.home
+        ? { home: flags.home }
+        : { ...(env.databaseUrl ? { url: env.databaseUrl } : {}), ...(env.home ? { home: env.home } : {}) };
+    return await runWorker({ ...workerOptionsFrom(flags), store, environment: env });
   } catch (e) {
     return report(e);
   }

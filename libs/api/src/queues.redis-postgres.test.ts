@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyGate, cancelChannel, connectRedis, deleteQueueKeys, redisUrl, TierQueues } from '@cairn/pipeline';
+import { applyGate, cancelChannel, connectRedis, deleteQueueKeys, DEFAULT_REDIS_URL, TierQueues } from '@cairn/pipeline';
+
+const redisUrl = () => process.env.REDIS_URL || DEFAULT_REDIS_URL;
 import type { Experiment, Store } from '@cairn/store';
 import { testDrivers } from '@cairn/store/testing';
 import type { ApiQueues } from './queues.ts';

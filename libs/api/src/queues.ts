@@ -1,4 +1,4 @@
-import { DEFAULT_QUEUE_PREFIX, TierQueues, connectRedis, redisUrl, type PipelineConfig } from '@cairn/pipeline/queues';
+import { DEFAULT_QUEUE_PREFIX, DEFAULT_REDIS_URL, TierQueues, connectRedis, type PipelineConfig } from '@cairn/pipeline/queues';
 
 /**
  * The training queues, for the queue views and cancelling. Built from a TierQueues
@@ -16,10 +16,10 @@ export interface ApiQueues {
   timeoutMs?: number;
 }
 
-/** Connects to Redis (REDIS_URL or the local default) and opens the tier queues under `prefix` (CAIRN_QUEUE_PREFIX, else `cairn`). */
+/** Connects to Redis at `url` (the app passes REDIS_URL; default the local one) and opens the tier queues under `prefix` (the app passes CAIRN_QUEUE_PREFIX; default `cairn`). */
 export async function connectApiQueues(options: { url?: string; prefix?: string; timeoutMs?: number } = {}): Promise<ApiQueues & { close(): Promise<void> }> {
-  const connection = await connectRedis(options.url ?? redisUrl(), { timeoutMs: options.timeoutMs ?? 2_000 });
-  const tierQueues = new TierQueues(connection, options.prefix ?? process.env.CAIRN_QUEUE_PREFIX ?? DEFAULT_QUEUE_PREFIX);
+  const connection = await connectRedis(options.url ?? DEFAULT_REDIS_URL, { timeoutMs: options.timeoutMs ?? 2_000 });
+  const tierQueues = new TierQueues(connection, options.prefix ?? DEFAULT_QUEUE_PREFIX);
   return {
     tierQueues,
     timeoutMs: options.timeoutMs,

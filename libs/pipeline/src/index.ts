@@ -1,4 +1,4 @@
-export { connectRedis, deleteQueueKeys, redisUrl, RedisUnavailableError, DEFAULT_REDIS_URL } from './redis.ts';
+export { connectRedis, deleteQueueKeys, RedisUnavailableError, DEFAULT_REDIS_URL } from './redis.ts';
 export { startRedisServer, redisServerInstalled, freePort, type PrivateRedis } from './redis-server.ts';
 export { TierQueues, queueName, DEFAULT_QUEUE_PREFIX, type JobData } from './queues.ts';
 export { listQueueJobs, tierOfQueue, JOB_STATES, type JobState, type QueueJob, type ListQueueJobsOptions } from './queue-jobs.ts';

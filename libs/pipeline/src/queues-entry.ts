@@ -7,7 +7,7 @@
  * Submitting a module (it loads and bundles the code), workers and sweeps' advancing
  * live in the main entry.
  */
-export { connectRedis, deleteQueueKeys, redisUrl, RedisUnavailableError, DEFAULT_REDIS_URL } from './redis.ts';
+export { connectRedis, deleteQueueKeys, RedisUnavailableError, DEFAULT_REDIS_URL } from './redis.ts';
 export { TierQueues, queueName, DEFAULT_QUEUE_PREFIX, type JobData } from './queues.ts';
 export { listQueueJobs, tierOfQueue, JOB_STATES, type JobState, type QueueJob, type ListQueueJobsOptions } from './queue-jobs.ts';
 export { createQueuedRun, storedParams, bullJobOptions, type QueuedRunInput, type JobSettings } from './queued-run.ts';

@@ -20,17 +20,13 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
-export function redisUrl(env: NodeJS.ProcessEnv = process.env): string {
-  return env.REDIS_URL || DEFAULT_REDIS_URL;
-}
-
 /**
  * Opens a connection and proves it with a PING within `timeoutMs`, or throws
  * RedisUnavailableError. After that first answer the connection reconnects on its own
  * (a restarted Redis is picked up again), and `maxRetriesPerRequest: null` keeps BullMQ's
  * blocking commands waiting through the outage instead of failing them.
  */
-export async function connectRedis(url = redisUrl(), options: { timeoutMs?: number } = {}): Promise<Redis> {
+export async function connectRedis(url: string = DEFAULT_REDIS_URL, options: { timeoutMs?: number } = {}): Promise<Redis> {
   const timeoutMs = options.timeoutMs ?? 2_000;
   let connected = false;
   const redis = new Redis(url, {

@@ -1,4 +1,4 @@
-import { createPolicies, loadDefinition, loadTrainerModules, runTraining, type ArtifactStore, type BackendName, type CheckpointRef, type Objective, type PeerCurve, type Policy, type PolicySpec, type Reporter, type RunOutcome, type Tier, type TruncationSpec } from '@cairn/engine';
+import { createPolicies, loadDefinition, loadTrainerModules, runTraining, type ArtifactStore, type BackendName, type CheckpointRef, type ConfiguredTraining, type Objective, type PeerCurve, type Policy, type PolicySpec, type Reporter, type RunOutcome, type Tier, type TruncationSpec } from '@cairn/engine';
 import { definitionForTier, type PipelineConfig } from './config/index.ts';
 import { truncationPolicy } from './sweep-runner/truncation-policy.ts';
 
@@ -25,8 +25,10 @@ export interface TrainingJob {
   snapshotId: string;
   evaluateTest: boolean;
   backend?: BackendName;
-  /** Force a trainer by name (default: CAIRN_TRAINER, else the best registered one that supports the model). */
+  /** Force a trainer by name (default: `configured.trainer`, else the best registered one that supports the model). */
   trainer?: string;
+  /** What the worker's app read from its environment (CAIRN_TRAINER, CAIRN_BACKEND, CAIRN_THREADS). */
+  configured?: ConfiguredTraining;
   /** Modules whose trainers are registered before the run (default TRAINER_MODULES; [] for tfjs only). */
   trainerModules?: string[];
   checkpointEveryEpochs: number;
@@ -78,6 +80,7 @@ export async function runTrainingJob(job: TrainingJob, hooks: TrainingHooks): Pr
     evaluateTest: job.evaluateTest,
     ...(job.backend ? { backend: job.backend } : {}),
     ...(job.trainer ? { trainerName: job.trainer } : {}),
+    ...(job.configured ? { configured: job.configured } : {}),
     reporter: hooks.reporter,
     store: hooks.store,
     checkpointEveryEpochs: job.checkpointEveryEpochs,

@@ -1,7 +1,7 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CairnError, FencedError, type AttemptOutcome, type RunEnvironment } from '@cairn/schema';
-import { TIERS, type BackendName, type Tier, type TrainResult } from '@cairn/engine';
+import { TIERS, type BackendName, type ConfiguredTraining, type Tier, type TrainResult } from '@cairn/engine';
 import type { LocalBlobStore } from '@cairn/snapshot';
 import type { RunDetail, Store } from '@cairn/store';
 import { captureContext, startRun } from '@cairn/tracking';
@@ -29,8 +29,10 @@ export interface WorkerDeps {
   /** Tier settings, gates, promotion and retries (cairn.config.ts over the defaults). */
   config: PipelineConfig;
   backend?: BackendName;
-  /** Force a trainer by name (default: CAIRN_TRAINER, else the best registered one that supports the model). */
+  /** Force a trainer by name (default: `configured.trainer`, else the best registered one that supports the model). */
   trainer?: string;
+  /** What the app read from its environment (CAIRN_TRAINER, CAIRN_BACKEND, CAIRN_THREADS), weaker than `backend` and `trainer`. */
+  configured?: ConfiguredTraining;
   /** Trainer modules to register where training runs (e.g. ['@cairn/native']). */
   trainerModules?: string[];
   /** Project root the code cache lives under (default cwd). */
@@ -257,6 +259,7 @@ async function processClaimed(
       evaluateTest: runtime.evaluateTest,
       ...(deps.backend ? { backend: deps.backend } : {}),
       ...(deps.trainer ? { trainer: deps.trainer } : {}),
+      ...(deps.configured ? { configured: deps.configured } : {}),
       ...(deps.trainerModules ? { trainerModules: deps.trainerModules } : {}),
       checkpointEveryEpochs: 1,
       ...(resume ? { resumeFrom: resume } : {}),

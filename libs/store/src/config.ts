@@ -6,9 +6,9 @@ import { ValidationError, formatZodError } from '@cairn/schema';
 export type StoreLocation = { driver: 'pglite'; dataDir: string; home: string } | { driver: 'postgres'; url: string };
 
 export const openStoreOptionsSchema = z.object({
-  /** `postgres://…` for PostgreSQL; omitted → DATABASE_URL, else PGlite under `home`. */
+  /** `postgres://…` for PostgreSQL; omitted → PGlite under `home` (the app passes DATABASE_URL here: libs read no environment). */
   url: z.string().optional(),
-  /** CAIRN_HOME override (default: env CAIRN_HOME, else ./.cairn). */
+  /** The embedded store's Cairn home (the app passes --home or CAIRN_HOME; default ./.cairn). */
   home: z.string().optional(),
   /** Apply migrations on open (default true). */
   migrate: z.boolean().optional(),
@@ -19,18 +19,19 @@ export const openStoreOptionsSchema = z.object({
 });
 export type OpenStoreOptions = z.input<typeof openStoreOptionsSchema>;
 
+/** The Cairn home: `home` as the app resolved it (--home, CAIRN_HOME), else ./.cairn; absolute. */
 export function cairnHome(home?: string): string {
-  return path.resolve(home ?? process.env.CAIRN_HOME ?? '.cairn');
+  return path.resolve(home || '.cairn');
 }
 
-export function resolveLocation(options: OpenStoreOptions = {}, env: NodeJS.ProcessEnv = process.env): StoreLocation {
+export function resolveLocation(options: OpenStoreOptions = {}): StoreLocation {
   const parsed = openStoreOptionsSchema.safeParse(options);
   if (!parsed.success) throw new ValidationError(`invalid store options: ${formatZodError(parsed.error)}`);
-  const url = options.url ?? (options.home ? undefined : env.DATABASE_URL || undefined);
+  const url = options.url || undefined;
   if (url && /^postgres(ql)?:\/\//.test(url)) return { driver: 'postgres', url };
   if (url) {
     throw new ValidationError(
-      `unsupported database URL '${redactUrl(url)}': use postgres://user@host:port/db, or unset DATABASE_URL for the embedded store`,
+      `unsupported database URL '${redactUrl(url)}': use postgres://user@host:port/db, or unset DATABASE_URL (and --db) for the embedded store`,
     );
   }
   const home = cairnHome(options.home);

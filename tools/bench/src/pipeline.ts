@@ -7,7 +7,7 @@ import { quietTfjs } from '@cairn/engine';
 import { Queue, Worker, type Job } from 'bullmq';
 import { LocalBlobStore, snapshotDir } from '@cairn/snapshot';
 import type { Store } from '@cairn/store';
-import { TierQueues, connectRedis, deleteQueueKeys, planSweep, queueName, redisUrl, resolvePipelineConfig, startWorkers, submitRun, type ProcessResult, type SearchSpace, type WorkerPool } from '@cairn/pipeline';
+import { TierQueues, connectRedis, deleteQueueKeys, planSweep, queueName, DEFAULT_REDIS_URL, resolvePipelineConfig, startWorkers, submitRun, type ProcessResult, type SearchSpace, type WorkerPool } from '@cairn/pipeline';
 import { progress, type BenchContext, type BenchResult } from './context.ts';
 import type { BenchEngine } from './engines.ts';
 import type { ResultRow } from './report.ts';
@@ -32,7 +32,7 @@ const CONCURRENCY = 50;
 export async function pipelineBench(engine: BenchEngine, ctx: BenchContext): Promise<BenchResult> {
   const rows: ResultRow[] = [];
   const notes: string[] = [];
-  const url = redisUrl();
+  const url = process.env.REDIS_URL || DEFAULT_REDIS_URL;
   const redis = await connectRedis(url);
   const prefix = `cairn-bench-${randomBytes(4).toString('hex')}`;
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-bench-pipeline-'));

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { redisUrl } from '@cairn/pipeline';
+import { DEFAULT_REDIS_URL } from '@cairn/pipeline';
 import type { Store } from '@cairn/store';
 import { CHROMIUM, CHROMIUM_ARGS, assertChromium } from '../../../apps/web/e2e/support/browser.ts';
 import { ensurePortalBuild } from '@cairn/portal';
@@ -193,7 +193,7 @@ export async function portalBench(engine: BenchEngine, ctx: BenchContext): Promi
 
     const build = await ensurePortalBuild((line) => progress(`portal: ${line}`));
     if (build.built) progress(`portal: built in ${formatMs(build.ms)}`);
-    portal = await startPortal({ DATABASE_URL: place.url, CAIRN_BLOBS: blobs, REDIS_URL: redisUrl(), CAIRN_QUEUE_PREFIX: `cairn-bench-portal-${randomBytes(4).toString('hex')}` });
+    portal = await startPortal({ DATABASE_URL: place.url, CAIRN_BLOBS: blobs, REDIS_URL: process.env.REDIS_URL || DEFAULT_REDIS_URL, CAIRN_QUEUE_PREFIX: `cairn-bench-portal-${randomBytes(4).toString('hex')}` });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
     floor = await staticServer();
     const base = portal.url;

@@ -38,7 +38,9 @@ describe('import graph check (fixtures)', () => {
   });
 
   it('reads the direction from the architecture: nothing imports up, engine and snapshot stay off the database', () => {
-    expect(libsAbove('schema')).toEqual(['api', 'engine', 'models', 'native', 'pipeline', 'snapshot', 'store', 'tracking']);
+    expect(libsAbove('schema')).toEqual(['api', 'config', 'engine', 'models', 'native', 'pipeline', 'snapshot', 'store', 'tracking']);
+    expect(libsAbove('config')).toEqual(['api', 'pipeline', 'tracking']);
+    expect(libsAbove('http')).toEqual(['api', 'models', 'pipeline', 'tracking']);
     expect(libsAbove('store')).toEqual(['api', 'models', 'pipeline', 'tracking']);
     expect(libsAbove('engine')).toEqual(['api', 'models', 'native', 'pipeline', 'store', 'tracking']);
     expect(libsAbove('api')).toEqual([]);

@@ -11,14 +11,17 @@ import { cruise, type IFlattenedRuleSet, type IForbiddenRuleType, type ICruiseRe
 /** A lib and the libs it builds on, as the architecture draws them. */
 export const BUILDS_ON: Record<string, readonly string[]> = {
   schema: [],
+  config: ['schema'],
+  http: [],
+  portal: [],
   store: ['schema'],
-  tracking: ['store'],
+  tracking: ['store', 'config', 'http'],
   snapshot: ['schema'],
   engine: ['schema'],
   native: ['engine'],
-  models: ['engine', 'store', 'snapshot'],
-  pipeline: ['engine', 'tracking', 'snapshot', 'store'],
-  api: ['store', 'snapshot', 'pipeline'],
+  models: ['engine', 'store', 'snapshot', 'http'],
+  pipeline: ['engine', 'tracking', 'snapshot', 'store', 'config'],
+  api: ['store', 'snapshot', 'pipeline', 'config', 'http'],
 };
 
 /** Libs other services import without a database or Redis, and the libs that would bring one in. */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { colors, out, outJson, outputWidth } from '../output/io.ts';
 import { renderTable, type Cell, type Column } from '../output/table.ts';
+import { cliConfig } from '../config.ts';
 
 export function registerBackends(program: Command): void {
   program
@@ -22,9 +23,10 @@ or CAIRN_BACKEND=NAME; a forced backend that cannot be used is an error, not a f
     )
     .action(async (opts: { json?: boolean }) => {
       // Loaded here, not at startup: tfjs is only needed by the commands that train.
-      const { KNOWN_TRAINERS, backendFromEnv, loadTrainerModules, probeBackends, probeTrainers, releaseBackend, trainerFromEnv } = await import('@cairn/engine');
-      const forced = backendFromEnv() ?? null;
-      const forcedTrainer = trainerFromEnv() ?? null;
+      const { KNOWN_TRAINERS, loadTrainerModules, parseBackendName, parseTrainerName, probeBackends, probeTrainers, releaseBackend } = await import('@cairn/engine');
+      const env = cliConfig();
+      const forced = (env.backend !== undefined ? parseBackendName(env.backend, 'CAIRN_BACKEND') : undefined) ?? null;
+      const forcedTrainer = (env.trainer !== undefined ? parseTrainerName(env.trainer, 'CAIRN_TRAINER') : undefined) ?? null;
       const loads = await loadTrainerModules((await import('@cairn/pipeline')).TRAINER_MODULES);
       const probed = probeTrainers();
       // Trainers Cairn ships that did not register (their module did not load) are listed with why.

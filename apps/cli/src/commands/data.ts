@@ -16,7 +16,9 @@ import {
   type SnapshotProfile,
   type TreeDiff,
 } from '@cairn/snapshot';
+import { blobRootFor } from '@cairn/config';
 import { cairnHome, type SnapshotRecord, type Store } from '@cairn/store';
+import { cliConfig } from '../config.ts';
 import { assertStoreExists, globalOptions, storeOptions, withStore } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { limitParser } from '../limit.ts';
@@ -60,10 +62,11 @@ interface DataLocation {
  * $CAIRN_HOME or ./.cairn (also with --db: the database holds the records, the
  * blobs stay on disk). The stat cache lives in CAIRN_HOME/state.
  */
-export function dataLocation(cmd: Command, env: NodeJS.ProcessEnv = process.env): DataLocation {
+export function dataLocation(cmd: Command): DataLocation {
   const o = cmd.optsWithGlobals<{ home?: string; blobs?: string }>();
-  const home = cairnHome(o.home);
-  const blobs = path.resolve(o.blobs ?? (env.CAIRN_BLOBS || path.join(home, 'blobs')));
+  const config = cliConfig();
+  const home = cairnHome(o.home ?? config.home);
+  const blobs = blobRootFor(config, home, o.blobs);
   return { home, blobs, state: path.join(home, 'state') };
 }
 

@@ -36,7 +36,7 @@ export function registerInit(program: Command): void {
         ]),
       );
       // Say how to reach it when the other commands would not find it by default.
-      const byDefault = resolveLocation({});
+      const byDefault = resolveLocation(storeOptions({}));
       if (loc.driver === 'pglite' && (byDefault.driver !== 'pglite' || byDefault.home !== loc.home)) {
         out(colors.dim(`\nOther commands find it with --home ${loc.home}, or: export CAIRN_HOME=${loc.home}`));
       } else if (loc.driver === 'postgres' && (byDefault.driver !== 'postgres' || byDefault.url !== loc.url)) {

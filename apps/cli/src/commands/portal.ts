@@ -8,6 +8,7 @@ import { pipelineContext, pipelineLib, pipelineOptions, type PipelineCmdOptions 
 import { startPortal, type StartedPortal } from '../portal.ts';
 import { openServices, type Services } from '../services.ts';
 import { dataLocation } from './data.ts';
+import { cliConfig } from '../config.ts';
 
 interface PortalCmdOptions extends PipelineCmdOptions {
   port: number;
@@ -128,10 +129,10 @@ Examples:
   ).action((o: PortalCmdOptions, c: Command) =>
     runUntilSignal(o, c, { privateRedis: true }, async (services, ctx, stoppers) => {
       if (!services.redis) throw new UsageError(`cairn up needs Redis for its worker: ${services.noRedis}; install redis-server or set REDIS_URL (or use 'cairn ui' for the portal alone)`);
-      // The worker reads REDIS_URL itself; a private Redis is handed to it through the environment.
-      if (services.redis.private) process.env.REDIS_URL = services.redis.url;
       const { startWorker } = await pipelineLib();
       const worker = await startWorker({
+        // The Redis the services found or started (a private one included).
+        environment: { ...cliConfig(), redisUrl: services.redis.url },
         cwd: REPO_ROOT,
         store: { url: services.storeUrl },
         blobs: dataLocation(c).blobs,
@@ -172,8 +173,6 @@ Examples:
       ),
   ).action((o: PortalCmdOptions & { ui: boolean; json?: boolean }, c: Command) =>
     runUntilSignal(o, c, { privateRedis: true }, async (services, ctx, stoppers) => {
-      // A private Redis must be the one the in-process worker connects to.
-      if (services.redis?.private) process.env.REDIS_URL = services.redis.url;
       info(colors.dim(`Store: ${services.storeLabel}; ${services.redis ? `queues on ${services.redis.url}` : `inline (${services.noRedis})`}`));
       const summary = await recordDemo(c, services, ctx, log);
       if (o.json || !o.ui) {

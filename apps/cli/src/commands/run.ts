@@ -14,6 +14,7 @@ import { formatDuration, formatNumber, oneLine } from '../output/format.ts';
 import { colors, info, out, outJson } from '../output/io.ts';
 import { pipelineLib } from '../pipeline.ts';
 import { dataLocation } from './data.ts';
+import { trainingSettings } from '../config.ts';
 
 interface RunCmdOptions extends InlineOptions {
   config?: string;
@@ -183,6 +184,7 @@ export async function trainInline<T>(
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
         ...(opts.backend ? { backend: opts.backend } : {}),
         ...(opts.trainer ? { trainerName: opts.trainer } : {}),
+        configured: trainingSettings(),
         reporter,
         store: blobs,
         ...(opts.checkpointEvery > 0 ? { checkpointEveryEpochs: opts.checkpointEvery } : {}),

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { LocalBlobStore } from '@cairn/snapshot';
-import { parseAllowedHosts } from '@cairn/schema';
 import { hostEmbeddedStore, openStore, resolveLocation } from '@cairn/store';
 import { assertStoreExists, globalOptions, storeOptions } from '../context.ts';
 import { UsageError } from '../errors.ts';
 import { oneLine } from '../output/format.ts';
 import { info } from '../output/io.ts';
 import { dataLocation } from './data.ts';
+import { cliConfig } from '../config.ts';
 
 interface ServeOptions {
   port: number;
@@ -64,7 +64,7 @@ Examples:
       const { quietTfjs } = await import('@cairn/engine');
       quietTfjs();
       // Checked before anything starts: a bad entry is the operator's to fix, not a 403 per request.
-      const allowedHosts = process.env.CAIRN_ALLOWED_HOSTS !== undefined ? parseAllowedHosts(process.env.CAIRN_ALLOWED_HOSTS) : undefined;
+      const allowedHosts = cliConfig().allowedHosts;
       const so = storeOptions(globalOptions(cmd));
       assertStoreExists(so);
       const loc = dataLocation(cmd);

@@ -4,6 +4,7 @@ import { WORKER_DESCRIPTION, addWorkerOptions, workerHelpText, workerOptionsFrom
 import { globalOptions, storeOptions } from '../context.ts';
 import { pipelineLib } from '../pipeline.ts';
 import { dataLocation } from './data.ts';
+import { cliConfig } from '../config.ts';
 
 /**
  * `cairn worker`: the worker's options are @cairn/pipeline's (addWorkerOptions), the
@@ -17,7 +18,7 @@ export function registerWorker(program: Command): void {
     .action(async (opts: WorkerFlags, c: Command) => {
       const g = globalOptions(c);
       const { runWorker } = await pipelineLib();
-      const code = await runWorker({ ...workerOptionsFrom(opts), store: storeOptions(g), blobs: dataLocation(c).blobs });
+      const code = await runWorker({ ...workerOptionsFrom(opts), store: storeOptions(g), blobs: dataLocation(c).blobs, environment: cliConfig() });
       if (code) process.exitCode = code;
     });
 }

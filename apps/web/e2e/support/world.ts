@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { TierQueues, connectRedis, deleteQueueKeys, redisUrl } from '@cairn/pipeline';
+import { DEFAULT_REDIS_URL, TierQueues, connectRedis, deleteQueueKeys } from '@cairn/pipeline';
 import { LocalBlobStore } from '@cairn/snapshot';
 import { openStore, type Store } from '@cairn/store';
 import { testPostgres } from '@cairn/store/testing';
@@ -46,7 +46,7 @@ export async function createWorld(): Promise<World> {
   try {
     const pgdb = process.env.DATABASE_URL ? await testPostgres() : null;
     if (pgdb) cleanups.unshift(() => pgdb.drop());
-    const url = redisUrl();
+    const url = process.env.REDIS_URL || DEFAULT_REDIS_URL;
     const redis = await connectRedis(url, { timeoutMs: 3_000 });
     const prefix = `cairn-e2e-${randomBytes(4).toString('hex')}`;
     const queues = new TierQueues(redis, prefix);

@@ -23,17 +23,17 @@ export async function loadConfig(file: string | undefined, cwd: string = process
   return resolvePipelineConfig(mod.default, abs);
 }
 
-/** The BullMQ prefix: an explicit one, then CAIRN_QUEUE_PREFIX, then the config's `queuePrefix`. */
-export function queuePrefixFor(config: PipelineConfig, explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const prefix = explicit || env.CAIRN_QUEUE_PREFIX || config.queuePrefix;
+/** The BullMQ prefix: an explicit one, then CAIRN_QUEUE_PREFIX (as the app read it), then the config's `queuePrefix`. */
+export function queuePrefixFor(config: PipelineConfig, explicit?: string, fromEnvironment?: string): string {
+  const prefix = explicit || fromEnvironment || config.queuePrefix;
   if (!/^[A-Za-z0-9_.:-]+$/.test(prefix)) throw new ValidationError(`invalid queue prefix '${prefix}': use letters, digits, _ - . :`);
   return prefix;
 }
 
 /**
- * Where Redis is: REDIS_URL (a per-process override), then the config's `redisUrl`, then
- * redis://127.0.0.1:6379.
+ * Where Redis is: REDIS_URL (a per-process override, as the app read it), then the
+ * config's `redisUrl`, then redis://127.0.0.1:6379.
  */
-export function redisUrlFor(config: PipelineConfig, env: NodeJS.ProcessEnv = process.env): string {
-  return env.REDIS_URL || config.redisUrl || DEFAULT_REDIS_URL;
+export function redisUrlFor(config: PipelineConfig, fromEnvironment?: string): string {
+  return fromEnvironment || config.redisUrl || DEFAULT_REDIS_URL;
 }

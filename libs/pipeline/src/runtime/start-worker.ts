@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CairnError, ValidationError } from '@cairn/schema';
-import { TIERS, parseTrainerName, quietTfjs, trainerFromEnv, type BackendName, type Tier } from '@cairn/engine';
+import { blobRootFor, defaultConfig, type CairnConfig } from '@cairn/config';
+import { TIERS, parseBackendName, parseTrainerName, quietTfjs, type BackendName, type Tier } from '@cairn/engine';
 import { LocalBlobStore } from '@cairn/snapshot';
 import { cairnHome, hostEmbeddedStore, openStore, redactUrl, resolveLocation, retryUnreachable, type OpenStoreOptions, type Store } from '@cairn/store';
 import type { PipelineConfig } from '../config/index.ts';
@@ -30,16 +31,22 @@ export interface WorkerOptions {
   configFile?: string;
   /** The project root: config, and the code cache whose node_modules bundles import from (default: process.cwd()). */
   cwd?: string;
-  /** Which store (default: DATABASE_URL, else the embedded store in CAIRN_HOME). */
+  /** Which store (default: the embedded store in ./.cairn; the app passes DATABASE_URL / CAIRN_HOME here). */
   store?: OpenStoreOptions;
-  /** The blob store (default: $CAIRN_BLOBS, else CAIRN_HOME/blobs). */
+  /** The blob store (default: `environment.blobs`, else <home>/blobs). */
   blobs?: string;
-  /** BullMQ prefix (default: $CAIRN_QUEUE_PREFIX, else the config's queuePrefix). */
+  /** BullMQ prefix (default: `environment.queuePrefix`, else the config's queuePrefix). */
   queuePrefix?: string;
-  /** Force a tfjs backend (default: $CAIRN_BACKEND, else the best usable). */
+  /** Force a tfjs backend (default: `environment.backend`, else the best usable). */
   backend?: BackendName;
-  /** Force a trainer (default: $CAIRN_TRAINER, else the best one that supports each model). */
+  /** Force a trainer (default: `environment.trainer`, else the best one that supports each model). */
   trainer?: string;
+  /**
+   * What the app read from its environment (@cairn/config readConfig: CAIRN_BLOBS,
+   * CAIRN_QUEUE_PREFIX, REDIS_URL, CAIRN_TRAINER, CAIRN_BACKEND, CAIRN_THREADS); the
+   * options above win over it. Default: none of them set.
+   */
+  environment?: WorkerEnvironment;
   /**
    * How long a job's lock lasts unrenewed: how soon a dead worker's job goes to another
    * (default 60 s; at least MIN_LOCK_MS, and more than twice the longest stall of the
@@ -53,6 +60,8 @@ export interface WorkerOptions {
   /** One line per event (default: stderr). */
   log?: (line: string) => void;
 }
+
+export type WorkerEnvironment = Pick<CairnConfig, 'blobs' | 'queuePrefix' | 'redisUrl' | 'trainer' | 'backend' | 'threads'>;
 
 export interface StartedWorker {
   id: string;
@@ -82,13 +91,15 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
   if (o.lockMs !== undefined) checkLockMs(o.lockMs);
   // A misspelt trainer fails the worker at start, not each of its jobs.
   const trainer = o.trainer !== undefined ? parseTrainerName(o.trainer, '--trainer') : undefined;
-  trainerFromEnv();
+  const env = o.environment ?? defaultConfig();
+  if (env.trainer !== undefined) parseTrainerName(env.trainer, 'CAIRN_TRAINER');
+  if (env.backend !== undefined) parseBackendName(env.backend, 'CAIRN_BACKEND');
   let failWith: (e: Error) => void = () => undefined;
   const failed = new Promise<Error>((resolve) => (failWith = resolve));
   if (o.concurrency !== undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) throw new ValidationError(`concurrency must be a whole number ≥ 1, got ${o.concurrency}`);
   const config = await loadConfig(o.configFile, cwd);
-  const prefix = queuePrefixFor(config, o.queuePrefix);
-  const url = redisUrlFor(config);
+  const prefix = queuePrefixFor(config, o.queuePrefix, env.queuePrefix);
+  const url = redisUrlFor(config, env.redisUrl);
 
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
@@ -117,12 +128,12 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
 
     const storeOptions = o.store ?? {};
     const location = resolveLocation(storeOptions);
-    if (location.engine === 'pglite' && !fs.existsSync(path.join(location.dataDir, 'PG_VERSION'))) {
+    if (location.driver === 'pglite' && !fs.existsSync(path.join(location.dataDir, 'PG_VERSION'))) {
       throw new CairnError('NOT_FOUND', `no Cairn store in ${location.home}: run 'cairn init' to create one, or point --home (CAIRN_HOME) or --db (DATABASE_URL) at your store`);
     }
     // The embedded store is hosted (or joined, when another Cairn process hosts it), not
     // held alone: cairn commands and the portal use it meanwhile through this process.
-    const hosted = location.engine === 'pglite' ? await hostEmbeddedStore({ home: location.home, migrate: storeOptions.migrate }) : null;
+    const hosted = location.driver === 'pglite' ? await hostEmbeddedStore({ home: location.home, migrate: storeOptions.migrate }) : null;
     const opened: Store = hosted?.store ?? (await openStore(storeOptions));
     cleanups.push(() => opened.close());
     // PostgreSQL going away for a while (a restart, a failover) stalls the jobs rather than
@@ -139,8 +150,8 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
         outage = false;
       },
     });
-    const home = location.engine === 'pglite' ? location.home : cairnHome(storeOptions.home);
-    const blobs = new LocalBlobStore(path.resolve(o.blobs ?? (process.env.CAIRN_BLOBS || path.join(home, 'blobs'))));
+    const home = location.driver === 'pglite' ? location.home : cairnHome(storeOptions.home);
+    const blobs = new LocalBlobStore(blobRootFor(env, home, o.blobs));
     const queues = new TierQueues(redis, prefix);
     cleanups.push(() => queues.close());
 
@@ -203,6 +214,7 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
       ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
       ...(o.backend ? { backend: o.backend } : {}),
       ...(trainer ? { trainer } : {}),
+      configured: { ...(env.trainer !== undefined ? { trainer: env.trainer } : {}), ...(env.backend !== undefined ? { backend: env.backend } : {}), ...(env.threads !== undefined ? { threads: env.threads } : {}) },
     });
     let poolClosed = false;
     cleanups.push(async () => {
@@ -322,7 +334,7 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
     cleanups.push(() => heartbeat.stop());
 
     const storeShown =
-      location.engine === 'postgres'
+      location.driver === 'postgres'
         ? redactUrl(location.url)
         : `${location.home} (embedded, ${hosted?.hosting ? `shared by this worker on ${redactUrl(hosted.url)}` : 'through the Cairn process hosting it'})`;
     log(`${stamp()} cairn worker ${id} consuming ${tiers.map((t) => `${t} (${concurrency[t]} at once)`).join(', ')} from ${redactUrl(url)}, queue prefix '${prefix}'`);

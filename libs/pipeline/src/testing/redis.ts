@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import { connectRedis, deleteQueueKeys, redisUrl } from '../redis.ts';
+import { DEFAULT_REDIS_URL, connectRedis, deleteQueueKeys } from '../redis.ts';
 import { redisServerInstalled, startRedisServer } from '../redis-server.ts';
 
 export interface TestRedis {
@@ -25,14 +25,14 @@ export async function testRedis(options: { private?: boolean; persistent?: boole
   const prefix = `cairn-test-${randomBytes(4).toString('hex')}`;
   if (!options.private && !options.persistent) {
     try {
-      const connection = await connectRedis(redisUrl(), { timeoutMs: 1_000 });
-      return { url: redisUrl(), connection, prefix, close: () => cleanup(connection, prefix) };
+      const connection = await connectRedis(testRedisUrl(), { timeoutMs: 1_000 });
+      return { url: testRedisUrl(), connection, prefix, close: () => cleanup(connection, prefix) };
     } catch {
       // fall through to a private server
     }
   }
   if (!redisServerInstalled()) {
-    throw new Error(`no Redis answers at ${redisUrl()} and redis-server is not installed: install it (apt-get install -y redis-server) or set REDIS_URL`);
+    throw new Error(`no Redis answers at ${testRedisUrl()} and redis-server is not installed: install it (apt-get install -y redis-server) or set REDIS_URL`);
   }
   // Persistent: append-only, synced on every write, so a restart (even a SIGKILL) loses nothing.
   const dir = options.persistent ? fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-redis-')) : null;
@@ -58,4 +58,9 @@ async function cleanup(connection: Redis, prefix: string): Promise<void> {
   } finally {
     connection.disconnect();
   }
+}
+
+/** The Redis tests use: REDIS_URL (CI sets it), else the local default. Test support may read the environment; libs may not. */
+export function testRedisUrl(): string {
+  return process.env.REDIS_URL || DEFAULT_REDIS_URL;
 }
