@@ -2,6 +2,7 @@ export { connectRedis, deleteQueueKeys, RedisUnavailableError, DEFAULT_REDIS_URL
 export { startRedisServer, redisServerInstalled, freePort, type PrivateRedis } from './redis-server.ts';
 export { TierQueues, queueName, DEFAULT_QUEUE_PREFIX, type JobData } from './queues.ts';
 export { listQueueJobs, tierOfQueue, JOB_STATES, type JobState, type QueueJob, type ListQueueJobsOptions } from './queue-jobs.ts';
+export { countQueueJobs, type TierCounts } from './queue-counts.ts';
 export { bundleTraining, codeCacheDir, materialiseCode } from './bundle.ts';
 export { materialiseSnapshot } from './materialise.ts';
 export { trackingReporter, lastCheckpoint } from './reporter.ts';

@@ -10,6 +10,7 @@
 export { connectRedis, deleteQueueKeys, RedisUnavailableError, DEFAULT_REDIS_URL } from './redis.ts';
 export { TierQueues, queueName, DEFAULT_QUEUE_PREFIX, type JobData } from './queues.ts';
 export { listQueueJobs, tierOfQueue, JOB_STATES, type JobState, type QueueJob, type ListQueueJobsOptions } from './queue-jobs.ts';
+export { countQueueJobs, type TierCounts } from './queue-counts.ts';
 export { createQueuedRun, storedParams, bullJobOptions, type QueuedRunInput, type JobSettings } from './queued-run.ts';
 export { cancelRun, cancelSweep, cancelChannel, type CancelledSweep } from './cancel.ts';
 export { sweepState, listTrialRuns, objectiveValue, type SweepState, type SweepTrial, type SweepLeaderboardRow, type TrialRun } from './sweep-runner/state.ts';

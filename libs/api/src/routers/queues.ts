@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import { DEFAULT_PIPELINE_CONFIG, JOB_STATES, cancelRun, createQueuedRun, listQueueJobs, storedParams, tierOfQueue, type QueueJob } from '@cairn/pipeline/queues';
+import { DEFAULT_PIPELINE_CONFIG, JOB_STATES, cancelRun, countQueueJobs, createQueuedRun, listQueueJobs, storedParams, type QueueJob, type TierCounts } from '@cairn/pipeline/queues';
 import { CairnError, StoreUnreachableError, ValidationError } from '@cairn/schema';
 import { authorizeRun, readableRunIds } from '../access.ts';
 import type { Context } from '../context.ts';
@@ -12,19 +12,7 @@ import { procedure, router } from '../trpc.ts';
 export const QUEUES_UNAVAILABLE = 'the training queues are not available: start Redis or set REDIS_URL';
 const DEFAULT_TIMEOUT_MS = 3_000;
 
-export { JOB_STATES, type JobState, type QueueJob } from '@cairn/pipeline/queues';
-
-export interface TierCounts {
-  tier: string;
-  /** Jobs waiting for a worker, prioritized ones included (every tier's jobs carry a priority). */
-  waiting: number;
-  active: number;
-  delayed: number;
-  completed: number;
-  failed: number;
-  /** Waiting jobs held because the tier's queue is paused (BullMQ keeps no separate count). */
-  paused: number;
-}
+export { JOB_STATES, type JobState, type QueueJob, type TierCounts } from '@cairn/pipeline/queues';
 
 export interface QueueCounts {
   available: boolean;
@@ -67,17 +55,7 @@ export async function queueCounts(ctx: Context): Promise<QueueCounts> {
   const q = ctx.queues;
   if (!q) return { available: false, tiers: [], reason: QUEUES_UNAVAILABLE };
   try {
-    const tiers = await withDeadline(
-      q,
-      Promise.all(
-        q.tierQueues.all().map(async (queue): Promise<TierCounts> => {
-          const [c, paused] = await Promise.all([queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'), queue.isPaused()]);
-          const n = (k: string) => c[k] ?? 0;
-          const waiting = n('waiting') + n('prioritized');
-          return { tier: tierOfQueue(q.tierQueues, queue.name), waiting, active: n('active'), delayed: n('delayed'), completed: n('completed'), failed: n('failed'), paused: paused ? waiting : 0 };
-        }),
-      ),
-    );
+    const tiers = await withDeadline(q, countQueueJobs(q.tierQueues));
     return { available: true, prefix: q.tierQueues.prefix, tiers };
   } catch (e) {
     return { available: false, prefix: q.tierQueues.prefix, tiers: [], reason: (e as Error).message };
