@@ -128,7 +128,7 @@ describe('worker faults', () => {
       // Taken again as a stalled job, not as a retry: no attempt of the job's budget was spent.
       expect(job?.attemptsMade).toBe(1);
       second.proc.kill('SIGTERM');
-      expect((await second.exited).code).toBe(0);
+      expect((await second.exitedWithin(60_000)).code).toBe(0);
     } finally {
       await redis.close();
     }
@@ -160,7 +160,7 @@ describe('worker faults', () => {
       for (const id of [running, waiting]) expect(await (await queues.get('nightly').getJob(id))?.getState()).toBe('completed');
       await queues.close();
       w.proc.kill('SIGTERM');
-      expect((await w.exited).code).toBe(0);
+      expect((await w.exitedWithin(60_000)).code).toBe(0);
     } finally {
       await redis.close();
     }
@@ -182,7 +182,7 @@ describe('worker faults', () => {
       await w.waitFor(new RegExp(`run ${runId} finished in`), 120_000);
       await expectComplete(runId, 5);
       w.proc.kill('SIGTERM');
-      expect((await w.exited).code).toBe(0);
+      expect((await w.exitedWithin(60_000)).code).toBe(0);
     } finally {
       await redis.close();
     }
@@ -224,7 +224,7 @@ describe('worker faults', () => {
       expect(run.status).toBe('finished');
       expect(run.attempts).toBe(1); // the outage cost no attempt
       w.proc.kill('SIGTERM');
-      expect((await w.exited).code).toBe(0);
+      expect((await w.exitedWithin(60_000)).code).toBe(0);
     } finally {
       await proxy?.close();
       await redis.close();

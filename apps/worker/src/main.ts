@@ -71,4 +71,24 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) process.exitCode = await workerMain();
+/** How long a stopped worker's process may take to end by itself. */
+const LINGER_MS = 10_000;
+
+if (isEntryPoint()) {
+  process.exitCode = await workerMain();
+  exitIfHeld(process.exitCode);
+}
+
+/**
+ * The worker has stopped and closed everything it opened; the process should end now.
+ * If something still holds it after LINGER_MS (a handle nobody closed), say what and
+ * exit anyway: an operator's stop must stop the process.
+ */
+function exitIfHeld(code: number): void {
+  const timer = setTimeout(() => {
+    const held = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout');
+    process.stderr.write(`cairn-worker: stopped, but ${held.length ? held.join(', ') : 'something'} still held the process after ${LINGER_MS / 1000} s; exiting\n`);
+    process.exit(code);
+  }, LINGER_MS);
+  timer.unref();
+}

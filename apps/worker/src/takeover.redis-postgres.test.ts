@@ -117,7 +117,7 @@ describe('job locks and takeover (cairn-worker processes, Redis, PostgreSQL)', (
 
   async function stop(w: WorkerProcess): Promise<void> {
     w.proc.kill('SIGTERM');
-    expect((await w.exited).code).toBe(0);
+    expect((await w.exitedWithin(60_000)).code).toBe(0);
   }
 
   it('two live workers and a lock shorter than one step: the run trains once, ends once, is promoted once, its series that of an uninterrupted run', async () => {

@@ -11,6 +11,8 @@ export interface WorkerProcess {
   /** Resolves with the first match of `re` in the worker's stderr; rejects if it exits first or after `ms`. */
   waitFor(re: RegExp, ms?: number): Promise<RegExpExecArray>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** `exited`, or a rejection after `ms` carrying what the worker said (a stop that hangs fails with its reason). */
+  exitedWithin(ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** A `cairn-worker` process with its stderr collected; `waitFor` watches it for a line. */
@@ -36,6 +38,13 @@ export function startWorkerProcess(args: string[], env: NodeJS.ProcessEnv): Work
       }
     },
     exited,
+    exitedWithin(ms) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the worker did not exit within ${ms} ms: ${err}`)), ms);
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
   };
 }
 

@@ -406,8 +406,8 @@ function pick(tags: Record<string, string>, keys: string[]): Record<string, stri
 
 export interface WorkerPool {
   workers: Worker<JobData>[];
-  /** Graceful: running jobs checkpoint and are handed back, then the workers close. */
-  close(): Promise<void>;
+  /** Graceful: running jobs checkpoint and are handed back, then the workers close. `step` hears what it waits on. */
+  close(step?: (what: string) => void): Promise<void>;
 }
 
 /**
@@ -576,16 +576,20 @@ export async function startWorkers(
   sweepTimer?.unref();
   return {
     workers,
-    async close() {
+    async close(step = () => undefined) {
       if (sweepTimer) clearInterval(sweepTimer);
       deps.connection.off('close', onClose);
       deps.connection.off('ready', onReady);
+      step('the lost-job sweep in progress');
       await sweeping;
       shuttingDown = true;
       for (const w of workers) w.cancelAllJobs('worker shutting down');
+      step(`the running jobs to checkpoint and the ${workers.length} BullMQ worker(s) to close`);
       await Promise.all(workers.map((w) => w.close()));
+      step('the cancel subscription to quit');
       await sub.quit().catch(() => undefined);
       for (const c of connections) c.disconnect();
+      step('the training thread to end');
       if (thread && !deps.thread) await releaseTrainingThread(thread);
     },
   };

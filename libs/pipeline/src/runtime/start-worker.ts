@@ -13,6 +13,7 @@ import { TierQueues, type JobData } from '../queues.ts';
 import { connectRedis } from '../redis.ts';
 import { startWorkers, type ProcessResult, type WorkerPool } from '../worker.ts';
 import { startHeartbeat, workerId, type WorkerBeat } from './heartbeat.ts';
+import { stopWatch } from './stop-watch.ts';
 import { oneLine, stamp } from './log-line.ts';
 import { WorkerMetrics, serveMetrics, type JobOutcome } from './metrics.ts';
 import { registerSchedules, scheduleQueue, startScheduleWorker } from './schedules.ts';
@@ -102,8 +103,11 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
   const url = redisUrlFor(config, env.redisUrl);
 
   const cleanups: (() => Promise<unknown>)[] = [];
-  const cleanup = async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+  const cleanup = async (step: (what: string) => void = () => undefined) => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      step(`closing ${describe(fn)}`);
+      await fn().catch(() => undefined);
+    }
   };
   try {
     const redis: Redis = await connectRedis(url);
@@ -353,18 +357,24 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
       metricsUrl: server?.url ?? null,
       close() {
         closing ??= (async () => {
-          await heartbeat.stop();
-          // Running jobs checkpoint and go back to their queue for the next worker.
-          await pool.close();
-          poolClosed = true;
-          const handedBack = [...running.values()];
-          for (const r of handedBack) {
-            metrics.jobEnded(r.tier, 'handed_back', (Date.now() - r.since) / 1000);
-            log(`${stamp()} [${r.tier}] run ${r.runId} handed back to the queue; it resumes from its last checkpoint`);
+          const watch = stopWatch(log, stamp);
+          try {
+            watch.step('the heartbeat to stop');
+            await heartbeat.stop();
+            // Running jobs checkpoint and go back to their queue for the next worker.
+            await pool.close(watch.step);
+            poolClosed = true;
+            const handedBack = [...running.values()];
+            for (const r of handedBack) {
+              metrics.jobEnded(r.tier, 'handed_back', (Date.now() - r.since) / 1000);
+              log(`${stamp()} [${r.tier}] run ${r.runId} handed back to the queue; it resumes from its last checkpoint`);
+            }
+            running.clear();
+            await cleanup(watch.step);
+            return { handedBack: handedBack.map((r) => r.runId) };
+          } finally {
+            watch.stop();
           }
-          running.clear();
-          await cleanup();
-          return { handedBack: handedBack.map((r) => r.runId) };
         })();
         return closing;
       },
@@ -373,4 +383,10 @@ export async function startWorker(o: WorkerOptions = {}): Promise<StartedWorker>
     await cleanup();
     throw e;
   }
+}
+
+/** A cleanup's source, shortened, as the name of what a slow stop waits on (`opened.close()`). */
+function describe(fn: () => Promise<unknown>): string {
+  const body = fn.toString().replace(/^(async\s*)?\(\)\s*=>\s*/, '').replace(/\s+/g, ' ');
+  return body.length > 60 ? `${body.slice(0, 57)}...` : body;
 }
