@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { variableNames } from '@cairn/config';
 
 /**
  * This machine has no Docker engine, so docker/ is checked for what can go stale without
@@ -42,8 +43,9 @@ function documentedVariables(): Set<string> {
   return new Set([...table.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]!));
 }
 
-/** Whether some source file under libs/ or apps/ reads the variable. */
+/** Whether Cairn reads the variable: it is in @cairn/config's table (what apps read, once), or some source under libs/ or apps/ reads it. */
 function readByCode(name: string): boolean {
+  if (variableNames().includes(name)) return true;
   const r = spawnSync('grep', ['-rlE', `(env\\.${name}\\b|env\\[['"]${name}['"]\\])`, 'libs', 'apps', '--include=*.ts'], { cwd: ROOT, encoding: 'utf8' });
   return r.stdout.trim().length > 0;
 }
