@@ -18,7 +18,7 @@ describe('cairn init', () => {
     const r = await cli(['init', '--home', home]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Initialized a Cairn store in ${home}`);
-    expect(r.stdout).toMatch(/engine\s+pglite/);
+    expect(r.stdout).toMatch(/driver\s+pglite/);
     expect(r.stdout).toContain(path.join(home, 'db'));
     expect(fs.existsSync(path.join(home, 'db', 'PG_VERSION'))).toBe(true);
     // The store was closed: its lock is gone.
@@ -27,7 +27,7 @@ describe('cairn init', () => {
     // CAIRN_HOME works like --home; a second init is harmless.
     const again = await cli(['init', '--json'], { env: { CAIRN_HOME: home } });
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toEqual({ engine: 'pglite', location: path.join(home, 'db'), home, created: false });
+    expect(JSON.parse(again.stdout)).toEqual({ driver: 'pglite', location: path.join(home, 'db'), home, created: false });
   });
 
   it.runIf(process.env.DATABASE_URL)('creates the schema in PostgreSQL with --db', async () => {
@@ -36,7 +36,7 @@ describe('cairn init', () => {
       const { url } = await pg.fresh();
       const r = await cli(['init', '--db', url!, '--json']);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ engine: 'postgres', home: null, created: null });
+      expect(JSON.parse(r.stdout)).toMatchObject({ driver: 'postgres', home: null, created: null });
     } finally {
       await pg.cleanup();
     }

@@ -93,7 +93,7 @@ describe.each(testDrivers())('the fetch handler over real HTTP on $name', (drive
     }
 
     const [info, page] = await Promise.all([api.system.info.query(), api.runs.search.query({ filter: "tags.via = 'http'", withTotal: true })]);
-    expect(info).toMatchObject({ mode: 'local', storeEngine: driver.name, queues: false });
+    expect(info).toMatchObject({ mode: 'local', storeDriver: driver.name, queues: false });
     expect(page.total).toBe(1);
     const row = page.runs[0]!;
     expect(row).toMatchObject({ name: 'http-run', experimentName: 'over-http', status: 'finished', params: { lr: 0.01, opt: 'adam' }, tags: { via: 'http' } });

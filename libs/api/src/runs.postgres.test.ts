@@ -54,7 +54,7 @@ describe.each(testDrivers())('experiments and runs on $name', (driver) => {
   afterAll(() => driver.cleanup());
 
   it('answers system.info and lists projects', async () => {
-    expect(await api.system.info()).toEqual({ mode: 'local', userId: null, storeEngine: driver.name, queues: false, version: expect.any(String) });
+    expect(await api.system.info()).toEqual({ mode: 'local', userId: null, storeDriver: driver.name, queues: false, version: expect.any(String) });
     expect((await api.projects.list()).map((p) => p.name)).toEqual(['default']);
   });
 

@@ -10,16 +10,16 @@ export function registerInit(program: Command): void {
   program
     .command('init')
     .description('create the store (CAIRN_HOME with an embedded database, or the schema in PostgreSQL) and say where it is')
-    .option('--json', 'print {engine, location, created} as JSON')
+    .option('--json', 'print {driver, location, created} as JSON')
     .addHelpText('after', '\nWith --home DIR (or $CAIRN_HOME) the store is created there; with --db URL (or $DATABASE_URL) in that PostgreSQL database.')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
       const loc = resolveLocation(storeOptions(g));
       const existed = loc.driver === 'pglite' ? fs.existsSync(path.join(loc.dataDir, 'PG_VERSION')) : null;
-      const { engine, location } = await withStore(g, async (store) => ({ engine: store.driver, location: store.location }), { create: true });
+      const { driver, location } = await withStore(g, async (store) => ({ driver: store.driver, location: store.location }), { create: true });
       const home = loc.driver === 'pglite' ? loc.home : null;
       if (opts.json) {
-        outJson({ engine, location, home, created: existed === null ? null : !existed });
+        outJson({ driver, location, home, created: existed === null ? null : !existed });
         return;
       }
       const headline =
@@ -31,7 +31,7 @@ export function registerInit(program: Command): void {
       out(colors.green(headline));
       out(
         renderPairs([
-          ['engine', engine === 'pglite' ? 'pglite (embedded, one process at a time)' : 'postgres'],
+          ['driver', driver === 'pglite' ? 'pglite (embedded, one process at a time)' : 'postgres'],
           ['location', location],
         ]),
       );

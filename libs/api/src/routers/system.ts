@@ -14,7 +14,7 @@ export const systemRouter = router({
     mode: ctx.viewer.mode,
     // '' is the anonymous team-mode viewer: nobody signed in.
     userId: isLocal(ctx.viewer) ? null : ctx.viewer.userId || null,
-    storeEngine: ctx.store.driver,
+    storeDriver: ctx.store.driver,
     queues: ctx.queues !== null,
     version: API_VERSION,
   })),

@@ -23,7 +23,7 @@ export function ExperimentsView() {
             {info.data ? (
               <span data-testid="store-engine">
                 {' '}
-                Store: {info.data.storeEngine}
+                Store: {info.data.storeDriver}
                 {info.data.queues ? ' · queues on' : ' · queues off'}
               </span>
             ) : null}
