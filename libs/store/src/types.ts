@@ -1,4 +1,4 @@
-import type { AttemptOutcome, ChampionDecisionKind, FencedError, GateValue, LineageKind, LineageNode, RunEnvironment, RunStatus, SweepStatus } from '@cairn/schema';
+import type { AttemptOutcome, ChampionDecisionKind, FencedError, GateValue, LineageKind, LineageNode, Objective, RunEnvironment, RunStatus, SweepStatus } from '@cairn/schema';
 import type { Db, StoreDriver } from './db.ts';
 
 export interface Project {
@@ -502,7 +502,7 @@ export interface CreateSweepInput {
   strategy: string;
   /** The whole spec, as the pipeline validates it. */
   spec: Record<string, unknown>;
-  objective: { metric: string; direction: 'minimize' | 'maximize' };
+  objective: Objective;
   /** The queue prefix its trials go on. */
   prefix: string;
   maxTrials: number;
@@ -566,10 +566,8 @@ export interface RunColumns {
   tags: string[];
 }
 
-export interface ExperimentObjective {
+export interface ExperimentObjective extends Objective {
   experimentId: string;
-  metric: string;
-  direction: 'minimize' | 'maximize';
 }
 
 export interface BestRun extends ExperimentObjective {
