@@ -1,7 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { defineTraining, loadImageFolder } from '@cairn/engine';
+import { defineTraining, loadImageFolder, tf } from '@cairn/engine';
 
 /**
  * A small CNN (conv → pool → conv → pool → dense) on 8x8 handwritten digits: the data
@@ -23,16 +21,16 @@ export default defineTraining({
   }),
   data: (ctx) => loadImageFolder(ctx.dir, { subset: ctx.subset, seed: ctx.seed, split: { validation: 0.2 } }),
   model: (p, info) =>
-    tfl.sequential({
+    tf.sequential({
       layers: [
-        tfl.layers.conv2d({ inputShape: info.inputShape, filters: p.filters1, kernelSize: 3, padding: 'same', activation: 'relu' }),
-        tfl.layers.maxPooling2d({ poolSize: 2 }),
-        tfl.layers.conv2d({ filters: p.filters2, kernelSize: 3, padding: 'same', activation: 'relu' }),
-        tfl.layers.maxPooling2d({ poolSize: 2 }),
-        tfl.layers.flatten(),
-        tfl.layers.dense({ units: p.denseUnits, activation: 'relu' }),
-        tfl.layers.dropout({ rate: p.dropout }),
-        tfl.layers.dense({ units: info.numClasses!, activation: 'softmax' }),
+        tf.layers.conv2d({ inputShape: info.inputShape, filters: p.filters1, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: p.filters2, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: p.denseUnits, activation: 'relu' }),
+        tf.layers.dropout({ rate: p.dropout }),
+        tf.layers.dense({ units: info.numClasses!, activation: 'softmax' }),
       ],
     }),
   compile: (p) => ({ optimizer: tf.train.adam(p.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] }),

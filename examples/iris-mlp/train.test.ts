@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { tf } from '@cairn/engine';
 import { expect, it } from 'vitest';
 import definition from './train.ts';
 

@@ -1,8 +1,6 @@
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { defineTraining, loadTable } from '@cairn/engine';
+import { defineTraining, loadTable, tf } from '@cairn/engine';
 
 /**
  * A small MLP on the Iris flowers: four measurements in, three species out. The CSV's
@@ -30,11 +28,11 @@ export default defineTraining({
       normalize: 'standard',
     }),
   model: (p, info) =>
-    tfl.sequential({
+    tf.sequential({
       layers: [
-        tfl.layers.dense({ inputShape: info.inputShape, units: p.hiddenUnits, activation: 'relu' }),
-        tfl.layers.dropout({ rate: p.dropout }),
-        tfl.layers.dense({ units: info.numClasses!, activation: 'softmax' }),
+        tf.layers.dense({ inputShape: info.inputShape, units: p.hiddenUnits, activation: 'relu' }),
+        tf.layers.dropout({ rate: p.dropout }),
+        tf.layers.dense({ units: info.numClasses!, activation: 'softmax' }),
       ],
     }),
   compile: (p) => ({ optimizer: tf.train.adam(p.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] }),

@@ -61,8 +61,11 @@ function batch(inputShape: number[], rows = 4): { xs: tf.Tensor; ys: tf.Tensor }
 
 describe('one tfjs-core', () => {
   it('pins every tfjs dependency to tfjs-core’s exact version', () => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(ENGINE, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    const tfjsDeps = Object.entries(manifest.dependencies).filter(([name]) => name.startsWith('@tensorflow/'));
+    const manifest = JSON.parse(fs.readFileSync(path.join(ENGINE, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; peerDependencies: Record<string, string>; devDependencies: Record<string, string> };
+    // tfjs itself is a peer (the user's project installs the one copy); the backends the engine loads on demand are its own dependencies.
+    const tfjsDeps = Object.entries({ ...manifest.dependencies, ...manifest.peerDependencies }).filter(([name]) => name.startsWith('@tensorflow/'));
+    // The workspace installs each peer, at the same pin, for the engine's own tests.
+    for (const [name, range] of Object.entries(manifest.peerDependencies)) expect(`${name}@${manifest.devDependencies[name]}`).toBe(`${name}@${range}`);
     expect(tfjsDeps.map(([n]) => n).sort()).toEqual([...TFJS_PACKAGES].sort());
     for (const [name, range] of tfjsDeps) expect(`${name}@${range}`).toBe(`${name}@${tf.version_core}`);
   });

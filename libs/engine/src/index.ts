@@ -1,5 +1,8 @@
 export * from './types.ts';
 export { defineTraining } from './define.ts';
+// The one tfjs a definition needs, with chained ops: the engine's own copy, so tensors and models are shared.
+export * as tf from './tfjs/tf.ts';
+export { TFJS_INSTALL, TFJS_PEERS, TFJS_VERSION, TfjsCopiesError, TfjsMissingError, checkOneTfjs, importWithTfjs, missingTfjsPackage } from './tfjs/peers.ts';
 export { createPolicy, createPolicies, checkPolicies, policySpecSchema, parsePolicySpecs, nonFinite } from './policies/index.ts';
 export { FIT_SALT, LayersTrainer, defaultTrainer } from './layers-trainer.ts';
 export { runTraining, resolveParams, quietTfjs, TIER_DEFAULTS, type RunTrainingOptions, type ConfiguredTraining, type RunOutcome } from './run-training.ts';

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ValidationError } from '@cairn/schema';
+import { loadFailure, withLocatedErrors } from './definition-errors.ts';
 import type { TrainingDefinition } from './types.ts';
 
 export interface LoadedDefinition {
@@ -29,7 +30,7 @@ export async function loadDefinition(file: string): Promise<LoadedDefinition> {
   try {
     mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (e) {
-    throw new ValidationError(`training module ${file} failed to load: ${(e as Error).message}`, { cause: e });
+    throw loadFailure(file, path, source.toString('utf8'), e);
   }
   const def = mod.default as Partial<TrainingDefinition> | undefined;
   const problems: string[] = [];
@@ -41,5 +42,5 @@ export async function loadDefinition(file: string): Promise<LoadedDefinition> {
     if (!def.objective || typeof def.objective.metric !== 'string' || !['minimize', 'maximize'].includes(def.objective.direction)) problems.push("objective must be { metric, direction: 'minimize' | 'maximize' }");
   }
   if (problems.length) throw new ValidationError(`${file} must default-export defineTraining({...}): ${problems.join('; ')}`);
-  return { definition: def as TrainingDefinition, path, hash: createHash('sha256').update(source).digest('hex') };
+  return { definition: withLocatedErrors(def as TrainingDefinition, path, source.toString('utf8')), path, hash: createHash('sha256').update(source).digest('hex') };
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 // The cpu backend is always present: data, the kernel probe and the fallback run on it.
 import '@tensorflow/tfjs-backend-cpu';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { LayersModel as TfLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { checkOneTfjs } from './tfjs/peers.ts';
 import { CairnError, ValidationError } from '@cairn/schema';
 import { parseBackendName, releaseBackend, requiredKernels, selectBackend, type BackendChoice } from './backends.ts';
 import { sampleSplit } from './data/pipeline.ts';
@@ -258,6 +259,8 @@ function build(def: TrainingDefinition, params: Record<string, unknown>, info: D
   try {
     const model = def.model(params, info);
     if (!model || typeof (model as LayersModel).trainOnBatch !== 'function') throw new ValidationError(`model() of ${def.name} did not return a tfjs LayersModel`);
+    const copies = checkOneTfjs({ model }, { Tensor: tf.Tensor, LayersModel: TfLayersModel }, def.name);
+    if (copies) throw copies;
     return model;
   } finally {
     restore();
@@ -273,6 +276,8 @@ function checkData(data: TrainingData): void {
   for (const [name, split] of Object.entries({ train: data.train, validation: data.validation, test: data.test })) {
     if (!split || !('xs' in split) || !(split.xs instanceof tf.Tensor)) continue;
     const { xs, ys } = split as { xs: tf.Tensor; ys: tf.Tensor };
+    const copies = checkOneTfjs({ tensors: [xs, ys] }, { Tensor: tf.Tensor, LayersModel: TfLayersModel });
+    if (copies) throw copies;
     if (xs.shape[0] !== ys.shape[0]) throw new ValidationError(`data(): the ${name} split has ${xs.shape[0]} feature rows but ${ys.shape[0]} label rows`);
     if (xs.shape[0] === 0) throw new ValidationError(`data(): the ${name} split is empty`);
     if (xs.shape.slice(1).join() !== data.info.inputShape.join()) {
