@@ -12,13 +12,14 @@ import { afterAll, describe, expect, it } from 'vitest';
  * module graph imports neither @cairn/engine nor @tensorflow/* at runtime. Each case
  * imports a module in a fresh Node process (with tsx, as the servers run) whose ESM
  * resolve hook logs every module resolved, plus the CommonJS modules loaded. The one
- * engine module allowed is its tfjs-free subpath `@cairn/engine/random` (random.ts, which
- * imports nothing): the sweep code the queues entry carries draws from the one seeded RNG.
+ * engine modules allowed are its tfjs-free subpaths `@cairn/engine/random` and
+ * `@cairn/engine/tiers` (files that import nothing): the sweep code the queues entry
+ * carries draws from the one seeded RNG, and the queues are one per tier.
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
 const hooks = join(here, 'fixtures/load-log/register.mjs');
-const ENGINE = /\/libs\/engine\/(?!src\/random\.ts$)|\/node_modules\/@tensorflow\/|\/@cairn\/engine\/(?!src\/random\.ts$)/;
+const ENGINE = /\/libs\/engine\/(?!src\/(random|tiers)\.ts$)|\/node_modules\/@tensorflow\/|\/@cairn\/engine\/(?!src\/(random|tiers)\.ts$)/;
 const tmp = mkdtempSync(join(tmpdir(), 'cairn-no-engine-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

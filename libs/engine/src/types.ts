@@ -4,9 +4,9 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { z } from 'zod';
 import type { Objective } from '@cairn/schema';
 
-/** The continuous-training tiers, cheapest first. */
-export type Tier = 'ci' | 'extended' | 'nightly' | 'weekly';
-export const TIERS: readonly Tier[] = ['ci', 'extended', 'nightly', 'weekly'];
+import type { Tier } from './tiers.ts';
+
+export { TIERS, type Tier } from './tiers.ts';
 
 /** tfjs backends, best first. */
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';

@@ -17,4 +17,4 @@ export { sweepState, listTrialRuns, objectiveValue, type SweepState, type SweepT
 export { readSweepSpec, type SweepSpec, type SweepPolicySpec } from './sweep-runner/spec.ts';
 export { DEFAULT_PIPELINE_CONFIG, MAX_PRIORITY, type PipelineConfig, type TierConfig, type ChampionConfig, type SnapshotChoice } from './config/defaults.ts';
 export { candidateFilter, promotionsFor, type Promotion } from './config/promotion.ts';
-export { PIPELINE_TIERS } from './tiers.ts';
+export { TIERS } from '@cairn/engine/tiers';

@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Tier } from '@cairn/engine';
-import { PIPELINE_TIERS } from './tiers.ts';
+import { TIERS } from '@cairn/engine/tiers';
 
 /**
  * What a job carries: the run id and nothing else that could disagree with the store
@@ -38,7 +38,7 @@ export class TierQueues {
   }
 
   all(): Queue<JobData>[] {
-    return PIPELINE_TIERS.map((t) => this.get(t));
+    return TIERS.map((t) => this.get(t));
   }
 
   /** The job id is the run id, so a run is never queued twice. */

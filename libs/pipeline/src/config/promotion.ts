@@ -1,5 +1,5 @@
 import type { Tier } from '@cairn/engine';
-import { PIPELINE_TIERS } from '../tiers.ts';
+import { TIERS } from '@cairn/engine/tiers';
 import type { PipelineConfig } from './defaults.ts';
 
 /**
@@ -27,7 +27,7 @@ export function promotionsFor(config: PipelineConfig, tier: Tier): Promotion[] {
   const out: Promotion[] = [];
   const to = config.tiers[tier].promotesTo;
   if (to !== undefined) out.push({ kind: 'enqueue', tier: to });
-  const scheduled = PIPELINE_TIERS.filter((t) => config.tiers[t].candidatesFrom === tier);
+  const scheduled = TIERS.filter((t) => config.tiers[t].candidatesFrom === tier);
   if (scheduled.length) out.push({ kind: 'eligible', tiers: scheduled });
   return out;
 }
