@@ -1,17 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import { StoreDamagedError, StoreLockedError, StoreUnreachableError, tables } from '@cairn/schema';
 import { MIGRATIONS_DIR } from '@cairn/schema/migrations';
 import { redactUrl, type StoreLocation } from './config.ts';
 import { liveHost, removeHostFile, type HostInfo } from './host-file.ts';
 import { acquireDirLock, isAlive, readLock } from './lock.ts';
-import { PrivateNodeFS, makePrivate } from './private-files.ts';
 import type { Db, StoreDriver } from './db.ts';
 
 export interface OpenedDriver {
@@ -86,6 +83,14 @@ export interface LocalPglite {
  * will serve it to others), checks and opens the directory, applies migrations.
  */
 export async function openPgliteClient(home: string, dataDir: string, migrate: boolean, role?: 'host'): Promise<LocalPglite> {
+  // PGlite (its WebAssembly Postgres) and its drizzle glue load here, on first use: a
+  // command on PostgreSQL never pays for them (a few hundred ms of every CLI start).
+  const [{ PGlite: Pglite }, { drizzle: drizzlePglite }, { migrate: migratePglite }, { PrivateNodeFS, makePrivate }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+    import('./private-files.ts'),
+  ]);
   fs.mkdirSync(home, { recursive: true });
   const release = acquireDirLock(path.join(home, 'db.lock'), dataDir, role);
   // Only the lock holder publishes a host file: one left behind is a dead host's.
@@ -96,7 +101,7 @@ export async function openPgliteClient(home: string, dataDir: string, migrate: b
     if (!fresh || fs.existsSync(dataDir)) assertLooksLikePgliteDir(dataDir, fresh);
     // Before PGlite touches it: a new store is created private, an older one made so.
     makePrivate(dataDir);
-    client = await PGlite.create({ dataDir, fs: new PrivateNodeFS(dataDir) });
+    client = await Pglite.create({ dataDir, fs: new PrivateNodeFS(dataDir) });
   } catch (e) {
     release();
     if (e instanceof StoreDamagedError) throw e;
