@@ -1,56 +1,17 @@
-import { CommanderError } from 'commander';
+import { EXIT_FAILURE, EXIT_USAGE, UsageError, reportUsageError } from './usage-errors.ts';
 import stringWidth from 'string-width';
 import { FilterSyntaxError, NotFoundError, isCairnError } from '@cairn/schema';
 import { readSettings } from '@cairn/config';
 
-/**
- * Exit codes:
- *   0  success (also --help and --version)
- *   1  the command failed: a CairnError such as NOT_FOUND, STORE_LOCKED,
- *      STORE_UNREACHABLE, STORE_DAMAGED, FILTER_SYNTAX, INVALID_STATE, or an
- *      unexpected error
- *   2  usage: an unknown command or option, a missing or malformed argument,
- *      and INVALID_INPUT (the store refused an argument: a bad cursor, an
- *      ambiguous run id prefix, an invalid database URL)
- */
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-
-/** A usage error found by a command itself (after commander parsed the arguments). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** Commander's usage errors, reported by main as one line. `helpCommand` names the command to read help for. */
-export class CommanderUsageError extends Error {
-  constructor(
-    readonly commanderError: CommanderError,
-    readonly helpCommand: string,
-  ) {
-    super(commanderError.message);
-    this.name = 'CommanderUsageError';
-  }
-}
+export { CommanderUsageError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './usage-errors.ts';
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
 /** Prints the error to stderr (one line, plus the filter and a caret for a filter syntax error) and returns the exit code. */
 export function reportError(e: unknown, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
   const debug = debugWanted();
-  if (e instanceof CommanderUsageError) {
-    const ce = e.commanderError;
-    if (ce.exitCode === 0) return EXIT_OK;
-    // Help already printed (e.g. `cairn runs` without a subcommand).
-    if (ce.code === 'commander.help' || ce.code === 'commander.helpDisplayed') return EXIT_USAGE;
-    // "error: unknown option '--jsn'\n(Did you mean --json?)" → one line.
-    const msg = oneLine(ce.message.replace(/^error:\s*/, '').replace(/\(Did you mean/, '(did you mean'));
-    write(`cairn: ${msg}; see '${e.helpCommand} --help'`);
-    return EXIT_USAGE;
-  }
+  const usage = reportUsageError(e, write);
+  if (usage !== undefined) return usage;
   if (e instanceof UsageError) {
     write(`cairn: ${oneLine(e.message)}`);
     return EXIT_USAGE;

@@ -1,26 +1,19 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { registerBackends } from './commands/backends.ts';
-import { registerData } from './commands/data.ts';
-import { registerExperiments } from './commands/experiments.ts';
-import { registerModels } from './commands/models.ts';
-import { registerServe } from './commands/serve.ts';
-import { registerPortal } from './commands/portal.ts';
-import { registerProjects } from './commands/projects.ts';
-import { registerInit } from './commands/init.ts';
-import { registerCi } from './commands/ci.ts';
-import { registerQueue } from './commands/queue.ts';
-import { registerRun } from './commands/run.ts';
-import { registerRuns } from './commands/runs.ts';
-import { registerSubmit } from './commands/submit.ts';
-import { registerSweep } from './commands/sweep.ts';
-import { registerWorker } from './commands/worker.ts';
-import { CommanderUsageError, reportError } from './errors.ts';
+import { COMMAND_MODULES, addPlaceholders, moduleOf, type CommandModule, type Register } from './command-table.ts';
+import { CommanderUsageError, reportUsageError } from './usage-errors.ts';
 
 const { version } = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 
-export function buildProgram(): Command {
+/**
+ * The program with the modules of the commands that `args` name loaded (every module when
+ * `args` is undefined) and placeholders for the others, which serve the help and usage errors.
+ */
+export async function buildProgram(args?: readonly string[]): Promise<Command> {
+  const wanted = args === undefined ? COMMAND_MODULES : modulesFor(args);
+  const registers = new Map<CommandModule, Register>();
+  for (const module of wanted) registers.set(module, await module.load());
   const program = new Command('cairn')
     .description('Cairn: inspect experiments and runs tracked in a Cairn store, and version datasets')
     .version(version, '-V, --version')
@@ -57,21 +50,11 @@ Examples:
 Queues live in Redis: REDIS_URL (default redis://127.0.0.1:6379); nothing answering fails at once.
 Exit status: 0 ok, 1 failure (not found, store locked or unreachable, Redis unreachable, filter syntax, corrupt blobs, a failed ci gate), 2 usage.`,
     );
-  registerInit(program);
-  registerProjects(program);
-  registerExperiments(program);
-  registerRuns(program);
-  registerData(program);
-  registerModels(program);
-  registerServe(program);
-  registerBackends(program);
-  registerRun(program);
-  registerCi(program);
-  registerSubmit(program);
-  registerSweep(program);
-  registerWorker(program);
-  registerQueue(program);
-  registerPortal(program);
+  for (const module of COMMAND_MODULES) {
+    const register = registers.get(module);
+    if (register) register(program);
+    else addPlaceholders(program, module);
+  }
   // Every command reports usage errors through main (one line, exit 2) instead of exiting itself.
   const configure = (cmd: Command, path: string) => {
     cmd.exitOverride((err) => {
@@ -84,6 +67,26 @@ Exit status: 0 ok, 1 failure (not found, store locked or unreachable, Redis unre
   return program;
 }
 
+/**
+ * The module of the command that commander will dispatch `args` to, found the way commander
+ * reads the program's own options: `--home`/`--db` take a value, any other option before the
+ * command stops the dispatch (help, version or an unknown option), `help NAME` shows NAME's help.
+ */
+export function modulesFor(args: readonly string[]): CommandModule[] {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--home' || arg === '--db') {
+      i++;
+      continue;
+    }
+    if (arg.startsWith('--home=') || arg.startsWith('--db=')) continue;
+    const name = arg === '--' ? args[i + 1] : arg.startsWith('-') ? undefined : arg === 'help' ? args[i + 1] : arg;
+    const module = name === undefined ? undefined : moduleOf(name);
+    return module ? [module] : [];
+  }
+  return [];
+}
+
 /** Runs the CLI with user arguments (no node/script prefix) and returns the exit code. */
 export async function main(args: string[] = process.argv.slice(2)): Promise<number> {
   // `cairn runs list | head` closes the pipe early; that is not an error.
@@ -92,11 +95,13 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<numb
     throw e;
   });
   try {
-    await buildProgram().parseAsync(args, { from: 'user' });
+    await (await buildProgram(args)).parseAsync(args, { from: 'user' });
     // A command that reports its own failure (a failed run, a failed gate) sets process.exitCode.
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    return reportError(e);
+    const write = (line: string) => process.stderr.write(`${line}\n`);
+    // Usage errors, --help and --version are reported without loading errors.ts's libs.
+    return reportUsageError(e, write) ?? (await import('./errors.ts')).reportError(e, write);
   }
 }
 

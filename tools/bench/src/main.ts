@@ -1,7 +1,7 @@
 /**
  * Cairn store benchmarks.
  *
- *   npm run bench -- [ingest|search|series|snapshot|engine|pipeline|portal|serve|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
+ *   npm run bench -- [ingest|search|series|snapshot|engine|pipeline|portal|serve|cli|all …] [--engine pglite|postgres|both] [--json [--out file]] [--quick] [--explain] [--strict] [--big]
  *
  * Every figure is printed next to a baseline measured in the same process and run,
  * and as a ratio to it: absolute numbers from a shared, noisy machine mean little alone.
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchContext, BenchResult } from './context.ts';
 import { DEFAULT_DATABASE_URL, benchEngine, interrupted, probePglite, probePostgres, type BenchEngine } from './engines.ts';
+import { cliBench } from './cli.ts';
 import { engineBench } from './engine.ts';
 import { nativeBench } from './engine-native.ts';
 import { ingestBench } from './ingest.ts';
@@ -36,6 +37,7 @@ const LOCAL_BENCHES: Record<string, { what: string; run: LocalBenchFn }> = {
   native: { what: 'native-cpu training ex/s (MLP, CNN) vs PyTorch at 1 thread and at every core (the native rows of engine, alone)', run: nativeBench },
   trainers: { what: 'the examples through runTraining on each usable trainer: final val_acc vs tfjs (mean of 3 seeds), whole-run time, and a tracked run vs a no-op Reporter on the best trainer', run: trainersBench },
   serve: { what: 'cairn serve POST /predict latency and throughput (Iris MLP, autocannon in another process) vs a minimal http server calling model.predict', run: serveBench },
+  cli: { what: 'the cairn command\'s start-up as whole processes (--version, --help, runs list on the embedded store and PostgreSQL) vs node -e 0 and opening the store alone', run: cliBench },
   'store-host': { what: 'embedded store shared by a hosting process: Store.logMetrics points/s from client processes over the wire protocol vs PGlite in process', run: storeHostBench },
 };
 
