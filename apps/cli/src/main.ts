@@ -1,10 +1,26 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
-import { COMMAND_MODULES, addPlaceholders, moduleOf, type CommandModule, type Register } from './command-table.ts';
+import { COMMAND_MODULES, addPlaceholders, commandNames, moduleOf, type CommandModule, type Register } from './command-table.ts';
 import { CommanderUsageError, reportUsageError } from './usage-errors.ts';
 
 const { version } = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/**
+ * A command's module, or, when tfjs (the engine's peer) is what is missing, an error that
+ * names the package and the install line instead of Node's bare "Cannot find package".
+ * The engine's peers helper loads only on that path: --help and --version load no lib.
+ */
+export async function loadModule(module: CommandModule): Promise<Register> {
+  try {
+    return await module.load();
+  } catch (e) {
+    const { TfjsMissingError, missingTfjsPackage } = await import('@cairn/engine/peers');
+    const missing = missingTfjsPackage(e);
+    if (missing) throw new TfjsMissingError(missing, `cairn ${commandNames(module)[0] ?? ''} cannot start`, { cause: e });
+    throw e;
+  }
+}
 
 /**
  * The program with the modules of the commands that `args` name loaded (every module when
@@ -13,7 +29,7 @@ const { version } = JSON.parse(fs.readFileSync(new URL('../package.json', import
 export async function buildProgram(args?: readonly string[]): Promise<Command> {
   const wanted = args === undefined ? COMMAND_MODULES : modulesFor(args);
   const registers = new Map<CommandModule, Register>();
-  for (const module of wanted) registers.set(module, await module.load());
+  for (const module of wanted) registers.set(module, await loadModule(module));
   const program = new Command('cairn')
     .description('Cairn: inspect experiments and runs tracked in a Cairn store, and version datasets')
     .version(version, '-V, --version')
