@@ -98,10 +98,11 @@ describe('docker/', () => {
     for (const f of flags([...entry, ...cmd])) expect(help, `${file}: ${f}`).toContain(f);
   });
 
-  it('the GPU image installs the tfjs version the engine pins', () => {
-    const engine = JSON.parse(fs.readFileSync(path.join(ROOT, 'libs/engine/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  it('the GPU image installs the tfjs version the engine pins (tfjs is its peer)', () => {
+    const engine = JSON.parse(fs.readFileSync(path.join(ROOT, 'libs/engine/package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
     const gpu = fs.readFileSync(path.join(DOCKER, 'worker-gpu.Dockerfile'), 'utf8');
-    expect(gpu).toContain(`@tensorflow/tfjs-node-gpu@${engine.dependencies['@tensorflow/tfjs-core']}`);
+    expect(engine.peerDependencies['@tensorflow/tfjs-core']).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(gpu).toContain(`@tensorflow/tfjs-node-gpu@${engine.peerDependencies['@tensorflow/tfjs-core']}`);
   });
 
   it('compose: builds what exists, wires the store and Redis to its own services, passes only real flags and documented variables', () => {
