@@ -3,6 +3,7 @@
 import Link from 'next/link';
 import { useQuery } from '@tanstack/react-query';
 import { useTRPC } from '../../lib/trpc.ts';
+import { useHydrated } from '../../lib/use-hydrated.ts';
 import { formatNumber, formatRelative } from '../../lib/format.ts';
 import { runsViewHref, EMPTY_VIEW } from '../../lib/url-state.ts';
 import { NoRunsYet } from '../EmptyState.tsx';
@@ -13,6 +14,8 @@ export function ExperimentsView() {
   const trpc = useTRPC();
   const experiments = useQuery(trpc.experiments.list.queryOptions({}));
   const info = useQuery(trpc.system.info.queryOptions());
+  // Shared with the navigation's AccountBox: its answer may be cached before this hydrates.
+  const hydrated = useHydrated();
   return (
     <>
       <div className="page-head">
@@ -20,7 +23,7 @@ export function ExperimentsView() {
           <h1>Experiments</h1>
           <div className="sub">
             Every attempt is kept: finished, failed, abandoned and cancelled runs alike.
-            {info.data ? (
+            {hydrated && info.data ? (
               <span data-testid="store-engine">
                 {' '}
                 Store: {info.data.storeDriver}

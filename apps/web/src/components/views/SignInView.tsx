@@ -3,11 +3,14 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTRPC } from '../../lib/trpc.ts';
+import { useHydrated } from '../../lib/use-hydrated.ts';
 import { signIn, signUp } from '../../lib/auth-client.ts';
 
 export function SignInView() {
   const trpc = useTRPC();
   const info = useQuery(trpc.system.info.queryOptions());
+  // Shared with the navigation's AccountBox: its answer may be cached before this hydrates.
+  const hydrated = useHydrated();
   const [creating, setCreating] = useState(false);
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
@@ -15,7 +18,7 @@ export function SignInView() {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
-  if (info.data && info.data.mode !== 'team') {
+  if (hydrated && info.data && info.data.mode !== 'team') {
     return (
       <div className="signin">
         <h1>No sign-in needed</h1>
