@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLOSE_GRACE_MS } from './driver.ts';
-import { openStore, type Store } from './index.ts';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import type { Store } from './index.ts';
+import { openStoreThroughProxy, type TcpProxy } from './tcp-proxy.ts';
 import { testDrivers } from './testing.ts';
 
 /**
@@ -31,14 +31,7 @@ describe.each(targets)('connections cut under a store, on $name', (target) => {
   async function throughProxy(): Promise<{ store: Store; proxy: TcpProxy }> {
     const server = await target.open();
     cleanups.push(server.close);
-    const u = new URL(server.url);
-    const proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
-    cleanups.push(() => proxy.close());
-    u.hostname = '127.0.0.1';
-    u.port = String(proxy.port);
-    const store = await openStore({ url: u.toString(), connectTimeoutMs: 2_000 });
-    cleanups.push(() => store.close());
-    return { store, proxy };
+    return openStoreThroughProxy(server.url, cleanups);
   }
 
   it('a transaction whose BEGIN answer is lost fails, and the store still works and closes', async () => {

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CairnError, StoreUnreachableError } from '@cairn/schema';
 import { RETRIED_METHODS, retryUnreachable } from './connection-errors.ts';
-import { hostEmbeddedStore, openStore, type Store } from './index.ts';
+import { hostEmbeddedStore, type Store } from './index.ts';
 import { SqlStore } from './sql-store.ts';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.ts';
+import { openStoreThroughProxy, type TcpProxy } from './tcp-proxy.ts';
 import { testDrivers } from './testing.ts';
 
 /** Where the store under test lives: the embedded store's host always, PostgreSQL when DATABASE_URL names one. */
@@ -54,14 +54,7 @@ describe.each(targets)('a lost acknowledgement, on $name', (target) => {
   async function throughProxy(): Promise<{ store: Store; proxy: TcpProxy }> {
     const server = await target.open();
     cleanups.push(server.close);
-    const u = new URL(server.url);
-    const proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
-    cleanups.push(() => proxy.close());
-    u.hostname = '127.0.0.1';
-    u.port = String(proxy.port);
-    const store = await openStore({ url: u.toString(), connectTimeoutMs: 2_000 });
-    cleanups.push(() => store.close());
-    return { store, proxy };
+    return openStoreThroughProxy(server.url, cleanups);
   }
 
   it("setModelAlias whose COMMIT was answered but the answer lost writes its history row once; the caller hears STORE_UNREACHABLE", async () => {

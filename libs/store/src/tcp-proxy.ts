@@ -1,4 +1,6 @@
 import net from 'node:net';
+import { openStore } from './open-store.ts';
+import type { Store } from './types.ts';
 
 /**
  * A TCP proxy for fault tests: clients connect to `port` and are piped to the real
@@ -81,4 +83,20 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * For fault tests: a store on the PostgreSQL at `serverUrl` reached through a proxy the
+ * test controls (cut it, lose an answer). What must be closed afterwards goes on `cleanups`
+ * (the proxy, then the store), for the caller to run in reverse.
+ */
+export async function openStoreThroughProxy(serverUrl: string, cleanups: (() => Promise<void>)[]): Promise<{ store: Store; proxy: TcpProxy }> {
+  const u = new URL(serverUrl);
+  const proxy = await startTcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
+  cleanups.push(() => proxy.close());
+  u.hostname = '127.0.0.1';
+  u.port = String(proxy.port);
+  const store = await openStore({ url: u.toString(), connectTimeoutMs: 2_000 });
+  cleanups.push(() => store.close());
+  return { store, proxy };
 }
